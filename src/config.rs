@@ -1,0 +1,596 @@
+//! Configuration: every `MYMCP_*` variable, resolved once at start-up.
+//!
+//! Precedence is process environment > env file > built-in default. The env file is found in
+//! this order: an explicit path (`--env-file` or `MYMCP_ENV_FILE`), `/etc/mymcp/.env`, `./.env`.
+//! An explicitly named file that does not exist is a fatal error (the reference silently fell
+//! back to temp-token mode, D-26).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where the system-wide env file lives when nothing else is named.
+pub const SYSTEM_ENV_FILE: &str = "/etc/mymcp/.env";
+
+/// A configuration problem that stops start-up. The message names the variable or the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The env file named with `--env-file` / `MYMCP_ENV_FILE` is missing or unreadable.
+    #[error("env file {path}: {reason}")]
+    EnvFile {
+        /// The path as given.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A variable holds a value of the wrong shape.
+    #[error("{var}: invalid {kind} {value:?}")]
+    Invalid {
+        /// Variable name, e.g. `MYMCP_PORT`.
+        var: &'static str,
+        /// Expected kind: integer, boolean, ...
+        kind: &'static str,
+        /// The offending value.
+        value: String,
+    },
+    /// A variable is well-formed but outside its allowed range or inconsistent.
+    #[error("{var}: {reason}")]
+    Range {
+        /// Variable name.
+        var: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+}
+
+/// One parsed `.env` file (keys in file order are not needed, so a map suffices).
+#[derive(Debug, Clone, Default)]
+pub struct EnvFile {
+    /// Absolute or as-given path of the file.
+    pub path: PathBuf,
+    /// Parsed `KEY=VALUE` pairs.
+    pub vars: BTreeMap<String, String>,
+}
+
+/// Parse `.env` text with the reference's rules: `KEY=VALUE` lines, blank and `#` lines
+/// skipped, key and value trimmed, one level of matching quotes removed, nothing else
+/// (no `export`, no escapes, no inline comments).
+pub fn parse_env_text(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let key = k.trim();
+        if key.is_empty() {
+            continue;
+        }
+        out.insert(key.to_string(), unquote(v.trim()).to_string());
+    }
+    out
+}
+
+fn unquote(v: &str) -> &str {
+    let b = v.as_bytes();
+    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        &v[1..v.len() - 1]
+    } else {
+        v
+    }
+}
+
+/// How the env file was (or was not) found.
+#[derive(Debug, Clone)]
+pub enum EnvSource {
+    /// Named explicitly by `--env-file` or `MYMCP_ENV_FILE`.
+    Explicit(EnvFile),
+    /// Found by discovery (`/etc/mymcp/.env` or `./.env`).
+    Discovered(EnvFile),
+    /// No env file anywhere.
+    None,
+}
+
+impl EnvSource {
+    /// The file, when there is one.
+    pub fn file(&self) -> Option<&EnvFile> {
+        match self {
+            EnvSource::Explicit(f) | EnvSource::Discovered(f) => Some(f),
+            EnvSource::None => None,
+        }
+    }
+}
+
+fn read_env_file(path: &Path) -> Result<EnvFile, ConfigError> {
+    let meta = std::fs::metadata(path).map_err(|e| ConfigError::EnvFile {
+        path: path.to_path_buf(),
+        reason: if e.kind() == std::io::ErrorKind::NotFound {
+            "does not exist".to_string()
+        } else {
+            e.to_string()
+        },
+    })?;
+    if !meta.is_file() {
+        return Err(ConfigError::EnvFile {
+            path: path.to_path_buf(),
+            reason: "is not a regular file".to_string(),
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::EnvFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    Ok(EnvFile {
+        path: abs,
+        vars: parse_env_text(&text),
+    })
+}
+
+/// Find the env file. `explicit` is `--env-file`; `env` is the process environment.
+pub fn discover_env_file(
+    explicit: Option<&Path>,
+    env: &BTreeMap<String, String>,
+) -> Result<EnvSource, ConfigError> {
+    let named = explicit.map(Path::to_path_buf).or_else(|| {
+        env.get("MYMCP_ENV_FILE")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(p) = named {
+        return read_env_file(&p).map(EnvSource::Explicit);
+    }
+    for cand in [Path::new(SYSTEM_ENV_FILE), Path::new(".env")] {
+        if cand.is_file() {
+            return read_env_file(cand).map(EnvSource::Discovered);
+        }
+    }
+    Ok(EnvSource::None)
+}
+
+/// Every setting the server reads, typed. Field docs name the variable and its default.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `MYMCP_HOST` (default `0.0.0.0`; `127.0.0.1` in temp-token mode).
+    pub host: String,
+    /// `MYMCP_PORT` (default 8765).
+    pub port: u16,
+    /// `MYMCP_ADMIN_TOKEN` (empty: none).
+    pub admin_token: String,
+    /// `MYMCP_METRICS_TOKEN` (empty: `/metrics` answers 503).
+    pub metrics_token: String,
+    /// `MYMCP_TOKEN_FILE` (default `/etc/mymcp/tokens.json`).
+    pub token_file: PathBuf,
+    /// `MYMCP_PROTECTED_PATHS`, comma separated, trimmed, empties dropped.
+    pub protected_paths: Vec<String>,
+    /// `MYMCP_SHUTDOWN_GRACE_SEC` (default 5).
+    pub shutdown_grace_sec: u64,
+    /// `MYMCP_AUDIT_ENABLED` (default false).
+    pub audit_enabled: bool,
+    /// `MYMCP_AUDIT_LOG_DIR` (default `/var/log/mymcp`); always protected.
+    pub audit_log_dir: PathBuf,
+    /// `MYMCP_AUDIT_MAX_BYTES` (default 10 MiB).
+    pub audit_max_bytes: u64,
+    /// `MYMCP_AUDIT_BACKUP_COUNT` (default 5).
+    pub audit_backup_count: u32,
+    /// `MYMCP_AUDIT_OUTPUT_BASH_HEAD_BYTES` (default 4096).
+    pub audit_output_bash_head_bytes: u64,
+    /// `MYMCP_AUDIT_OUTPUT_BASH_TAIL_BYTES` (default 4096).
+    pub audit_output_bash_tail_bytes: u64,
+    /// `MYMCP_BASH_MAX_OUTPUT_BYTES` (default 102400).
+    pub bash_max_output_bytes: u64,
+    /// `MYMCP_BASH_MAX_OUTPUT_BYTES_HARD` (default 1048576).
+    pub bash_max_output_bytes_hard: u64,
+    /// `MYMCP_BASH_MAX_CONCURRENT` (default 32).
+    pub bash_max_concurrent: u32,
+    /// `MYMCP_READ_FILE_DEFAULT_LIMIT` (default 2000).
+    pub read_file_default_limit: u64,
+    /// `MYMCP_READ_FILE_MAX_LIMIT` (default 50000).
+    pub read_file_max_limit: u64,
+    /// `MYMCP_READ_FILE_MAX_LINE_BYTES` (default 32768).
+    pub read_file_max_line_bytes: u64,
+    /// `MYMCP_WRITE_FILE_MAX_BYTES` (default 10 MiB).
+    pub write_file_max_bytes: u64,
+    /// `MYMCP_EDIT_STRING_MAX_BYTES` (default 1 MiB).
+    pub edit_string_max_bytes: u64,
+    /// `MYMCP_GLOB_MAX_RESULTS` (default 1000).
+    pub glob_max_results: u64,
+    /// `MYMCP_GREP_DEFAULT_MAX_RESULTS` (default 500).
+    pub grep_default_max_results: u64,
+    /// `MYMCP_GREP_MAX_RESULTS` (default 5000).
+    pub grep_max_results: u64,
+    /// `MYMCP_TRANSFER_ENABLED` (default true).
+    pub transfer_enabled: bool,
+    /// `MYMCP_TRANSFER_MAX_BYTES` (default 2 GiB).
+    pub transfer_max_bytes: u64,
+    /// `MYMCP_TRANSFER_DEFAULT_TTL_SEC` (default 300).
+    pub transfer_default_ttl_sec: u64,
+    /// `MYMCP_TRANSFER_MAX_TTL_SEC` (default 900).
+    pub transfer_max_ttl_sec: u64,
+    /// `MYMCP_PUBLIC_BASE_URL` (default empty: derived from the request).
+    pub public_base_url: String,
+    /// `MYMCP_TRUST_FORWARDED` (default false): honour `X-Forwarded-*` from the peer.
+    pub trust_forwarded: bool,
+    /// `MYMCP_ALLOWED_HOSTS`: extra `Host` names accepted on `/mcp` and `/admin` (CSV, `*` = any).
+    pub allowed_hosts: Vec<String>,
+    /// `MYMCP_RECORDER_DATA_DIR` (default `/var/lib/mymcp/recorder`).
+    pub recorder_data_dir: PathBuf,
+    /// `MYMCP_RECORDER_MERGE_INTERVAL_SEC` (default 300; `<= 0` means 300).
+    pub recorder_merge_interval_sec: u64,
+    /// `MYMCP_LOG_LEVEL` (default `info`).
+    pub log_level: String,
+    /// `MYMCP_LOG_FORMAT` (`text` or `json`, default `text`).
+    pub log_format: LogFormat,
+    /// The env file that was used, if any.
+    pub env_file: Option<PathBuf>,
+}
+
+/// Application log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Looks a variable up with env > env file precedence.
+pub struct Lookup<'a> {
+    env: &'a BTreeMap<String, String>,
+    file: Option<&'a EnvFile>,
+}
+
+impl<'a> Lookup<'a> {
+    /// Build a lookup over the process environment and an optional env file.
+    pub fn new(env: &'a BTreeMap<String, String>, file: Option<&'a EnvFile>) -> Self {
+        Self { env, file }
+    }
+
+    /// Raw value: env first, then file.
+    pub fn get(&self, key: &str) -> Option<&'a str> {
+        self.env
+            .get(key)
+            .or_else(|| self.file.and_then(|f| f.vars.get(key)))
+            .map(String::as_str)
+    }
+
+    fn string(&self, key: &str, default: &str) -> String {
+        self.get(key).unwrap_or(default).to_string()
+    }
+
+    fn int(&self, key: &'static str, default: i64) -> Result<i64, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v.trim().parse::<i64>().map_err(|_| ConfigError::Invalid {
+                var: key,
+                kind: "integer",
+                value: v.to_string(),
+            }),
+        }
+    }
+
+    fn uint(&self, key: &'static str, default: u64, min: u64) -> Result<u64, ConfigError> {
+        let v = self.int(key, default as i64)?;
+        if v < min as i64 {
+            return Err(ConfigError::Range {
+                var: key,
+                reason: format!("must be at least {min}, got {v}"),
+            });
+        }
+        Ok(v as u64)
+    }
+
+    fn bool(&self, key: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => parse_bool(v).ok_or_else(|| ConfigError::Invalid {
+                var: key,
+                kind: "boolean",
+                value: v.to_string(),
+            }),
+        }
+    }
+}
+
+/// The reference's boolean spellings, case-insensitive.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn csv(v: Option<&str>) -> Vec<String> {
+    v.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+impl Config {
+    /// Resolve every variable. `env` is the process environment (only `MYMCP_*` keys matter).
+    pub fn resolve(
+        env: &BTreeMap<String, String>,
+        source: &EnvSource,
+    ) -> Result<Self, ConfigError> {
+        let l = Lookup::new(env, source.file());
+        let port = l.int("MYMCP_PORT", 8765)?;
+        let port = u16::try_from(port).map_err(|_| ConfigError::Range {
+            var: "MYMCP_PORT",
+            reason: format!("must be between 0 and 65535, got {port}"),
+        })?;
+        let log_format = match l.get("MYMCP_LOG_FORMAT").map(str::to_ascii_lowercase) {
+            None => LogFormat::Text,
+            Some(v) if v == "text" => LogFormat::Text,
+            Some(v) if v == "json" => LogFormat::Json,
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    var: "MYMCP_LOG_FORMAT",
+                    kind: "log format (text|json)",
+                    value: v,
+                });
+            }
+        };
+        let merge = l.int("MYMCP_RECORDER_MERGE_INTERVAL_SEC", 300)?;
+        let cfg = Config {
+            host: l.string("MYMCP_HOST", "0.0.0.0"),
+            port,
+            admin_token: l.string("MYMCP_ADMIN_TOKEN", ""),
+            metrics_token: l.string("MYMCP_METRICS_TOKEN", ""),
+            token_file: PathBuf::from(l.string("MYMCP_TOKEN_FILE", "/etc/mymcp/tokens.json")),
+            protected_paths: csv(l.get("MYMCP_PROTECTED_PATHS")),
+            shutdown_grace_sec: l.uint("MYMCP_SHUTDOWN_GRACE_SEC", 5, 0)?,
+            audit_enabled: l.bool("MYMCP_AUDIT_ENABLED", false)?,
+            audit_log_dir: PathBuf::from(l.string("MYMCP_AUDIT_LOG_DIR", "/var/log/mymcp")),
+            audit_max_bytes: l.uint("MYMCP_AUDIT_MAX_BYTES", 10_485_760, 0)?,
+            audit_backup_count: l.uint("MYMCP_AUDIT_BACKUP_COUNT", 5, 0)? as u32,
+            audit_output_bash_head_bytes: l.uint("MYMCP_AUDIT_OUTPUT_BASH_HEAD_BYTES", 4096, 0)?,
+            audit_output_bash_tail_bytes: l.uint("MYMCP_AUDIT_OUTPUT_BASH_TAIL_BYTES", 4096, 0)?,
+            bash_max_output_bytes: l.uint("MYMCP_BASH_MAX_OUTPUT_BYTES", 102_400, 1)?,
+            bash_max_output_bytes_hard: l.uint("MYMCP_BASH_MAX_OUTPUT_BYTES_HARD", 1_048_576, 1)?,
+            bash_max_concurrent: l
+                .uint("MYMCP_BASH_MAX_CONCURRENT", 32, 1)?
+                .min(u32::MAX as u64) as u32,
+            read_file_default_limit: l.uint("MYMCP_READ_FILE_DEFAULT_LIMIT", 2000, 1)?,
+            read_file_max_limit: l.uint("MYMCP_READ_FILE_MAX_LIMIT", 50_000, 1)?,
+            read_file_max_line_bytes: l.uint("MYMCP_READ_FILE_MAX_LINE_BYTES", 32_768, 1)?,
+            write_file_max_bytes: l.uint("MYMCP_WRITE_FILE_MAX_BYTES", 10_485_760, 0)?,
+            edit_string_max_bytes: l.uint("MYMCP_EDIT_STRING_MAX_BYTES", 1_048_576, 0)?,
+            glob_max_results: l.uint("MYMCP_GLOB_MAX_RESULTS", 1000, 1)?,
+            grep_default_max_results: l.uint("MYMCP_GREP_DEFAULT_MAX_RESULTS", 500, 1)?,
+            grep_max_results: l.uint("MYMCP_GREP_MAX_RESULTS", 5000, 1)?,
+            transfer_enabled: l.bool("MYMCP_TRANSFER_ENABLED", true)?,
+            transfer_max_bytes: l.uint("MYMCP_TRANSFER_MAX_BYTES", 2_147_483_648, 1)?,
+            transfer_default_ttl_sec: l.uint("MYMCP_TRANSFER_DEFAULT_TTL_SEC", 300, 1)?,
+            transfer_max_ttl_sec: l.uint("MYMCP_TRANSFER_MAX_TTL_SEC", 900, 1)?,
+            public_base_url: l.string("MYMCP_PUBLIC_BASE_URL", ""),
+            trust_forwarded: l.bool("MYMCP_TRUST_FORWARDED", false)?,
+            allowed_hosts: csv(l.get("MYMCP_ALLOWED_HOSTS")),
+            recorder_data_dir: PathBuf::from(
+                l.string("MYMCP_RECORDER_DATA_DIR", "/var/lib/mymcp/recorder"),
+            ),
+            recorder_merge_interval_sec: if merge <= 0 { 300 } else { merge as u64 },
+            log_level: l.string("MYMCP_LOG_LEVEL", "info").to_ascii_lowercase(),
+            log_format,
+            env_file: source.file().map(|f| f.path.clone()),
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.bash_max_output_bytes > self.bash_max_output_bytes_hard {
+            return Err(ConfigError::Range {
+                var: "MYMCP_BASH_MAX_OUTPUT_BYTES",
+                reason: format!(
+                    "{} is above MYMCP_BASH_MAX_OUTPUT_BYTES_HARD ({})",
+                    self.bash_max_output_bytes, self.bash_max_output_bytes_hard
+                ),
+            });
+        }
+        if self.read_file_default_limit > self.read_file_max_limit {
+            return Err(ConfigError::Range {
+                var: "MYMCP_READ_FILE_DEFAULT_LIMIT",
+                reason: format!(
+                    "{} is above MYMCP_READ_FILE_MAX_LIMIT ({})",
+                    self.read_file_default_limit, self.read_file_max_limit
+                ),
+            });
+        }
+        if self.grep_default_max_results > self.grep_max_results {
+            return Err(ConfigError::Range {
+                var: "MYMCP_GREP_DEFAULT_MAX_RESULTS",
+                reason: format!(
+                    "{} is above MYMCP_GREP_MAX_RESULTS ({})",
+                    self.grep_default_max_results, self.grep_max_results
+                ),
+            });
+        }
+        if !matches!(
+            self.log_level.as_str(),
+            "trace" | "debug" | "info" | "warn" | "warning" | "error" | "critical"
+        ) {
+            return Err(ConfigError::Invalid {
+                var: "MYMCP_LOG_LEVEL",
+                kind: "log level (trace|debug|info|warning|error)",
+                value: self.log_level.clone(),
+            });
+        }
+        if !self.public_base_url.is_empty()
+            && !(self.public_base_url.starts_with("http://")
+                || self.public_base_url.starts_with("https://"))
+        {
+            return Err(ConfigError::Range {
+                var: "MYMCP_PUBLIC_BASE_URL",
+                reason: format!(
+                    "must start with http:// or https://, got {:?}",
+                    self.public_base_url
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The `MYMCP_*` part of the process environment. Only these keys are ever consulted.
+pub fn process_env() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k.starts_with("MYMCP_"))
+        .collect()
+}
+
+/// The environment a child process should get: the server's, minus every `MYMCP_*` variable
+/// (they carry the admin and metrics tokens and recorder API keys, D-9).
+pub fn child_env() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    std::env::vars_os()
+        .filter(|(k, _)| !k.to_string_lossy().starts_with("MYMCP_"))
+        .collect()
+}
+
+/// A commented example env file (`mymcp config example`).
+pub fn example_env() -> String {
+    r#"# mymcp configuration. The service reads this file via `mymcp serve --env-file PATH`
+# (default /etc/mymcp/.env). Keep it mode 0600: it holds the admin token.
+# Precedence: process environment > this file > built-in default.
+
+# Where to listen. 127.0.0.1 keeps the server local; put a TLS proxy in front to expose it.
+MYMCP_HOST=127.0.0.1
+MYMCP_PORT=8765
+
+# Token for /admin/tokens. Generate one with `mymcp init`, or any long random string.
+MYMCP_ADMIN_TOKEN=<generate-with-mymcp-init>
+
+# Token for GET /metrics (empty: /metrics answers 503).
+MYMCP_METRICS_TOKEN=
+
+# Client tokens (ro/rw), stored as SHA-256 hashes. Manage with `mymcp token ...`.
+MYMCP_TOKEN_FILE=/etc/mymcp/tokens.json
+
+# Extra paths no tool may read or write (comma separated). The env file, the token file,
+# their directory and the audit log directory are always protected.
+# MYMCP_PROTECTED_PATHS=/root/.ssh,/etc/shadow
+
+# Extra Host header names accepted on /mcp and /admin (comma separated, * for any).
+# MYMCP_ALLOWED_HOSTS=mcp.example.com
+
+# Audit log: one JSON line per tool call, rotated by size.
+MYMCP_AUDIT_ENABLED=true
+MYMCP_AUDIT_LOG_DIR=/var/log/mymcp
+# MYMCP_AUDIT_MAX_BYTES=10485760
+# MYMCP_AUDIT_BACKUP_COUNT=5
+
+# Seconds in-flight calls get to finish on SIGTERM.
+# MYMCP_SHUTDOWN_GRACE_SEC=5
+
+# Tool limits (defaults shown).
+# MYMCP_BASH_MAX_OUTPUT_BYTES=102400
+# MYMCP_BASH_MAX_OUTPUT_BYTES_HARD=1048576
+# MYMCP_BASH_MAX_CONCURRENT=32
+# MYMCP_READ_FILE_DEFAULT_LIMIT=2000
+# MYMCP_READ_FILE_MAX_LIMIT=50000
+# MYMCP_READ_FILE_MAX_LINE_BYTES=32768
+# MYMCP_WRITE_FILE_MAX_BYTES=10485760
+# MYMCP_EDIT_STRING_MAX_BYTES=1048576
+# MYMCP_GLOB_MAX_RESULTS=1000
+# MYMCP_GREP_DEFAULT_MAX_RESULTS=500
+# MYMCP_GREP_MAX_RESULTS=5000
+
+# Out-of-band file transfer (/files/raw/{ticket}).
+# MYMCP_TRANSFER_ENABLED=true
+# MYMCP_TRANSFER_MAX_BYTES=2147483648
+# MYMCP_TRANSFER_DEFAULT_TTL_SEC=300
+# MYMCP_TRANSFER_MAX_TTL_SEC=900
+# Base URL clients use to reach this server; derived from the request when empty.
+# MYMCP_PUBLIC_BASE_URL=https://mcp.example.com
+# Trust X-Forwarded-Proto/Host from a reverse proxy.
+# MYMCP_TRUST_FORWARDED=false
+
+# Host overview recorder (server_overview tool).
+MYMCP_RECORDER_ENABLED=false
+MYMCP_RECORDER_DATA_DIR=/var/lib/mymcp/recorder
+
+# Application log (stderr): trace|debug|info|warning|error, text|json.
+# MYMCP_LOG_LEVEL=info
+# MYMCP_LOG_FORMAT=text
+"#
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_syntax_matches_reference_rules() {
+        let m = parse_env_text(
+            "# c\n\n  A = 1 \nB=\"two words\"\nC='x'\nD=\"mismatch'\nexport E=1\nF=a # not a comment\nnoeq\n=v\n",
+        );
+        assert_eq!(m.get("A").map(String::as_str), Some("1"));
+        assert_eq!(m.get("B").map(String::as_str), Some("two words"));
+        assert_eq!(m.get("C").map(String::as_str), Some("x"));
+        assert_eq!(m.get("D").map(String::as_str), Some("\"mismatch'"));
+        assert_eq!(m.get("export E").map(String::as_str), Some("1"));
+        assert_eq!(m.get("F").map(String::as_str), Some("a # not a comment"));
+        assert_eq!(m.len(), 6);
+    }
+
+    #[test]
+    fn env_beats_file_beats_default() {
+        let mut env = BTreeMap::new();
+        env.insert("MYMCP_PORT".to_string(), "9000".to_string());
+        let file = EnvFile {
+            path: "/x/.env".into(),
+            vars: parse_env_text("MYMCP_PORT=8000\nMYMCP_HOST=10.0.0.1\n"),
+        };
+        let c = Config::resolve(&env, &EnvSource::Explicit(file)).unwrap();
+        assert_eq!(c.port, 9000);
+        assert_eq!(c.host, "10.0.0.1");
+        assert_eq!(c.read_file_default_limit, 2000);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let mut env = BTreeMap::new();
+        env.insert("MYMCP_PORT".to_string(), "abc".to_string());
+        let e = Config::resolve(&env, &EnvSource::None).unwrap_err();
+        assert_eq!(e.to_string(), "MYMCP_PORT: invalid integer \"abc\"");
+        let mut env = BTreeMap::new();
+        env.insert("MYMCP_AUDIT_ENABLED".to_string(), "maybe".to_string());
+        let e = Config::resolve(&env, &EnvSource::None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "MYMCP_AUDIT_ENABLED: invalid boolean \"maybe\""
+        );
+        let mut env = BTreeMap::new();
+        env.insert("MYMCP_PORT".to_string(), "70000".to_string());
+        assert!(Config::resolve(&env, &EnvSource::None).is_err());
+    }
+
+    #[test]
+    fn missing_explicit_env_file_is_an_error() {
+        let env = BTreeMap::new();
+        let e = discover_env_file(Some(Path::new("/nonexistent/mymcp/.env")), &env).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/mymcp/.env"), "{e}");
+        let mut env = BTreeMap::new();
+        env.insert("MYMCP_ENV_FILE".into(), "/nonexistent/2".into());
+        assert!(discover_env_file(None, &env).is_err());
+    }
+
+    #[test]
+    fn merge_interval_non_positive_means_default() {
+        let mut env = BTreeMap::new();
+        env.insert("MYMCP_RECORDER_MERGE_INTERVAL_SEC".into(), "-4".into());
+        assert_eq!(
+            Config::resolve(&env, &EnvSource::None)
+                .unwrap()
+                .recorder_merge_interval_sec,
+            300
+        );
+    }
+}

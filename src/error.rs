@@ -1,0 +1,131 @@
+//! Tool failures, each carrying the reference's error code, mapped to the JSON body
+//! `{"success":false,"error":<code>,"message":…[,"suggestion":…]}` in one place.
+
+use serde_json::{Value, json};
+
+/// A tool failure the caller can act on. Returned to the client as a tool result with
+/// `isError: true`.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum ToolError {
+    /// The path does not exist.
+    #[error("{message}")]
+    FileNotFound {
+        /// Text for the caller.
+        message: String,
+        /// Optional hint.
+        suggestion: Option<&'static str>,
+    },
+    /// A directory was given where a file is needed.
+    #[error("{0}")]
+    IsADirectory(String),
+    /// The OS refused access.
+    #[error("{message}")]
+    Permission {
+        /// OS error text.
+        message: String,
+        /// Hint.
+        suggestion: &'static str,
+    },
+    /// The path is in the protected set.
+    #[error("Access denied: path is within protected directory {0}")]
+    ProtectedPath(String),
+    /// Not an absolute path, empty, or otherwise unusable.
+    #[error("{0}")]
+    InvalidPath(String),
+    /// A device, FIFO, socket… where a regular file is needed.
+    #[error("{0}")]
+    NotARegularFile(String),
+    /// Role too low, or no such tool.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// Arguments do not match the tool's input schema.
+    #[error("Input validation error: {0}")]
+    InvalidArguments(String),
+    /// Any other OS error.
+    #[error("{0}")]
+    Os(String),
+    /// A bug or an unexpected condition on our side.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ToolError {
+    /// The reference's error code string.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ToolError::FileNotFound { .. } => "FileNotFoundError",
+            ToolError::IsADirectory(_) => "IsADirectoryError",
+            ToolError::Permission { .. } => "PermissionError",
+            ToolError::ProtectedPath(_) => "ProtectedPath",
+            ToolError::InvalidPath(_) => "InvalidPath",
+            ToolError::NotARegularFile(_) => "NotARegularFile",
+            ToolError::PermissionDenied(_) => "PermissionDenied",
+            ToolError::InvalidArguments(_) => "InvalidArguments",
+            ToolError::Os(_) => "OSError",
+            ToolError::Internal(_) => "InternalError",
+        }
+    }
+
+    /// Optional hint shown to the caller.
+    pub fn suggestion(&self) -> Option<&'static str> {
+        match self {
+            ToolError::FileNotFound { suggestion, .. } => *suggestion,
+            ToolError::IsADirectory(_) => Some("Use glob to list directory contents"),
+            ToolError::Permission { suggestion, .. } => Some(suggestion),
+            ToolError::InvalidArguments(_) => {
+                Some("Check the tool's input schema (tools/list) for names and types")
+            }
+            _ => None,
+        }
+    }
+
+    /// The JSON body sent to the client.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "success": false,
+            "error": self.code(),
+            "message": self.to_string(),
+        });
+        if let (Some(s), Some(obj)) = (self.suggestion(), v.as_object_mut()) {
+            obj.insert("suggestion".into(), Value::String(s.to_string()));
+        }
+        v
+    }
+
+    /// Map an I/O error on `path` the way the reference does for read operations.
+    pub fn from_io_read(e: &std::io::Error, path: &str) -> ToolError {
+        match e.kind() {
+            std::io::ErrorKind::NotFound => ToolError::FileNotFound {
+                message: format!("File not found: {path}"),
+                suggestion: Some("Check the file path"),
+            },
+            std::io::ErrorKind::PermissionDenied => ToolError::Permission {
+                message: format!("{e}: {path}"),
+                suggestion: "Check file read permissions",
+            },
+            std::io::ErrorKind::IsADirectory => {
+                ToolError::IsADirectory(format!("{path} is a directory"))
+            }
+            _ => ToolError::Os(format!("{path}: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_body_has_reference_shape() {
+        let e = ToolError::ProtectedPath("/etc/mymcp".into());
+        assert_eq!(
+            e.to_json(),
+            json!({"success":false,"error":"ProtectedPath","message":"Access denied: path is within protected directory /etc/mymcp"})
+        );
+        let e = ToolError::from_io_read(&std::io::Error::from(std::io::ErrorKind::NotFound), "/x");
+        assert_eq!(
+            e.to_json(),
+            json!({"success":false,"error":"FileNotFoundError","message":"File not found: /x","suggestion":"Check the file path"})
+        );
+    }
+}

@@ -1,0 +1,308 @@
+//! Path guard: the protected set and opening files so the check applies to what is really
+//! opened.
+//!
+//! A check-then-open by name races a symlink swap (D-4). Instead the path is opened once with
+//! `O_PATH` (no side effects, even on devices and FIFOs), the real path of that descriptor is
+//! read from `/proc/self/fd`, checked, and the very same inode is then reopened for reading
+//! through the descriptor's magic link. A later rename or symlink swap cannot change what the
+//! descriptor points at.
+
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{FileType, Mode, OFlags};
+
+use crate::config::Config;
+use crate::error::ToolError;
+
+/// What an operation does with a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reading (read_file, grep, glob, downloads).
+    Read,
+    /// Creating, replacing or editing.
+    Write,
+}
+
+/// One protected entry.
+#[derive(Debug, Clone)]
+pub struct Protected {
+    /// As written in the configuration (shown in messages).
+    pub display: String,
+    /// Canonical form (symlinks resolved as far as the path exists).
+    pub canonical: PathBuf,
+    /// Protected against reading too (otherwise write-only).
+    pub read: bool,
+}
+
+/// The protected set, built once at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct Guard {
+    entries: Vec<Protected>,
+}
+
+/// `realpath` for paths that may not exist: the deepest existing ancestor is resolved and the
+/// rest appended (after lexical cleaning of `.` and `..`).
+pub fn canonicalize_lenient(p: &Path) -> PathBuf {
+    let clean = lexical_clean(p);
+    let mut existing = clean.clone();
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(&existing) {
+            let mut out = c;
+            for r in rest.iter().rev() {
+                out.push(r);
+            }
+            return out;
+        }
+        match (
+            existing.file_name().map(|n| n.to_os_string()),
+            existing.parent(),
+        ) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return clean,
+        }
+    }
+}
+
+/// Remove `.` and resolve `..` lexically (used only for not-yet-existing tails).
+pub fn lexical_clean(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+impl Guard {
+    /// Build the always-protected set from the configuration: the env file, the token file,
+    /// their directories (which covers lock and temp siblings), the audit log directory, every
+    /// `MYMCP_PROTECTED_PATHS` entry, and the recorder data directory (write only).
+    pub fn from_config(cfg: &Config, token_file: Option<&Path>) -> Guard {
+        let mut g = Guard::default();
+        let add_file_and_dir = |g: &mut Guard, file: &Path| {
+            g.add(&file.display().to_string(), file, true);
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+                // Protecting "/" would disable every tool; the file itself stays protected.
+                if dir != Path::new("/") {
+                    g.add(&dir.display().to_string(), &dir, true);
+                }
+            }
+        };
+        if let Some(env) = &cfg.env_file {
+            add_file_and_dir(&mut g, env);
+        }
+        if let Some(tf) = token_file {
+            let abs = std::path::absolute(tf).unwrap_or_else(|_| tf.to_path_buf());
+            add_file_and_dir(&mut g, &abs);
+        }
+        g.add(
+            &cfg.audit_log_dir.display().to_string(),
+            &cfg.audit_log_dir,
+            true,
+        );
+        for p in &cfg.protected_paths {
+            g.add(p, Path::new(p), true);
+        }
+        g.add(
+            &cfg.recorder_data_dir.display().to_string(),
+            &cfg.recorder_data_dir,
+            false,
+        );
+        g
+    }
+
+    /// Add an entry.
+    pub fn add(&mut self, display: &str, path: &Path, read: bool) {
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let canonical = canonicalize_lenient(&abs);
+        if self
+            .entries
+            .iter()
+            .any(|e| e.canonical == canonical && e.read == read)
+        {
+            return;
+        }
+        self.entries.push(Protected {
+            display: display.to_string(),
+            canonical,
+            read,
+        });
+    }
+
+    /// The entries (for `doctor` and logs).
+    pub fn entries(&self) -> &[Protected] {
+        &self.entries
+    }
+
+    /// Check a canonical path against the set.
+    pub fn check_real(&self, real: &Path, access: Access) -> Result<(), ToolError> {
+        for e in &self.entries {
+            if (access == Access::Write || e.read) && real.starts_with(&e.canonical) {
+                return Err(ToolError::ProtectedPath(e.display.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refuse empty and relative paths (D-27).
+pub fn require_absolute<'a>(path: &'a str, param: &str) -> Result<&'a Path, ToolError> {
+    if path.is_empty() {
+        return Err(ToolError::InvalidPath(format!("{param} must not be empty")));
+    }
+    if path.contains('\0') {
+        return Err(ToolError::InvalidPath(format!(
+            "{param} contains a NUL byte"
+        )));
+    }
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        return Err(ToolError::InvalidPath(format!(
+            "{param} must be an absolute path, got {path:?}"
+        )));
+    }
+    Ok(p)
+}
+
+/// The real path behind an open descriptor.
+pub fn fd_path(fd: &impl AsFd) -> std::io::Result<PathBuf> {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
+}
+
+/// A file opened for reading after the guard approved what it really is.
+#[derive(Debug)]
+pub struct OpenedFile {
+    /// The open file.
+    pub file: File,
+    /// Its size at open time.
+    pub size: u64,
+    /// Its canonical path.
+    pub real: PathBuf,
+}
+
+fn io_of(e: rustix::io::Errno) -> std::io::Error {
+    std::io::Error::from(e)
+}
+
+impl Guard {
+    /// Open a regular file for reading. `path` must be absolute. Symlinks are followed, and
+    /// the protected check applies to the file actually opened.
+    pub fn open_read(&self, path: &str) -> Result<OpenedFile, ToolError> {
+        let p = require_absolute(path, "file_path")?;
+        let o_path: OwnedFd = rustix::fs::open(p, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| ToolError::from_io_read(&io_of(e), path))?;
+        let real = fd_path(&o_path).map_err(|e| ToolError::Os(format!("{path}: {e}")))?;
+        self.check_real(&real, Access::Read)?;
+        let st =
+            rustix::fs::fstat(&o_path).map_err(|e| ToolError::from_io_read(&io_of(e), path))?;
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => {}
+            FileType::Directory => {
+                return Err(ToolError::IsADirectory(format!("{path} is a directory")));
+            }
+            other => {
+                return Err(ToolError::NotARegularFile(format!(
+                    "{path} is not a regular file ({}); only regular files can be read",
+                    file_type_name(other)
+                )));
+            }
+        }
+        // Reopen the same inode through the descriptor, not by name: no race with renames.
+        let fd: OwnedFd = rustix::fs::open(
+            format!("/proc/self/fd/{}", o_path.as_raw_fd()),
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+            Mode::empty(),
+        )
+        .map_err(|e| ToolError::from_io_read(&io_of(e), path))?;
+        let st2 = rustix::fs::fstat(&fd).map_err(|e| ToolError::from_io_read(&io_of(e), path))?;
+        if st2.st_ino != st.st_ino || st2.st_dev != st.st_dev {
+            return Err(ToolError::Os(format!("{path}: file changed while opening")));
+        }
+        Ok(OpenedFile {
+            file: File::from(fd),
+            size: st2.st_size as u64,
+            real,
+        })
+    }
+}
+
+fn file_type_name(t: FileType) -> &'static str {
+    match t {
+        FileType::Fifo => "a FIFO",
+        FileType::CharacterDevice => "a character device",
+        FileType::BlockDevice => "a block device",
+        FileType::Socket => "a socket",
+        FileType::Symlink => "a symlink",
+        _ => "a special file",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_match_by_component() {
+        let mut g = Guard::default();
+        g.add("/srv/secret", Path::new("/srv/secret"), true);
+        g.add("/srv/rec", Path::new("/srv/rec"), false);
+        assert!(
+            g.check_real(Path::new("/srv/secret"), Access::Read)
+                .is_err()
+        );
+        assert!(
+            g.check_real(Path::new("/srv/secret/a"), Access::Read)
+                .is_err()
+        );
+        assert!(
+            g.check_real(Path::new("/srv/secretary"), Access::Read)
+                .is_ok()
+        );
+        assert!(g.check_real(Path::new("/srv/rec/x"), Access::Read).is_ok());
+        assert!(
+            g.check_real(Path::new("/srv/rec/x"), Access::Write)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn symlink_to_protected_is_refused_and_devices_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let secret = d.path().join("secret");
+        std::fs::create_dir(&secret).unwrap();
+        std::fs::write(secret.join("k"), "x").unwrap();
+        std::os::unix::fs::symlink(secret.join("k"), d.path().join("link")).unwrap();
+        let mut g = Guard::default();
+        g.add("SECRET", &secret, true);
+        let err = g
+            .open_read(d.path().join("link").to_str().unwrap())
+            .unwrap_err();
+        assert_eq!(err.code(), "ProtectedPath");
+        assert_eq!(
+            g.open_read("/dev/null").unwrap_err().code(),
+            "NotARegularFile"
+        );
+        assert_eq!(g.open_read("relative").unwrap_err().code(), "InvalidPath");
+        assert_eq!(g.open_read("").unwrap_err().code(), "InvalidPath");
+    }
+
+    #[test]
+    fn lenient_canonicalize_keeps_missing_tail() {
+        let d = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(d.path()).unwrap();
+        let p = d.path().join("a/../b/c");
+        assert_eq!(canonicalize_lenient(&p), real.join("b/c"));
+    }
+}

@@ -1,0 +1,13 @@
+//! mymcp: an MCP server that lets AI clients operate a Linux host over Streamable HTTP,
+//! behind bearer tokens with ro/rw roles. The binary is a thin shell over this library.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod guard;
+pub mod http;
+pub mod mcp;
+pub mod server;
+pub mod tokens;
+pub mod tools;

@@ -1,0 +1,100 @@
+//! `mymcp` binary: argument parsing, logging set-up and exit codes (0 ok, 1 failure, 2 usage).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use mymcp::cli::{Cli, Command, ConfigCommand};
+use mymcp::config::{self, LogFormat};
+use mymcp::{commands, server};
+
+fn main() -> ExitCode {
+    let args = mymcp::cli::normalize_args(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help/version with exit 0 and usage errors with exit 2.
+            e.exit();
+        }
+    };
+    match cli.command {
+        None => {
+            commands::status();
+            ExitCode::SUCCESS
+        }
+        Some(Command::Version) => {
+            println!("mymcp {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Some(Command::Config(ConfigCommand::Example)) => {
+            print!("{}", config::example_env());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Token(t)) => {
+            init_logging("warn", LogFormat::Text);
+            match commands::token(t) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("token: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Some(Command::Serve(a)) => serve(a),
+    }
+}
+
+fn serve(a: mymcp::cli::ServeArgs) -> ExitCode {
+    let env = config::process_env();
+    let opts = server::ServeOptions {
+        env_file: a.env_file,
+        host: a.host,
+        port: a.port,
+        with_metrics_token: a.with_metrics_token,
+    };
+    let prepared = match server::prepare(&opts, &env) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("serve: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let cfg = &prepared.state.config;
+    let level = a.log_level.unwrap_or_else(|| cfg.log_level.clone());
+    init_logging(&level, a.log_format.unwrap_or(cfg.log_format));
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("serve: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(server::run(prepared, env)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("serve: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(level: &str, format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let level = match level.to_ascii_lowercase().as_str() {
+        "warning" => "warn".to_string(),
+        "critical" => "error".to_string(),
+        other => other.to_string(),
+    };
+    // rmcp logs every stateless request at INFO; keep it to warnings.
+    let filter = EnvFilter::try_new(format!("{level},rmcp=warn"))
+        .unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

@@ -1,0 +1,168 @@
+//! The rmcp handler: role-filtered `tools/list`, and `tools/call` with role check, schema
+//! validation, panic containment and logging. Every failure is a tool result with
+//! `isError: true` and the reference's JSON body.
+
+use std::net::IpAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::FutureExt;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::Value;
+
+use crate::error::ToolError;
+use crate::server::AppState;
+use crate::tokens::Role;
+use crate::tools;
+
+/// The authenticated caller, put into each `/mcp` request by the auth middleware and read by
+/// every tool handler (and, later, the audit log).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Token name.
+    pub token_name: String,
+    /// Token id (public short hash).
+    pub token_id: String,
+    /// Role.
+    pub role: Role,
+    /// Peer address.
+    pub ip: IpAddr,
+    /// `X-Request-ID` (validated) or a generated one.
+    pub request_id: String,
+}
+
+/// Server name reported in `initialize`, as the reference.
+pub const SERVER_NAME: &str = "linux-server";
+
+/// One handler value per HTTP request (rmcp's stateless mode); cheap to clone.
+#[derive(Clone)]
+pub struct McpHandler {
+    state: Arc<AppState>,
+    tools: Arc<Vec<Tool>>,
+}
+
+impl McpHandler {
+    /// Build the handler and the static tool list once.
+    pub fn new(state: Arc<AppState>) -> Self {
+        let tools = tools::TOOLS
+            .iter()
+            .map(|t| {
+                let schema = t.schema.as_object().cloned().unwrap_or_default();
+                Tool::new(t.name, t.description, Arc::new(schema))
+            })
+            .collect();
+        Self {
+            state,
+            tools: Arc::new(tools),
+        }
+    }
+}
+
+fn caller_of(ctx: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
+    ctx.extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<Caller>())
+        .cloned()
+        .ok_or_else(|| ErrorData::internal_error("no authenticated caller", None))
+}
+
+/// Turn a tool's outcome into the wire result (one text block holding compact JSON).
+pub fn to_result(outcome: &Result<Value, ToolError>) -> CallToolResult {
+    match outcome {
+        Ok(v) => CallToolResult::success(vec![ContentBlock::text(v.to_string())]),
+        Err(e) => CallToolResult::error(vec![ContentBlock::text(e.to_json().to_string())]),
+    }
+}
+
+impl ServerHandler for McpHandler {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Tools to operate this Linux host. Paths must be absolute. Results are JSON \
+                 objects; failures carry success=false, an error code and a message.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let role = caller_of(&ctx)?.role;
+        let tools = self
+            .tools
+            .iter()
+            .filter(|t| tools::spec(&t.name).is_some_and(|s| role >= s.role))
+            .cloned()
+            .collect();
+        // No cache hints: the list depends on the caller (rmcp then says "private").
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let caller = caller_of(&ctx)?;
+        let name = request.name.to_string();
+        let started = Instant::now();
+        let outcome = self
+            .run(&caller, &name, request.arguments.unwrap_or_default())
+            .await;
+        let ms = started.elapsed().as_millis() as u64;
+        match &outcome {
+            Ok(_) => tracing::debug!(
+                tool = %name, token = %caller.token_name, request_id = %caller.request_id,
+                duration_ms = ms, "tool call ok"
+            ),
+            Err(e @ ToolError::PermissionDenied(_)) => tracing::warn!(
+                tool = %name, token = %caller.token_name, role = %caller.role, ip = %caller.ip,
+                request_id = %caller.request_id, "denied: {e}"
+            ),
+            Err(e) => tracing::warn!(
+                tool = %name, token = %caller.token_name, ip = %caller.ip,
+                request_id = %caller.request_id, error = e.code(), duration_ms = ms,
+                "tool returned error: {e}"
+            ),
+        }
+        Ok(to_result(&outcome).into())
+    }
+}
+
+impl McpHandler {
+    async fn run(
+        &self,
+        caller: &Caller,
+        name: &str,
+        args: serde_json::Map<String, Value>,
+    ) -> Result<Value, ToolError> {
+        let Some(spec) = tools::spec(name) else {
+            return Err(ToolError::PermissionDenied(format!("Unknown tool: {name}")));
+        };
+        if caller.role < spec.role {
+            return Err(ToolError::PermissionDenied(format!(
+                "Permission denied: tool '{name}' requires {} role",
+                spec.role
+            )));
+        }
+        tools::validate(&spec.schema, &args)?;
+        let fut = tools::dispatch(self.state.clone(), name, args);
+        match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::error!(tool = %name, request_id = %caller.request_id, "tool panicked");
+                Err(ToolError::Internal(format!(
+                    "Tool '{name}' failed with an unexpected error"
+                )))
+            }
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! `mymcp serve`: start-up (config, tokens, temp-token mode), the accept loop, background
+//! reloads and graceful shutdown.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use crate::config::{self, Config, EnvSource};
+use crate::guard::Guard;
+use crate::http::{self, HostPolicy};
+use crate::tokens::{self, Role, TokenFile, TokenStore};
+
+/// Everything a request handler may need. Shared behind an `Arc`.
+pub struct AppState {
+    /// Resolved configuration.
+    pub config: Config,
+    /// Client, admin and metrics tokens.
+    pub tokens: TokenStore,
+    /// Protected paths.
+    pub guard: Guard,
+    /// Host/Origin allow-list.
+    pub hosts: HostPolicy,
+    /// Temp-token mode (nothing persisted).
+    pub temp_mode: bool,
+}
+
+/// Options from the `serve` command line.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// `--env-file`.
+    pub env_file: Option<PathBuf>,
+    /// `--host`.
+    pub host: Option<String>,
+    /// `--port`.
+    pub port: Option<u16>,
+    /// `--with-metrics-token` (temp-token mode only).
+    pub with_metrics_token: bool,
+}
+
+/// Start-up failures (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Configuration problem.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// Token file problem.
+    #[error(transparent)]
+    Tokens(#[from] tokens::TokenError),
+    /// Not in temp mode and no admin token.
+    #[error(
+        "MYMCP_ADMIN_TOKEN is not set in {0} — run `sudo mymcp init` to configure this host, or `mymcp doctor` to diagnose"
+    )]
+    NoAdminToken(String),
+    /// Could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// Prepared server: state plus the resolved bind address.
+pub struct Prepared {
+    /// Shared state.
+    pub state: Arc<AppState>,
+    /// Tokens to print once in temp-token mode: (label, value).
+    pub temp_tokens: Vec<(&'static str, String)>,
+}
+
+/// Resolve configuration and tokens. No socket yet.
+pub fn prepare(
+    opts: &ServeOptions,
+    env: &BTreeMap<String, String>,
+) -> Result<Prepared, ServeError> {
+    let source = config::discover_env_file(opts.env_file.as_deref(), env)?;
+    let mut cfg = Config::resolve(env, &source)?;
+    let temp_mode = matches!(source, EnvSource::None) && !env.contains_key("MYMCP_ADMIN_TOKEN");
+    if let Some(h) = &opts.host {
+        cfg.host = h.clone();
+    } else if temp_mode && !env.contains_key("MYMCP_HOST") {
+        // Throwaway tokens never face the network unless asked for (D-7).
+        cfg.host = "127.0.0.1".to_string();
+    }
+    if let Some(p) = opts.port {
+        cfg.port = p;
+    }
+    let mut temp_tokens = Vec::new();
+    let store;
+    if temp_mode {
+        store = TokenStore::open(None)?;
+        let admin = tokens::generate_token();
+        let rw = tokens::generate_token();
+        store.set_admin_token(&admin);
+        store.insert_ephemeral(&rw, "temp-rw", Role::Rw);
+        temp_tokens.push(("admin", admin));
+        temp_tokens.push(("rw", rw));
+        if opts.with_metrics_token {
+            let m = tokens::generate_token();
+            store.set_metrics_token(&m);
+            temp_tokens.push(("metrics", m));
+        } else {
+            store.set_metrics_token(&cfg.metrics_token);
+        }
+    } else {
+        if cfg.admin_token.is_empty() {
+            let where_ = cfg
+                .env_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "the environment".to_string());
+            return Err(ServeError::NoAdminToken(where_));
+        }
+        let file = TokenFile::new(&cfg.token_file);
+        if file.stamp().is_none() {
+            // Create it now so operators see where tokens live (and permissions are right).
+            file.modify(|_| Ok(((), true)))?;
+        }
+        store = TokenStore::open(Some(file))?;
+        store.set_admin_token(&cfg.admin_token);
+        store.set_metrics_token(&cfg.metrics_token);
+    }
+    let token_path = (!temp_mode).then(|| cfg.token_file.clone());
+    let guard = Guard::from_config(&cfg, token_path.as_deref());
+    let hosts = HostPolicy::new(&cfg.host, &cfg.allowed_hosts, &cfg.public_base_url);
+    Ok(Prepared {
+        state: Arc::new(AppState {
+            config: cfg,
+            tokens: store,
+            guard,
+            hosts,
+            temp_mode,
+        }),
+        temp_tokens,
+    })
+}
+
+/// Bind, print the banner, serve until SIGTERM/SIGINT, then shut down gracefully.
+pub async fn run(prepared: Prepared, env: BTreeMap<String, String>) -> Result<(), ServeError> {
+    let state = prepared.state;
+    let cfg = &state.config;
+    let addr = format!("{}:{}", bracket(&cfg.host), cfg.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: addr.clone(),
+        source,
+    })?;
+    if state.temp_mode {
+        for (label, tok) in &prepared.temp_tokens {
+            eprintln!("[mymcp] temp {:<14} {tok}", format!("{label} token:"));
+        }
+        eprintln!(
+            "[mymcp] tokens live in memory only; nothing is written to disk and they vanish on exit."
+        );
+        eprintln!("[mymcp] to install as a persistent service: sudo mymcp init");
+    }
+    tracing::info!(
+        addr = %local, temp_mode = state.temp_mode,
+        env_file = ?cfg.env_file, token_file = ?(!state.temp_mode).then_some(&cfg.token_file),
+        protected = state.guard.entries().len(), "mymcp {} serving", http::VERSION
+    );
+    eprintln!("[mymcp] serving on {local}");
+
+    let shutdown = CancellationToken::new();
+    spawn_signal_handler(shutdown.clone());
+    let bg = spawn_background(state.clone(), env, shutdown.clone());
+
+    let app = http::router(state.clone());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .max_buf_size(64 * 1024)
+        .keep_alive(true);
+
+    loop {
+        tokio::select! {
+            res = listener.accept() => {
+                let (stream, peer) = match res {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let svc = app.clone().map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                    req
+                });
+                let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, %peer, "connection ended with an error");
+                    }
+                });
+            }
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    drop(listener);
+    let grace = Duration::from_secs(state.config.shutdown_grace_sec);
+    tracing::info!(
+        grace_sec = grace.as_secs(),
+        "shutting down: finishing in-flight requests"
+    );
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(grace) => {
+            eprintln!("[mymcp] shutdown grace period exceeded; forcing exit");
+        }
+    }
+    bg.abort();
+    let st = state.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Err(e) = st.tokens.persist_last_used() {
+            tracing::warn!(error = %e, "could not save last_used times");
+        }
+    })
+    .await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+fn spawn_signal_handler(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot install SIGTERM handler");
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        }
+        shutdown.cancel();
+    });
+}
+
+/// Once a second: reload the token file if it changed, and pick up admin/metrics token
+/// rotations written to the env file (unless the process environment pins them). Every
+/// minute: merge `last_used` into the token file.
+fn spawn_background(
+    state: Arc<AppState>,
+    env: BTreeMap<String, String>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut n: u64 = 0;
+        let mut env_stamp = None;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            n += 1;
+            if state.temp_mode {
+                continue;
+            }
+            let st = state.clone();
+            let env2 = env.clone();
+            let prev = env_stamp;
+            let res = tokio::task::spawn_blocking(move || {
+                st.tokens.reload_if_changed();
+                let stamp = reload_env_secrets(&st, &env2, prev);
+                if n % 60 == 0
+                    && let Err(e) = st.tokens.persist_last_used()
+                {
+                    tracing::warn!(error = %e, "could not save last_used times");
+                }
+                stamp
+            })
+            .await;
+            if let Ok(s) = res {
+                env_stamp = s;
+            }
+        }
+    })
+}
+
+type EnvStamp = Option<(u64, i64, i64)>;
+
+fn reload_env_secrets(st: &AppState, env: &BTreeMap<String, String>, prev: EnvStamp) -> EnvStamp {
+    use std::os::unix::fs::MetadataExt;
+    let path = st.config.env_file.as_ref()?;
+    let m = std::fs::metadata(path).ok()?;
+    let stamp = Some((m.ino(), m.mtime(), m.mtime_nsec()));
+    if prev.is_none() || stamp == prev {
+        return stamp;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return stamp;
+    };
+    let vars = config::parse_env_text(&text);
+    if !env.contains_key("MYMCP_ADMIN_TOKEN") {
+        match vars.get("MYMCP_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
+            Some(v) => st.tokens.set_admin_token(v),
+            None => tracing::warn!(
+                "env file has no MYMCP_ADMIN_TOKEN; keeping the previous admin token"
+            ),
+        }
+    }
+    if !env.contains_key("MYMCP_METRICS_TOKEN") {
+        st.tokens.set_metrics_token(
+            vars.get("MYMCP_METRICS_TOKEN")
+                .map(String::as_str)
+                .unwrap_or(""),
+        );
+    }
+    tracing::info!(path = %path.display(), "env file changed: admin and metrics tokens reloaded");
+    stamp
+}

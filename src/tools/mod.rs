@@ -1,0 +1,448 @@
+//! The tool table: names, roles, input schemas, descriptions, argument validation and
+//! dispatch. One table decides both `tools/list` and `tools/call`, so a tool hidden from a
+//! role is also refused to it.
+
+pub mod read_file;
+
+use std::sync::{Arc, LazyLock};
+
+use serde_json::{Map, Value, json};
+
+use crate::error::ToolError;
+use crate::server::AppState;
+use crate::tokens::Role;
+
+/// One tool's static description.
+#[derive(Debug)]
+pub struct ToolSpec {
+    /// Tool name (wire).
+    pub name: &'static str,
+    /// Minimum role that may list and call it.
+    pub role: Role,
+    /// Description shown to the model.
+    pub description: &'static str,
+    /// JSON Schema of the arguments (names, types, `required` as the reference).
+    pub schema: Value,
+}
+
+fn prop(ty: &str, description: &str) -> Value {
+    json!({"type": ty, "description": description})
+}
+
+fn object(props: Vec<(&str, Value)>, required: &[&str]) -> Value {
+    let mut p = Map::new();
+    for (k, v) in props {
+        p.insert(k.to_string(), v);
+    }
+    json!({
+        "type": "object",
+        "properties": p,
+        "required": required,
+        "additionalProperties": false,
+    })
+}
+
+/// All nine tools, sorted by name.
+pub static TOOLS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
+    let mut v = vec![
+        ToolSpec {
+            name: "bash_execute",
+            role: Role::Rw,
+            description: "Run a shell command on the server with bash (sh when bash is missing), \
+in a new process group with stdin closed. Returns stdout, stderr, exit_code and timed_out. \
+Output beyond max_output_bytes per stream keeps its head and tail with a marker between. \
+Not subject to protected paths: it runs with the server's privileges.",
+            schema: object(
+                vec![
+                    ("command", prop("string", "Command line passed to bash -c")),
+                    (
+                        "timeout",
+                        prop(
+                            "integer",
+                            "Seconds before the process group is killed (1-600, default 30)",
+                        ),
+                    ),
+                    (
+                        "working_dir",
+                        prop("string", "Absolute directory to run in (default /)"),
+                    ),
+                    (
+                        "max_output_bytes",
+                        prop("integer", "Cap per stream in bytes (default 102400)"),
+                    ),
+                ],
+                &["command"],
+            ),
+        },
+        ToolSpec {
+            name: "edit_file",
+            role: Role::Rw,
+            description: "Replace an exact string in a file. old_string must occur exactly once \
+unless replace_all is true. The file is rewritten atomically; bytes outside the match, line \
+endings and a BOM are kept.",
+            schema: object(
+                vec![
+                    (
+                        "file_path",
+                        prop("string", "Absolute path of the file to edit"),
+                    ),
+                    (
+                        "old_string",
+                        prop("string", "Exact text to find (at most 1 MiB, not empty)"),
+                    ),
+                    (
+                        "new_string",
+                        prop("string", "Text to put in its place (at most 1 MiB)"),
+                    ),
+                    (
+                        "replace_all",
+                        prop("boolean", "Replace every occurrence (default false)"),
+                    ),
+                ],
+                &["file_path", "old_string", "new_string"],
+            ),
+        },
+        ToolSpec {
+            name: "glob",
+            role: Role::Ro,
+            description: "List files and directories matching a glob pattern under a root \
+directory, newest first. '**' descends into subdirectories; '*' does not match a leading dot.",
+            schema: object(
+                vec![
+                    (
+                        "pattern",
+                        prop("string", "Glob pattern relative to path, e.g. '**/*.conf'"),
+                    ),
+                    (
+                        "path",
+                        prop("string", "Absolute directory to search from (default /)"),
+                    ),
+                ],
+                &["pattern"],
+            ),
+        },
+        ToolSpec {
+            name: "grep",
+            role: Role::Ro,
+            description: "Search file contents with a regular expression (Rust regex syntax), \
+in-process. Results are 'path:line:text' lines, file paths, or per-file counts.",
+            schema: object(
+                vec![
+                    (
+                        "pattern",
+                        prop("string", "Regular expression to search for"),
+                    ),
+                    (
+                        "path",
+                        prop("string", "Absolute file or directory to search (default /)"),
+                    ),
+                    (
+                        "glob",
+                        prop(
+                            "string",
+                            "Only search files whose name matches, e.g. '*.log'",
+                        ),
+                    ),
+                    (
+                        "output_mode",
+                        json!({"type":"string","enum":["content","files","count"],
+                               "description":"content (default), files or count"}),
+                    ),
+                    (
+                        "context_lines",
+                        prop("integer", "Lines of context around each match (default 0)"),
+                    ),
+                    (
+                        "max_results",
+                        prop("integer", "Maximum results (default 500, at most 5000)"),
+                    ),
+                    (
+                        "case_insensitive",
+                        prop("boolean", "Ignore case (default false)"),
+                    ),
+                ],
+                &["pattern"],
+            ),
+        },
+        ToolSpec {
+            name: "prepare_download",
+            role: Role::Ro,
+            description: "Mint a one-time URL to download a server file outside the model's \
+context (large or binary files). Run the returned curl command on the client side.",
+            schema: object(
+                vec![
+                    (
+                        "src_path",
+                        prop("string", "Absolute path of the server file to send"),
+                    ),
+                    (
+                        "expires_in",
+                        prop("integer", "Seconds the URL stays valid (default 300)"),
+                    ),
+                ],
+                &["src_path"],
+            ),
+        },
+        ToolSpec {
+            name: "prepare_upload",
+            role: Role::Rw,
+            description: "Mint a one-time URL to upload a file to the server outside the model's \
+context (large or binary files). Run the returned curl command on the client side.",
+            schema: object(
+                vec![
+                    (
+                        "dest_path",
+                        prop("string", "Absolute path the upload is written to"),
+                    ),
+                    (
+                        "max_bytes",
+                        prop("integer", "Largest accepted body in bytes"),
+                    ),
+                    (
+                        "expires_in",
+                        prop("integer", "Seconds the URL stays valid (default 300)"),
+                    ),
+                    (
+                        "overwrite",
+                        prop("boolean", "Allow replacing an existing file (default true)"),
+                    ),
+                ],
+                &["dest_path"],
+            ),
+        },
+        ToolSpec {
+            name: "read_file",
+            role: Role::Ro,
+            description: "Read a text file as numbered lines ('   N\\t<line>'). Reads `limit` \
+lines from line `offset`; total_lines and truncated tell whether more remain. Long lines are cut \
+with ' [LINE TRUNCATED]'. Only regular files; the path must be absolute.",
+            schema: object(
+                vec![
+                    ("file_path", prop("string", "Absolute path of the file")),
+                    (
+                        "offset",
+                        prop("integer", "First line to return, 1-based (default 1)"),
+                    ),
+                    (
+                        "limit",
+                        prop("integer", "Number of lines (default 2000, at most 50000)"),
+                    ),
+                ],
+                &["file_path"],
+            ),
+        },
+        ToolSpec {
+            name: "server_overview",
+            role: Role::Ro,
+            description: "Return the recorder's summary of this host (services, ports, recent \
+changes) with its age and how many changes are not yet folded in.",
+            schema: object(vec![], &[]),
+        },
+        ToolSpec {
+            name: "write_file",
+            role: Role::Rw,
+            description: "Create or replace a file with the given text, atomically. Missing \
+parent directories are created; a replaced file keeps its mode and owner.",
+            schema: object(
+                vec![
+                    ("file_path", prop("string", "Absolute path of the file")),
+                    (
+                        "content",
+                        prop("string", "Full new content (at most 10 MiB)"),
+                    ),
+                ],
+                &["file_path", "content"],
+            ),
+        },
+    ];
+    v.sort_by_key(|t| t.name);
+    v
+});
+
+/// Look a tool up by name.
+pub fn spec(name: &str) -> Option<&'static ToolSpec> {
+    TOOLS.iter().find(|t| t.name == name)
+}
+
+/// Validate `args` against `schema`: required fields, JSON types, enums, unknown fields.
+/// Messages name the field.
+pub fn validate(schema: &Value, args: &Map<String, Value>) -> Result<(), ToolError> {
+    let props = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(req) = schema.get("required").and_then(Value::as_array) {
+        for r in req.iter().filter_map(Value::as_str) {
+            if !args.contains_key(r) {
+                return Err(ToolError::InvalidArguments(format!(
+                    "'{r}' is a required property"
+                )));
+            }
+        }
+    }
+    for (k, v) in args {
+        let Some(p) = props.get(k) else {
+            let known: Vec<&str> = props.keys().map(String::as_str).collect();
+            return Err(ToolError::InvalidArguments(format!(
+                "unknown property '{k}' (accepted: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        let ty = p.get("type").and_then(Value::as_str).unwrap_or("");
+        let ok = match ty {
+            "string" => v.is_string(),
+            "boolean" => v.is_boolean(),
+            "integer" => {
+                v.is_i64() || v.is_u64() && v.as_u64().is_some_and(|u| u <= i64::MAX as u64)
+            }
+            _ => true,
+        };
+        if !ok {
+            return Err(ToolError::InvalidArguments(format!(
+                "'{k}' must be {}, got {}",
+                match ty {
+                    "integer" => "an integer",
+                    "boolean" => "a boolean",
+                    _ => "a string",
+                },
+                describe(v)
+            )));
+        }
+        if let Some(allowed) = p.get("enum").and_then(Value::as_array)
+            && !allowed.contains(v)
+        {
+            let names: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
+            return Err(ToolError::InvalidArguments(format!(
+                "'{k}' must be one of {}, got {v}",
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn describe(v: &Value) -> String {
+    let s = v.to_string();
+    let shown: String = s.chars().take(40).collect();
+    let kind = match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer out of range",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    if shown.len() < s.len() {
+        format!("{kind} {shown}…")
+    } else {
+        format!("{kind} {shown}")
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(args: Map<String, Value>) -> Result<T, ToolError> {
+    serde_json::from_value(Value::Object(args))
+        .map_err(|e| ToolError::InvalidArguments(e.to_string()))
+}
+
+/// Run a validated call. The caller has already checked the role.
+pub async fn dispatch(
+    state: Arc<AppState>,
+    name: &str,
+    args: Map<String, Value>,
+) -> Result<Value, ToolError> {
+    match name {
+        "read_file" => {
+            let a: read_file::Args = parse(args)?;
+            let limits = read_file::Limits {
+                default_limit: state.config.read_file_default_limit,
+                max_limit: state.config.read_file_max_limit,
+                max_line_bytes: state.config.read_file_max_line_bytes,
+            };
+            let st = state.clone();
+            tokio::task::spawn_blocking(move || read_file::run(&st.guard, limits, a))
+                .await
+                .map_err(|e| {
+                    ToolError::Internal(format!(
+                        "Tool 'read_file' failed with an unexpected error: {e}"
+                    ))
+                })?
+        }
+        other => Err(ToolError::Internal(format!(
+            "Tool '{other}' is not available in this build yet"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn nine_tools_sorted_with_reference_required_sets() {
+        let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
+        assert_eq!(
+            names,
+            [
+                "bash_execute",
+                "edit_file",
+                "glob",
+                "grep",
+                "prepare_download",
+                "prepare_upload",
+                "read_file",
+                "server_overview",
+                "write_file"
+            ]
+        );
+        let ro: Vec<&str> = TOOLS
+            .iter()
+            .filter(|t| t.role == Role::Ro)
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(
+            ro,
+            [
+                "glob",
+                "grep",
+                "prepare_download",
+                "read_file",
+                "server_overview"
+            ]
+        );
+        for t in TOOLS.iter() {
+            assert_eq!(t.schema["additionalProperties"], json!(false), "{}", t.name);
+        }
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let s = &spec("bash_execute").unwrap().schema;
+        let e = validate(s, &args(json!({}))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Input validation error: 'command' is a required property"
+        );
+        let e = validate(s, &args(json!({"command":"x","timeout":"5"}))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Input validation error: 'timeout' must be an integer, got string \"5\""
+        );
+        let e = validate(s, &args(json!({"command":"x","timeout":2.7}))).unwrap_err();
+        assert!(e.to_string().contains("'timeout' must be an integer"));
+        let e = validate(s, &args(json!({"command":"x","bogus":1}))).unwrap_err();
+        assert!(e.to_string().contains("unknown property 'bogus'"));
+        assert!(validate(s, &args(json!({"command":"x","timeout":5}))).is_ok());
+        let g = &spec("grep").unwrap().schema;
+        assert!(validate(g, &args(json!({"pattern":"x","output_mode":"lines"}))).is_err());
+    }
+}
