@@ -421,10 +421,8 @@ impl Config {
                 value: self.log_level.clone(),
             });
         }
-        if !self.public_base_url.is_empty()
-            && !(self.public_base_url.starts_with("http://")
-                || self.public_base_url.starts_with("https://"))
-        {
+        let url = &self.public_base_url;
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ConfigError::Range {
                 var: "MYMCP_PUBLIC_BASE_URL",
                 reason: format!(

@@ -239,18 +239,19 @@ async fn parse_error(resp: Response) -> Response {
         .into_response()
 }
 
-fn admin_auth(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+/// `None` when the caller holds the admin token, else the 401/403 response to send.
+fn admin_auth(st: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(tok) = bearer(headers) else {
-        return Err(detail(StatusCode::UNAUTHORIZED, "Missing Bearer token"));
+        return Some(detail(StatusCode::UNAUTHORIZED, "Missing Bearer token"));
     };
     if !st.tokens.is_admin(tok) {
-        return Err(detail(StatusCode::FORBIDDEN, "Admin token required"));
+        return Some(detail(StatusCode::FORBIDDEN, "Admin token required"));
     }
-    Ok(())
+    None
 }
 
 async fn admin_list(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Err(r) = admin_auth(&st, &headers) {
+    if let Some(r) = admin_auth(&st, &headers) {
         return r;
     }
     let map: serde_json::Map<String, Value> = st
@@ -278,7 +279,7 @@ async fn admin_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admin_auth(&st, &headers) {
+    if let Some(r) = admin_auth(&st, &headers) {
         return r;
     }
     let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(&body) else {
@@ -330,7 +331,7 @@ async fn admin_revoke(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
-    if let Err(r) = admin_auth(&st, &headers) {
+    if let Some(r) = admin_auth(&st, &headers) {
         return r;
     }
     let st2 = st.clone();

@@ -174,10 +174,12 @@ pub async fn run(prepared: Prepared, env: BTreeMap<String, String>) -> Result<()
         env_file = ?cfg.env_file, token_file = ?(!state.temp_mode).then_some(&cfg.token_file),
         protected = state.guard.entries().len(), "mymcp {} serving", http::VERSION
     );
-    eprintln!("[mymcp] serving on {local}");
-
     let shutdown = CancellationToken::new();
-    spawn_signal_handler(shutdown.clone());
+    spawn_signal_handler(shutdown.clone()).map_err(|source| ServeError::Bind {
+        addr: "signal handlers".to_string(),
+        source,
+    })?;
+    eprintln!("[mymcp] serving on {local}");
     let bg = spawn_background(state.clone(), env, shutdown.clone());
 
     let app = http::router(state.clone());
@@ -249,22 +251,20 @@ fn bracket(host: &str) -> String {
     }
 }
 
-fn spawn_signal_handler(shutdown: CancellationToken) {
+/// Install SIGTERM/SIGINT handlers now (before the banner announces readiness), then cancel
+/// `shutdown` when one arrives.
+fn spawn_signal_handler(shutdown: CancellationToken) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot install SIGTERM handler");
-                    return;
-                }
-            };
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM received"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
         }
         shutdown.cancel();
     });
+    Ok(())
 }
 
 /// Once a second: reload the token file if it changed, and pick up admin/metrics token
@@ -295,7 +295,7 @@ fn spawn_background(
             let res = tokio::task::spawn_blocking(move || {
                 st.tokens.reload_if_changed();
                 let stamp = reload_env_secrets(&st, &env2, prev);
-                if n % 60 == 0
+                if n.is_multiple_of(60)
                     && let Err(e) = st.tokens.persist_last_used()
                 {
                     tracing::warn!(error = %e, "could not save last_used times");

@@ -1,0 +1,245 @@
+//! Test harness: starts the real `mymcp` binary on 127.0.0.1 port 0 and talks HTTP to it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mymcp");
+pub const ADMIN: &str = "tok_admin_for_tests_0123456789abcdef";
+
+/// A command for the binary with no inherited `MYMCP_*` variables.
+pub fn mymcp_cmd() -> Command {
+    let mut c = Command::new(BIN);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("MYMCP_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// A scratch host layout: config dir (env file + tokens), audit dir, data dir.
+pub struct Layout {
+    pub dir: tempfile::TempDir,
+}
+
+impl Layout {
+    pub fn new(extra_env: &str) -> Layout {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        let env = format!(
+            "MYMCP_ADMIN_TOKEN={ADMIN}\nMYMCP_HOST=127.0.0.1\nMYMCP_PORT=0\nMYMCP_TOKEN_FILE={}\nMYMCP_AUDIT_LOG_DIR={}\nMYMCP_RECORDER_DATA_DIR={}\n{extra_env}\n",
+            root.join("etc/tokens.json").display(),
+            root.join("log").display(),
+            root.join("recorder").display(),
+        );
+        std::fs::write(root.join("etc/.env"), env).unwrap();
+        Layout { dir }
+    }
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn env_file(&self) -> PathBuf {
+        self.root().join("etc/.env")
+    }
+    pub fn token_file(&self) -> PathBuf {
+        self.root().join("etc/tokens.json")
+    }
+    pub fn data(&self) -> PathBuf {
+        self.root().join("data")
+    }
+    /// Run a CLI command against this layout's env file.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        let mut c = mymcp_cmd();
+        c.args(args).arg("--env-file").arg(self.env_file());
+        c.current_dir(self.root()).output().unwrap()
+    }
+}
+
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    pub stderr: mpsc::Receiver<String>,
+    pub client: reqwest::Client,
+}
+
+impl Server {
+    /// Start `mymcp serve` with `args`, in `cwd`, with `envs`; wait for the banner.
+    pub fn spawn(args: &[&str], cwd: &Path, envs: &[(&str, &str)]) -> Server {
+        let mut c = mymcp_cmd();
+        c.arg("serve").args(args).current_dir(cwd);
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
+        let mut child = c.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut seen = Vec::new();
+        let addr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(a) = line.strip_prefix("[mymcp] serving on ") {
+                        break a.trim().to_string();
+                    }
+                    seen.push(line);
+                }
+                Err(_) => panic!("server did not start; stderr so far:\n{}", seen.join("\n")),
+            }
+        };
+        // Put the lines before the banner back for tests that read them (temp tokens).
+        let (tx2, rx2) = mpsc::channel();
+        for l in seen {
+            let _ = tx2.send(l);
+        }
+        std::thread::spawn(move || {
+            while let Ok(l) = rx.recv() {
+                if tx2.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Server {
+            child,
+            addr,
+            stderr: rx2,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn start(layout: &Layout) -> Server {
+        let env = layout.env_file();
+        Server::spawn(&["--env-file", env.to_str().unwrap()], layout.root(), &[])
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Raw POST to /mcp with the standard headers.
+    pub async fn post_mcp(&self, token: Option<&str>, body: &Value) -> reqwest::Response {
+        let mut r = self
+            .client
+            .post(self.url("/mcp"))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .body(body.to_string());
+        if let Some(t) = token {
+            r = r.header("Authorization", format!("Bearer {t}"));
+        }
+        r.send().await.unwrap()
+    }
+
+    /// JSON-RPC request; returns the whole response object.
+    pub async fn rpc(&self, token: &str, method: &str, params: Value) -> Value {
+        let body = json!({"jsonrpc":"2.0","id":1,"method":method,"params":params});
+        let resp = self.post_mcp(Some(token), &body).await;
+        assert_eq!(resp.status(), 200, "rpc {method}");
+        resp.json().await.unwrap()
+    }
+
+    /// tools/call; returns (isError, parsed JSON of the text block).
+    pub async fn call(&self, token: &str, tool: &str, args: Value) -> (bool, Value) {
+        let v = self
+            .rpc(
+                token,
+                "tools/call",
+                json!({"name": tool, "arguments": args}),
+            )
+            .await;
+        let result = &v["result"];
+        let text = result["content"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{v}"));
+        let is_error = result["isError"].as_bool().unwrap_or(false);
+        (is_error, serde_json::from_str(text).unwrap())
+    }
+
+    pub async fn tool_names(&self, token: &str) -> Vec<String> {
+        let v = self.rpc(token, "tools/list", json!({})).await;
+        v["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Create a token through the admin API.
+    pub async fn admin_create(&self, name: &str, role: &str) -> (String, String) {
+        let r = self
+            .client
+            .post(self.url("/admin/tokens"))
+            .bearer_auth(ADMIN)
+            .json(&json!({"name": name, "role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        (
+            v["token"].as_str().unwrap().to_string(),
+            v["id"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Is this token accepted on /mcp right now?
+    pub async fn accepted(&self, token: &str) -> bool {
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
+        self.post_mcp(Some(token), &body).await.status() == 200
+    }
+
+    /// Poll until `accepted(token) == want`, at most `within`. Returns whether it got there.
+    pub async fn wait_accepted(&self, token: &str, want: bool, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            if self.accepted(token).await == want {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM and wait for the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let st = self.child.wait().unwrap();
+        std::mem::forget(self);
+        st
+    }
+
+    /// All stderr lines received so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.try_iter().collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

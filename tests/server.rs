@@ -1,0 +1,621 @@
+//! End-to-end tests of the server core: the real binary on 127.0.0.1, spoken to over HTTP.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ADMIN, Layout, Server};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn health_version_and_unknown_routes() {
+    let l = Layout::new("");
+    let s = Server::start(&l);
+    let h: Value = s
+        .client
+        .get(s.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        h,
+        json!({"status":"ok","version": env!("CARGO_PKG_VERSION")})
+    );
+    let v: Value = s
+        .client
+        .get(s.url("/version"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v, json!({"version": env!("CARGO_PKG_VERSION")}));
+    let r = s.client.get(s.url("/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let (rw, _) = s.admin_create("rw", "rw").await;
+    let r = s
+        .client
+        .get(s.url("/mcp"))
+        .bearer_auth(&rw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    // No metrics token configured: 503 with the reference body.
+    let r = s.client.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+}
+
+#[tokio::test]
+async fn initialize_is_optional_and_stateless() {
+    let l = Layout::new("");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("rw", "rw").await;
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    let r = s.post_mcp(Some(&rw), &body).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("mcp-session-id").is_none());
+    assert!(r.headers().get("x-request-id").is_some());
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["result"]["serverInfo"]["name"], "linux-server");
+    assert_eq!(v["result"]["protocolVersion"], "2025-06-18");
+    assert!(v["result"]["capabilities"]["tools"].is_object());
+    // A tools/list with no prior initialize works.
+    assert_eq!(s.tool_names(&rw).await.len(), 9);
+    let r = s
+        .post_mcp(
+            Some(&rw),
+            &json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let v = s.rpc(&rw, "ping", json!({})).await;
+    assert_eq!(v["result"], json!({}));
+}
+
+#[tokio::test]
+async fn tools_list_is_filtered_by_role() {
+    let l = Layout::new("");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("rw", "rw").await;
+    let (ro, _) = s.admin_create("ro", "ro").await;
+    let ro_list = s.rpc(&ro, "tools/list", json!({})).await;
+    let rw_list = s.rpc(&rw, "tools/list", json!({})).await;
+    insta::assert_json_snapshot!("tools_list_ro_names", s.tool_names(&ro).await);
+    insta::assert_json_snapshot!("tools_list_rw", rw_list["result"]["tools"]);
+    // Every ro tool object is identical to the rw one.
+    for t in ro_list["result"]["tools"].as_array().unwrap() {
+        assert!(rw_list["result"]["tools"].as_array().unwrap().contains(t));
+    }
+}
+
+#[tokio::test]
+async fn calls_beyond_the_role_or_unknown_tools_are_denied() {
+    let l = Layout::new("");
+    let s = Server::start(&l);
+    let (ro, _) = s.admin_create("ro", "ro").await;
+    let (err, v) = s.call(&ro, "bash_execute", json!({"command":"id"})).await;
+    assert!(err);
+    assert_eq!(
+        v,
+        json!({"success":false,"error":"PermissionDenied","message":"Permission denied: tool 'bash_execute' requires rw role"})
+    );
+    let (err, v) = s.call(&ro, "nosuchtool", json!({})).await;
+    assert!(err);
+    assert_eq!(v["message"], "Unknown tool: nosuchtool");
+}
+
+#[tokio::test]
+async fn bearer_auth_401_bodies() {
+    let l = Layout::new("MYMCP_METRICS_TOKEN=tok_metrics_for_tests_000000000000");
+    let s = Server::start(&l);
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
+    let cases: Vec<(Option<String>, &str)> = vec![
+        (None, "Missing Bearer token"),
+        (Some("bearer tok_x".into()), "Missing Bearer token"),
+        (Some("Basic abc".into()), "Missing Bearer token"),
+        (
+            Some("Bearer tok_unknown".into()),
+            "Invalid or disabled token",
+        ),
+        (Some(format!("Bearer {ADMIN}")), "Invalid or disabled token"),
+        (
+            Some("Bearer tok_metrics_for_tests_000000000000".into()),
+            "Invalid or disabled token",
+        ),
+    ];
+    for (auth, want) in cases {
+        let mut r = s
+            .client
+            .post(s.url("/mcp"))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .body(body.to_string());
+        if let Some(a) = &auth {
+            r = r.header("Authorization", a);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), 401, "{auth:?}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v, json!({"detail": want}), "{auth:?}");
+    }
+    // Metrics: wrong token 401, right token 200.
+    let r = s
+        .client
+        .get(s.url("/metrics"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = s
+        .client
+        .get(s.url("/metrics"))
+        .bearer_auth("tok_metrics_for_tests_000000000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn admin_api_create_list_revoke() {
+    let l = Layout::new("");
+    let s = Server::start(&l);
+    let url = s.url("/admin/tokens");
+    // 401 without bearer, 403 with a non-admin token.
+    let r = s.client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"detail":"Missing Bearer token"})
+    );
+    let (rw, rw_id) = s.admin_create("rwclient", "rw").await;
+    let r = s.client.get(&url).bearer_auth(&rw).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"detail":"Admin token required"})
+    );
+
+    // Role defaults to ro.
+    let r = s
+        .client
+        .post(&url)
+        .bearer_auth(ADMIN)
+        .json(&json!({"name":"bot"}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["role"], "ro");
+    assert!(v["token"].as_str().unwrap().starts_with("tok_"));
+    assert_eq!(s.tool_names(v["token"].as_str().unwrap()).await.len(), 5);
+
+    // Listing never shows token values.
+    let r = s.client.get(&url).bearer_auth(ADMIN).send().await.unwrap();
+    let text = r.text().await.unwrap();
+    assert!(!text.contains(&rw), "{text}");
+    let list: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(list[&rw_id]["name"], "rwclient");
+    assert_eq!(list[&rw_id]["role"], "rw");
+    assert_eq!(list[&rw_id]["enabled"], true);
+    // Nor does the file.
+    let file = std::fs::read_to_string(l.token_file()).unwrap();
+    assert!(!file.contains(&rw) && !file.contains(ADMIN), "{file}");
+
+    // Bad requests.
+    for (body, want) in [
+        ("{not json", "invalid JSON body"),
+        ("", "invalid JSON body"),
+        ("[]", "invalid JSON body"),
+        (
+            "{\"role\":\"ro\"}",
+            "name is required and must not be empty",
+        ),
+        (
+            "{\"name\":\"  \"}",
+            "name is required and must not be empty",
+        ),
+        (
+            "{\"name\":\"x\",\"role\":\"admin\"}",
+            "Invalid role: \"admin\". Must be 'ro' or 'rw'.",
+        ),
+    ] {
+        let r = s
+            .client
+            .post(&url)
+            .bearer_auth(ADMIN)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            json!({"detail": want}),
+            "{body}"
+        );
+    }
+    let big = format!("{{\"name\":\"{}\"}}", "a".repeat(70_000));
+    let r = s
+        .client
+        .post(&url)
+        .bearer_auth(ADMIN)
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+
+    // Revoke by value; then unknown is 404; the token is refused at once.
+    assert!(s.accepted(&rw).await);
+    let r = s
+        .client
+        .delete(format!("{url}/{rw}"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["id"], rw_id);
+    assert!(!s.accepted(&rw).await);
+    let r = s
+        .client
+        .delete(format!("{url}/{rw}"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"detail":"Token not found"})
+    );
+    // Revoke by id.
+    let (t2, id2) = s.admin_create("second", "ro").await;
+    let r = s
+        .client
+        .delete(format!("{url}/{id2}"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!s.accepted(&t2).await);
+}
+
+#[tokio::test]
+async fn cli_token_add_is_seen_by_running_server_within_2s() {
+    let l = Layout::new("");
+    let s = Server::start(&l);
+    let out = l.cli(&["token", "add", "--role", "rw", "cli-bot"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tok = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(tok.starts_with("tok_"));
+    assert!(s.wait_accepted(&tok, true, Duration::from_secs(2)).await);
+    assert_eq!(s.tool_names(&tok).await.len(), 9);
+    // v2 form too.
+    let out = l.cli(&["token", "add", "--name", "v2bot", "--role", "ro"]);
+    assert!(out.status.success());
+    let tok2 = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(s.wait_accepted(&tok2, true, Duration::from_secs(2)).await);
+    let list = l.cli(&["token", "list"]);
+    let text = String::from_utf8(list.stdout).unwrap();
+    assert!(text.contains("cli-bot") && text.contains("v2bot"), "{text}");
+    assert!(!text.contains(&tok), "{text}");
+}
+
+#[tokio::test]
+async fn cli_revoke_is_not_resurrected_by_restart() {
+    let l = Layout::new("");
+    let s = Server::start(&l);
+    let (tok, _) = s.admin_create("victim", "rw").await;
+    // Use it so last_used is pending in memory.
+    assert!(s.accepted(&tok).await);
+    let out = l.cli(&["token", "revoke", &tok]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(s.wait_accepted(&tok, false, Duration::from_secs(2)).await);
+    assert!(s.stop().success());
+    let file = std::fs::read_to_string(l.token_file()).unwrap();
+    assert!(!file.contains("victim"), "{file}");
+    let s = Server::start(&l);
+    assert!(!s.accepted(&tok).await);
+    // Unknown token: exit 1.
+    let out = l.cli(&["token", "revoke", "tok_nope"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn reference_token_file_loads_unchanged() {
+    let l = Layout::new("");
+    std::fs::write(
+        l.token_file(),
+        r#"{
+  "tokens": {
+    "tok_11111111111111111111111111111111": {"name": "rwclient", "created_at": "2026-01-01T00:00:00Z", "last_used": null, "enabled": true, "role": "rw"},
+    "tok_22222222222222222222222222222222": {"name": "norole", "created_at": "2026-01-01T00:00:00Z", "last_used": null, "enabled": true},
+    "tok_33333333333333333333333333333333": {"name": "off", "created_at": "2026-01-01T00:00:00Z", "last_used": null, "enabled": false, "role": "ro"}
+  },
+  "admin_token": "tok_admin_in_file"
+}"#,
+    )
+    .unwrap();
+    let s = Server::start(&l);
+    assert_eq!(
+        s.tool_names("tok_11111111111111111111111111111111")
+            .await
+            .len(),
+        9
+    );
+    assert!(!s.accepted("tok_22222222222222222222222222222222").await);
+    assert!(!s.accepted("tok_33333333333333333333333333333333").await);
+    // A write migrates the file to hashes; the plaintext tokens and admin token disappear.
+    s.admin_create("new", "ro").await;
+    let file = std::fs::read_to_string(l.token_file()).unwrap();
+    assert!(!file.contains("tok_"), "{file}");
+    assert!(file.contains("norole"));
+    assert_eq!(
+        s.tool_names("tok_11111111111111111111111111111111")
+            .await
+            .len(),
+        9
+    );
+}
+
+#[tokio::test]
+async fn temp_token_mode_writes_nothing_and_binds_loopback() {
+    let cwd = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::spawn(
+        &["--port", "0", "--with-metrics-token"],
+        cwd.path(),
+        &[("TMPDIR", tmp.path().to_str().unwrap())],
+    );
+    assert!(s.addr.starts_with("127.0.0.1:"), "{}", s.addr);
+    let lines = s.stderr_lines();
+    let find = |label: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(&format!("temp {label} token:")))
+            .and_then(|l| l.split_whitespace().last())
+            .map(String::from)
+            .unwrap_or_else(|| panic!("{label} token not printed: {lines:?}"))
+    };
+    let rw = find("rw");
+    let admin = find("admin");
+    let metrics = find("metrics");
+    assert_eq!(s.tool_names(&rw).await.len(), 9);
+    let r = s
+        .client
+        .get(s.url("/admin/tokens"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s
+        .client
+        .get(s.url("/metrics"))
+        .bearer_auth(&metrics)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (ro, _) = {
+        let r = s
+            .client
+            .post(s.url("/admin/tokens"))
+            .bearer_auth(&admin)
+            .json(&json!({"name":"x"}))
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        (v["token"].as_str().unwrap().to_string(), ())
+    };
+    assert!(s.accepted(&ro).await);
+    assert!(s.stop().success());
+    let left: Vec<_> = std::fs::read_dir(cwd.path())
+        .unwrap()
+        .chain(std::fs::read_dir(tmp.path()).unwrap())
+        .collect();
+    assert!(left.is_empty(), "temp mode left files: {left:?}");
+}
+
+#[test]
+fn missing_or_bad_env_file_exits_1() {
+    let out = common::mymcp_cmd()
+        .args(["serve", "--env-file", "/nonexistent/mymcp/.env"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/mymcp/.env") && err.contains("does not exist"),
+        "{err}"
+    );
+    // Go-style single-dash flag (v3 systemd units) and MYMCP_ENV_FILE behave the same.
+    let out = common::mymcp_cmd()
+        .args(["serve", "-env-file", "/nonexistent/x.env"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let out = common::mymcp_cmd()
+        .arg("serve")
+        .env("MYMCP_ENV_FILE", "/nonexistent/y.env")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/y.env"));
+
+    let l = Layout::new("MYMCP_READ_FILE_MAX_LIMIT=lots");
+    let out = common::mymcp_cmd()
+        .args(["serve", "-env-file", l.env_file().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("MYMCP_READ_FILE_MAX_LIMIT"), "{err}");
+
+    // Env file without an admin token.
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join(".env"), "MYMCP_PORT=0\n").unwrap();
+    let out = common::mymcp_cmd()
+        .args([
+            "serve",
+            "--env-file",
+            d.path().join(".env").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MYMCP_ADMIN_TOKEN"));
+
+    // Usage errors exit 2.
+    let out = common::mymcp_cmd()
+        .args(["serve", "--bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn version_and_config_example() {
+    let out = common::mymcp_cmd().arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("mymcp {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = common::mymcp_cmd().arg("version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("mymcp {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = common::mymcp_cmd()
+        .args(["config", "example"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("MYMCP_ADMIN_TOKEN=") && text.contains("MYMCP_PORT=8765"));
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_errors_and_server_keeps_serving() {
+    let l = Layout::new("MYMCP_WRITE_FILE_MAX_BYTES=100000");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("rw", "rw").await;
+    let send = |body: String| {
+        s.client
+            .post(s.url("/mcp"))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .bearer_auth(&rw)
+            .body(body)
+            .send()
+    };
+    // Malformed JSON: a JSON-RPC parse error.
+    let r = send("{\"jsonrpc\":".into()).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], -32700);
+    // Unknown method.
+    let v = s.rpc(&rw, "no/such/method", json!({})).await;
+    assert_eq!(v["error"]["code"], -32601, "{v}");
+    // Wrong types and missing fields: tool errors naming the field.
+    let (err, v) = s.call(&rw, "read_file", json!({"file_path": 5})).await;
+    assert!(err);
+    assert_eq!(v["error"], "InvalidArguments");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("'file_path' must be a string"),
+        "{v}"
+    );
+    let (err, v) = s.call(&rw, "read_file", json!({})).await;
+    assert!(err);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("'file_path' is a required property")
+    );
+    let (err, v) = s
+        .call(
+            &rw,
+            "read_file",
+            json!({"file_path":"/etc/hostname","limit":1.5}),
+        )
+        .await;
+    assert!(err, "{v}");
+    // Huge body: 413 before it is read.
+    let big = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{{\"name\":\"write_file\",\"arguments\":{{\"file_path\":\"/tmp/x\",\"content\":\"{}\"}}}}}}",
+        "a".repeat(2_000_000)
+    );
+    let r = send(big).await.unwrap();
+    assert_eq!(r.status(), 413);
+    // Still serving.
+    assert_eq!(s.tool_names(&rw).await.len(), 9);
+}
+
+#[tokio::test]
+async fn foreign_origin_and_host_are_refused() {
+    let l = Layout::new("");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("rw", "rw").await;
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}).to_string();
+    let base = || {
+        s.client
+            .post(s.url("/mcp"))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .bearer_auth(&rw)
+            .body(body.clone())
+    };
+    let r = base()
+        .header("Origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = base()
+        .header("Origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = base().header("Host", "evil.example").send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = s
+        .client
+        .get(s.url("/admin/tokens"))
+        .bearer_auth(ADMIN)
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn sigterm_shuts_down_cleanly() {
+    let l = Layout::new("");
+    let s = Server::start(&l);
+    assert!(s.stop().success());
+}
