@@ -193,6 +193,7 @@ async fn mcp_auth(
         return detail(StatusCode::UNAUTHORIZED, "Invalid or disabled token");
     };
     let rid = request_id(req.headers());
+    normalize_accept(req.headers_mut());
     req.extensions_mut().insert(Caller {
         token_name: p.name,
         token_id: p.id,
@@ -214,6 +215,26 @@ async fn mcp_auth(
         resp.headers_mut().insert("x-request-id", v);
     }
     resp
+}
+
+/// rmcp insists on `Accept: application/json, text/event-stream`. The reference accepted a
+/// request with no Accept header (plain `curl -d`), so a missing, `*/*` or JSON-only Accept is
+/// completed here; the reply is JSON unless a tool streams progress.
+fn normalize_accept(headers: &mut HeaderMap) {
+    let cur = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let json = cur.contains("application/json");
+    let sse = cur.contains("text/event-stream");
+    let wildcard = cur.is_empty() || cur.contains("*/*") || cur.contains("application/*");
+    if (json || wildcard) && !(json && sse) {
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+    }
 }
 
 async fn parse_error(resp: Response) -> Response {

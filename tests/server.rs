@@ -76,6 +76,20 @@ async fn initialize_is_optional_and_stateless() {
     assert_eq!(r.status(), 202);
     let v = s.rpc(&rw, "ping", json!({})).await;
     assert_eq!(v["result"], json!({}));
+    // Like the reference, a request without Accept (plain curl -d) works and gets JSON.
+    let r = s
+        .client
+        .post(s.url("/mcp"))
+        .header("Content-Type", "application/json")
+        .bearer_auth(&rw)
+        .body(json!({"jsonrpc":"2.0","id":5,"method":"tools/list"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["id"], 5);
 }
 
 #[tokio::test]

@@ -364,14 +364,18 @@ pub async fn dispatch(
                 max_limit: state.config.read_file_max_limit,
                 max_line_bytes: state.config.read_file_max_line_bytes,
             };
-            let st = state.clone();
-            tokio::task::spawn_blocking(move || read_file::run(&st.guard, limits, a))
-                .await
-                .map_err(|e| {
-                    ToolError::Internal(format!(
-                        "Tool 'read_file' failed with an unexpected error: {e}"
-                    ))
-                })?
+            let p = read_file::prepare(&state.guard, limits, a)?;
+            if p.size() <= read_file::INLINE_MAX_BYTES {
+                read_file::read(p)
+            } else {
+                tokio::task::spawn_blocking(move || read_file::read(p))
+                    .await
+                    .map_err(|e| {
+                        ToolError::Internal(format!(
+                            "Tool 'read_file' failed with an unexpected error: {e}"
+                        ))
+                    })?
+            }
         }
         other => Err(ToolError::Internal(format!(
             "Tool '{other}' is not available in this build yet"

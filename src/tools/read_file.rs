@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ToolError;
-use crate::guard::Guard;
+use crate::guard::{Guard, OpenedFile};
 
 /// Arguments as in the reference schema.
 #[derive(Debug, Deserialize)]
@@ -44,18 +44,52 @@ pub struct Window {
     pub total_lines: u64,
 }
 
-/// Run the tool (blocking: call from a blocking thread).
-pub fn run(guard: &Guard, limits: Limits, args: Args) -> Result<Value, ToolError> {
+/// Files up to this size are read on the calling thread: a thread hand-off costs more than
+/// the read itself (measured: about a third of the throughput on a 1 KiB file).
+pub const INLINE_MAX_BYTES: u64 = 256 * 1024;
+
+/// A request that passed the guard, ready to read.
+#[derive(Debug)]
+pub struct Prepared {
+    opened: OpenedFile,
+    path: String,
+    offset: u64,
+    limit: u64,
+    max_line: usize,
+}
+
+impl Prepared {
+    /// Size of the file at open time.
+    pub fn size(&self) -> u64 {
+        self.opened.size
+    }
+}
+
+/// Clamp the arguments, open the file through the guard.
+pub fn prepare(guard: &Guard, limits: Limits, args: Args) -> Result<Prepared, ToolError> {
     let limit = args
         .limit
         .map(|l| l.clamp(1, limits.max_limit as i64) as u64)
         .unwrap_or(limits.default_limit);
     let offset = args.offset.unwrap_or(1).max(1) as u64;
     let opened = guard.open_read(&args.file_path)?;
-    let reader = BufReader::with_capacity(64 * 1024, opened.file);
-    let w = read_window(reader, offset, limit, limits.max_line_bytes as usize)
-        .map_err(|e| ToolError::from_io_read(&e, &args.file_path))?;
-    let truncated = offset - 1 + limit < w.total_lines;
+    Ok(Prepared {
+        opened,
+        path: args.file_path,
+        offset,
+        limit,
+        max_line: limits.max_line_bytes as usize,
+    })
+}
+
+/// Read the window and build the result (blocking I/O).
+pub fn read(p: Prepared) -> Result<Value, ToolError> {
+    // Small buffers for small files: a 64 KiB allocation per call shows up in profiles.
+    let cap = (p.opened.size as usize).clamp(4096, 64 * 1024);
+    let reader = BufReader::with_capacity(cap, p.opened.file);
+    let w = read_window(reader, p.offset, p.limit, p.max_line)
+        .map_err(|e| ToolError::from_io_read(&e, &p.path))?;
+    let truncated = p.offset - 1 + p.limit < w.total_lines;
     Ok(json!({
         "content": w.content,
         "total_lines": w.total_lines,

@@ -1,0 +1,122 @@
+"""A real MCP client against the real server: the official Python SDK (mcp<2).
+
+Usage: python3 tests/python/sdk_smoke.py path/to/mymcp
+
+Starts `mymcp serve` in temp-token mode on 127.0.0.1 port 0, reads the printed tokens, then
+with `streamablehttp_client` + `ClientSession`: initializes, lists tools (rw sees 9, ro sees 5),
+calls read_file (ok and error), and checks a denied call. Prints 'N passed, N failed'.
+"""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from mcp import ClientSession
+from mcp.client.streamable_http import streamablehttp_client
+
+RESULTS = {"passed": 0, "failed": 0}
+
+
+def check(name, cond, detail=""):
+    if cond:
+        RESULTS["passed"] += 1
+        print(f"ok   {name}")
+    else:
+        RESULTS["failed"] += 1
+        print(f"FAIL {name} {detail}")
+
+
+def start(binary, workdir):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MYMCP_")}
+    proc = subprocess.Popen(
+        [binary, "serve", "--port", "0"],
+        cwd=workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    tokens, addr = {}, None
+    for line in proc.stderr:
+        if "temp admin token:" in line:
+            tokens["admin"] = line.split()[-1]
+        elif "temp rw token:" in line:
+            tokens["rw"] = line.split()[-1]
+        elif line.startswith("[mymcp] serving on "):
+            addr = line.split()[-1]
+            break
+    if addr is None:
+        proc.kill()
+        raise SystemExit("server did not start")
+    return proc, tokens, addr
+
+
+async def session_run(url, token, fn):
+    headers = {"Authorization": f"Bearer {token}"}
+    async with streamablehttp_client(url, headers=headers) as (read, write, _sid):
+        async with ClientSession(read, write) as session:
+            init = await session.initialize()
+            return init, await fn(session)
+
+
+async def main(binary):
+    with tempfile.TemporaryDirectory() as work:
+        proc, tokens, addr = start(binary, work)
+        try:
+            url = f"http://{addr}/mcp"
+            sample = os.path.join(work, "hello.txt")
+            with open(sample, "w") as f:
+                f.write("hello\nworld\n")
+
+            async def rw_flow(s):
+                tools = await s.list_tools()
+                ok = await s.call_tool("read_file", {"file_path": sample, "limit": 1})
+                missing = await s.call_tool("read_file", {"file_path": sample + ".nope"})
+                bad = await s.call_tool("read_file", {"file_path": 7})
+                return tools, ok, missing, bad
+
+            init, (tools, ok, missing, bad) = await session_run(url, tokens["rw"], rw_flow)
+            check("initialize serverInfo", init.serverInfo.name == "linux-server", init)
+            names = sorted(t.name for t in tools.tools)
+            check("rw lists 9 tools", len(names) == 9, names)
+            body = json.loads(ok.content[0].text)
+            check("read_file ok", not ok.isError and body["content"] == "   1\thello"
+                  and body["total_lines"] == 2 and body["truncated"] is True, body)
+            body = json.loads(missing.content[0].text)
+            check("read_file missing is isError", missing.isError and body["error"] == "FileNotFoundError", body)
+            body = json.loads(bad.content[0].text)
+            check("wrong type is a clear error", bad.isError and body["error"] == "InvalidArguments", body)
+
+            # An ro token made through the admin API sees 5 tools and is denied bash_execute.
+            import urllib.request
+            req = urllib.request.Request(
+                f"http://{addr}/admin/tokens",
+                data=json.dumps({"name": "sdk-ro", "role": "ro"}).encode(),
+                headers={"Authorization": f"Bearer {tokens['admin']}", "Content-Type": "application/json"},
+                method="POST",
+            )
+            ro = json.loads(urllib.request.urlopen(req).read())["token"]
+
+            async def ro_flow(s):
+                tools = await s.list_tools()
+                denied = await s.call_tool("bash_execute", {"command": "id"})
+                return tools, denied
+
+            _, (tools, denied) = await session_run(url, ro, ro_flow)
+            names = sorted(t.name for t in tools.tools)
+            check("ro lists 5 tools", names == ["glob", "grep", "prepare_download", "read_file", "server_overview"], names)
+            body = json.loads(denied.content[0].text)
+            check("ro denied bash_execute", denied.isError and body["error"] == "PermissionDenied", body)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
+    return 1 if RESULTS["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(os.path.abspath(sys.argv[1]))))
