@@ -427,6 +427,10 @@ async fn content_length_limit(limit: usize, req: Request, next: Next) -> Respons
 pub fn router(state: Arc<AppState>) -> Router {
     let mcp_limit = mcp_body_limit(state.config.write_file_max_bytes);
     let handler = McpHandler::new(state.clone());
+    let fast = Arc::new(crate::fastpath::FastPath {
+        handler: handler.clone(),
+        limit: mcp_limit,
+    });
     let mcp = StreamableHttpService::new(
         move || Ok(handler.clone()),
         Arc::new(NeverSessionManager::default()),
@@ -440,6 +444,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     );
     let mcp_routes = Router::new()
         .route_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(
+            fast,
+            crate::fastpath::middleware,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), mcp_auth))
         .layer(middleware::from_fn(move |req, next| {
             content_length_limit(mcp_limit, req, next)

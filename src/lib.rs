@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod fastpath;
 pub mod guard;
 pub mod http;
 pub mod mcp;

@@ -95,15 +95,7 @@ impl ServerHandler for McpHandler {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let role = caller_of(&ctx)?.role;
-        let tools = self
-            .tools
-            .iter()
-            .filter(|t| tools::spec(&t.name).is_some_and(|s| role >= s.role))
-            .cloned()
-            .collect();
-        // No cache hints: the list depends on the caller (rmcp then says "private").
-        Ok(ListToolsResult::with_all_items(tools))
+        Ok(self.list_for(caller_of(&ctx)?.role))
     }
 
     async fn call_tool(
@@ -112,11 +104,34 @@ impl ServerHandler for McpHandler {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = caller_of(&ctx)?;
-        let name = request.name.to_string();
+        let args = request.arguments.unwrap_or_default();
+        Ok(self.call(&caller, &request.name, args).await.into())
+    }
+}
+
+impl McpHandler {
+    /// The tools a role may see. No cache hints: the list depends on the caller (rmcp then
+    /// says "private" to peers that read hints).
+    pub fn list_for(&self, role: Role) -> ListToolsResult {
+        let tools = self
+            .tools
+            .iter()
+            .filter(|t| tools::spec(&t.name).is_some_and(|s| role >= s.role))
+            .cloned()
+            .collect();
+        ListToolsResult::with_all_items(tools)
+    }
+
+    /// Run one tool call for `caller` and log the outcome. Never fails: every failure is a
+    /// tool result with `isError: true`.
+    pub async fn call(
+        &self,
+        caller: &Caller,
+        name: &str,
+        args: serde_json::Map<String, Value>,
+    ) -> CallToolResult {
         let started = Instant::now();
-        let outcome = self
-            .run(&caller, &name, request.arguments.unwrap_or_default())
-            .await;
+        let outcome = self.run(caller, name, args).await;
         let ms = started.elapsed().as_millis() as u64;
         match &outcome {
             Ok(_) => tracing::debug!(
@@ -133,7 +148,7 @@ impl ServerHandler for McpHandler {
                 "tool returned error: {e}"
             ),
         }
-        Ok(to_result(&outcome).into())
+        to_result(&outcome)
     }
 }
 

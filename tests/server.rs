@@ -633,3 +633,52 @@ async fn sigterm_shuts_down_cleanly() {
     let s = Server::start(&l);
     assert!(s.stop().success());
 }
+
+#[tokio::test]
+async fn fast_path_and_rmcp_path_answer_identically() {
+    // `_meta` sends a request through rmcp; without it the fast path answers. Same bytes.
+    let l = Layout::new("");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("rw", "rw").await;
+    let (ro, _) = s.admin_create("ro", "ro").await;
+    let f = l.data().join("f.txt");
+    std::fs::write(&f, "a \"quoted\" <line>\n\u{e9}t\u{e9}\n").unwrap();
+    let cases = vec![
+        (rw.clone(), "tools/list", json!({})),
+        (ro.clone(), "tools/list", json!({})),
+        (rw.clone(), "ping", json!({})),
+        (
+            ro.clone(),
+            "tools/call",
+            json!({"name":"read_file","arguments":{"file_path": f}}),
+        ),
+        (
+            ro.clone(),
+            "tools/call",
+            json!({"name":"read_file","arguments":{"file_path": "/nope"}}),
+        ),
+        (
+            ro.clone(),
+            "tools/call",
+            json!({"name":"read_file","arguments":{"file_path": 1}}),
+        ),
+        (
+            ro.clone(),
+            "tools/call",
+            json!({"name":"bash_execute","arguments":{"command":"id"}}),
+        ),
+        (ro.clone(), "tools/call", json!({"name":"zzz"})),
+    ];
+    for (tok, method, params) in cases {
+        let fast = json!({"jsonrpc":"2.0","id":"x-1","method":method,"params":params});
+        let mut slow_params = params.clone();
+        slow_params["_meta"] = json!({});
+        let slow = json!({"jsonrpc":"2.0","id":"x-1","method":method,"params":slow_params});
+        let a = s.post_mcp(Some(&tok), &fast).await;
+        let b = s.post_mcp(Some(&tok), &slow).await;
+        assert_eq!(a.status(), b.status());
+        assert_eq!(a.headers()["content-type"], b.headers()["content-type"]);
+        let (a, b) = (a.text().await.unwrap(), b.text().await.unwrap());
+        assert_eq!(a, b, "{method} {params}");
+    }
+}
