@@ -577,13 +577,34 @@ async fn bad_input_gets_clear_errors_and_server_keeps_serving() {
         )
         .await;
     assert!(err, "{v}");
-    // Huge body: 413 before it is read.
-    let big = format!(
-        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{{\"name\":\"write_file\",\"arguments\":{{\"file_path\":\"/tmp/x\",\"content\":\"{}\"}}}}}}",
-        "a".repeat(2_000_000)
-    );
-    let r = send(big).await.unwrap();
-    assert_eq!(r.status(), 413);
+    // Huge body: 413 from the headers alone, before any of the body is sent.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(&s.addr).await.unwrap();
+        let head = format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer {rw}\r\nContent-Length: 200000000\r\n\r\n"
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 512];
+        let n = tcp.read(&mut buf).await.unwrap();
+        let reply = String::from_utf8_lossy(&buf[..n]);
+        assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    }
+    // A chunked body (no Content-Length) is cut off at the cap too.
+    let chunks =
+        futures::stream::iter((0..40).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024])));
+    let r = s
+        .client
+        .post(s.url("/mcp"))
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .bearer_auth(&rw)
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await;
+    if let Ok(r) = r {
+        assert_eq!(r.status(), 413);
+    }
     // Still serving.
     assert_eq!(s.tool_names(&rw).await.len(), 9);
 }
