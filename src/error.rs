@@ -41,6 +41,9 @@ pub enum ToolError {
     /// Arguments do not match the tool's input schema.
     #[error("Input validation error: {0}")]
     InvalidArguments(String),
+    /// Too many commands running at once.
+    #[error("{0}")]
+    Busy(String),
     /// Any other OS error.
     #[error("{0}")]
     Os(String),
@@ -61,6 +64,7 @@ impl ToolError {
             ToolError::NotARegularFile(_) => "NotARegularFile",
             ToolError::PermissionDenied(_) => "PermissionDenied",
             ToolError::InvalidArguments(_) => "InvalidArguments",
+            ToolError::Busy(_) => "Busy",
             ToolError::Os(_) => "OSError",
             ToolError::Internal(_) => "InternalError",
         }

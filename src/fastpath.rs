@@ -137,7 +137,7 @@ async fn answer(h: &McpHandler, caller: &Caller, body: &[u8]) -> Option<Response
                 Some(Value::Object(a)) => a,
                 Some(_) => return None,
             };
-            let mut result = h.call(caller, &name, args).await;
+            let mut result = h.call(caller, &name, args, None).await;
             result.result_type = None;
             serde_json::to_vec(&Reply {
                 jsonrpc: "2.0",

@@ -12,7 +12,8 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
@@ -20,6 +21,7 @@ use crate::error::ToolError;
 use crate::server::AppState;
 use crate::tokens::Role;
 use crate::tools;
+use crate::tools::bash::ProgressSink;
 
 /// The authenticated caller, put into each `/mcp` request by the auth middleware and read by
 /// every tool handler (and, later, the audit log).
@@ -35,6 +37,28 @@ pub struct Caller {
     pub ip: IpAddr,
     /// `X-Request-ID` (validated) or a generated one.
     pub request_id: String,
+}
+
+/// Sends MCP progress notifications for one call (the client asked with a `progressToken`).
+struct PeerProgress {
+    peer: Peer<RoleServer>,
+    token: ProgressToken,
+}
+
+impl ProgressSink for PeerProgress {
+    fn update(&self, bytes: u64, last_line: String) {
+        let mut p = ProgressNotificationParam::new(self.token.clone(), bytes as f64);
+        p.message = Some(if last_line.is_empty() {
+            format!("{bytes} bytes of output so far")
+        } else {
+            format!("{bytes} bytes of output so far; latest: {last_line}")
+        });
+        let peer = self.peer.clone();
+        // Fire and forget: a slow client must not stall the command.
+        tokio::spawn(async move {
+            let _ = peer.notify_progress(p).await;
+        });
+    }
 }
 
 /// Server name reported in `initialize`, as the reference.
@@ -105,7 +129,16 @@ impl ServerHandler for McpHandler {
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = caller_of(&ctx)?;
         let args = request.arguments.unwrap_or_default();
-        Ok(self.call(&caller, &request.name, args).await.into())
+        let progress = ctx.meta.get_progress_token().map(|token| {
+            Arc::new(PeerProgress {
+                peer: ctx.peer.clone(),
+                token,
+            }) as Arc<dyn ProgressSink>
+        });
+        Ok(self
+            .call(&caller, &request.name, args, progress)
+            .await
+            .into())
     }
 }
 
@@ -129,9 +162,10 @@ impl McpHandler {
         caller: &Caller,
         name: &str,
         args: serde_json::Map<String, Value>,
+        progress: Option<Arc<dyn ProgressSink>>,
     ) -> CallToolResult {
         let started = Instant::now();
-        let outcome = self.run(caller, name, args).await;
+        let outcome = self.run(caller, name, args, progress).await;
         let ms = started.elapsed().as_millis() as u64;
         match &outcome {
             Ok(_) => tracing::debug!(
@@ -158,6 +192,7 @@ impl McpHandler {
         caller: &Caller,
         name: &str,
         args: serde_json::Map<String, Value>,
+        progress: Option<Arc<dyn ProgressSink>>,
     ) -> Result<Value, ToolError> {
         let Some(spec) = tools::spec(name) else {
             return Err(ToolError::PermissionDenied(format!("Unknown tool: {name}")));
@@ -169,7 +204,7 @@ impl McpHandler {
             )));
         }
         tools::validate(&spec.schema, &args)?;
-        let fut = tools::dispatch(self.state.clone(), name, args);
+        let fut = tools::dispatch(self.state.clone(), name, args, progress);
         match AssertUnwindSafe(fut).catch_unwind().await {
             Ok(r) => r,
             Err(_) => {

@@ -31,6 +31,8 @@ pub struct AppState {
     pub hosts: HostPolicy,
     /// Temp-token mode (nothing persisted).
     pub temp_mode: bool,
+    /// Running shell commands.
+    pub bash: crate::tools::bash::BashRunner,
 }
 
 /// Options from the `serve` command line.
@@ -133,6 +135,7 @@ pub fn prepare(
     let token_path = (!temp_mode).then(|| cfg.token_file.clone());
     let guard = Guard::from_config(&cfg, token_path.as_deref());
     let hosts = HostPolicy::new(&cfg.host, &cfg.allowed_hosts, &cfg.public_base_url);
+    let cfg_bash_max = cfg.bash_max_concurrent;
     Ok(Prepared {
         state: Arc::new(AppState {
             config: cfg,
@@ -140,6 +143,7 @@ pub fn prepare(
             guard,
             hosts,
             temp_mode,
+            bash: crate::tools::bash::BashRunner::new(cfg_bash_max, config::child_env()),
         }),
         temp_tokens,
     })
@@ -225,9 +229,14 @@ pub async fn run(prepared: Prepared, env: BTreeMap<String, String>) -> Result<()
         grace_sec = grace.as_secs(),
         "shutting down: finishing in-flight requests"
     );
+    // Running commands get SIGTERM now and SIGKILL after the grace period; their calls then
+    // return normally, so the clients still get an answer.
+    let st = state.clone();
+    tokio::spawn(async move { st.bash.terminate_all(grace).await });
+    let limit = grace + crate::tools::bash::KILL_GRACE + Duration::from_secs(1);
     tokio::select! {
         _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(grace) => {
+        _ = tokio::time::sleep(limit) => {
             eprintln!("[mymcp] shutdown grace period exceeded; forcing exit");
         }
     }

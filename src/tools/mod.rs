@@ -2,6 +2,7 @@
 //! dispatch. One table decides both `tools/list` and `tools/call`, so a tool hidden from a
 //! role is also refused to it.
 
+pub mod bash;
 pub mod read_file;
 
 use std::sync::{Arc, LazyLock};
@@ -48,10 +49,15 @@ pub static TOOLS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
         ToolSpec {
             name: "bash_execute",
             role: Role::Rw,
-            description: "Run a shell command on the server with bash (sh when bash is missing), \
-in a new process group with stdin closed. Returns stdout, stderr, exit_code and timed_out. \
-Output beyond max_output_bytes per stream keeps its head and tail with a marker between. \
-Not subject to protected paths: it runs with the server's privileges.",
+            description: "Run a shell command on this host with bash (sh if bash is missing) \
+as the server's user, in its own session and process group, with stdin from /dev/null. Returns \
+exit_code, stdout, stderr, timed_out, and signal when a signal ended the shell. Defaults: \
+timeout 30 s (1-600), working_dir /, max_output_bytes 102400 per stream; beyond that the first \
+and last halves are kept with a [TRUNCATED: ...] marker between them. On timeout the group gets \
+SIGTERM, then SIGKILL 2 s later, and the output so far is returned. The call returns as soon \
+as the shell exits: background jobs (cmd &) keep running, and their later output is discarded, \
+so redirect it to a file. Protected paths do not apply here. At most MYMCP_BASH_MAX_CONCURRENT \
+commands run at once; beyond that the call fails with Busy.",
             schema: object(
                 vec![
                     ("command", prop("string", "Command line passed to bash -c")),
@@ -355,8 +361,23 @@ pub async fn dispatch(
     state: Arc<AppState>,
     name: &str,
     args: Map<String, Value>,
+    progress: Option<Arc<dyn bash::ProgressSink>>,
 ) -> Result<Value, ToolError> {
     match name {
+        "bash_execute" => {
+            let a: bash::Args = parse(args)?;
+            let cfg = &state.config;
+            let out = state
+                .bash
+                .run(
+                    a,
+                    cfg.bash_max_output_bytes,
+                    cfg.bash_max_output_bytes_hard,
+                    progress,
+                )
+                .await?;
+            Ok(out.to_json())
+        }
         "read_file" => {
             let a: read_file::Args = parse(args)?;
             let limits = read_file::Limits {

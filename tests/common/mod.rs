@@ -63,11 +63,31 @@ impl Layout {
     }
 }
 
+/// A running server process. Derefs to its [`Client`].
 pub struct Server {
     pub child: Child,
-    pub addr: String,
     pub stderr: mpsc::Receiver<String>,
+    pub api: Client,
+}
+
+/// Talks HTTP to a server; cheap to clone into tasks.
+#[derive(Clone)]
+pub struct Client {
+    pub addr: String,
     pub client: reqwest::Client,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.api
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.api
+    }
 }
 
 impl Server {
@@ -120,9 +140,11 @@ impl Server {
         });
         Server {
             child,
-            addr,
             stderr: rx2,
-            client: reqwest::Client::new(),
+            api: Client {
+                addr,
+                client: reqwest::Client::new(),
+            },
         }
     }
 
@@ -131,6 +153,20 @@ impl Server {
         Server::spawn(&["--env-file", env.to_str().unwrap()], layout.root(), &[])
     }
 
+    /// SIGTERM and wait for the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        self.child.wait().unwrap()
+    }
+
+    /// All stderr lines received so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.try_iter().collect()
+    }
+}
+
+impl Client {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -220,20 +256,6 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-
-    /// SIGTERM and wait for the exit status.
-    pub fn stop(mut self) -> std::process::ExitStatus {
-        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        let st = self.child.wait().unwrap();
-        std::mem::forget(self);
-        st
-    }
-
-    /// All stderr lines received so far.
-    pub fn stderr_lines(&self) -> Vec<String> {
-        self.stderr.try_iter().collect()
     }
 }
 

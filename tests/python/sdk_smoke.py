@@ -4,7 +4,8 @@ Usage: python3 tests/python/sdk_smoke.py path/to/mymcp
 
 Starts `mymcp serve` in temp-token mode on 127.0.0.1 port 0, reads the printed tokens, then
 with `streamablehttp_client` + `ClientSession`: initializes, lists tools (rw sees 9, ro sees 5),
-calls read_file (ok and error), and checks a denied call. Prints 'N passed, N failed'.
+calls read_file (ok and error), runs bash_execute with a progress callback (notifications must
+arrive), and checks a denied call. Prints 'N passed, N failed'.
 """
 
 import asyncio
@@ -80,6 +81,26 @@ async def main(binary):
                 return tools, ok, missing, bad
 
             init, (tools, ok, missing, bad) = await session_run(url, tokens["rw"], rw_flow)
+
+            # bash_execute with a progress callback: notifications arrive while it runs.
+            updates = []
+
+            async def on_progress(progress, total, message):
+                updates.append((progress, message))
+
+            async def bash_flow(s):
+                return await s.call_tool(
+                    "bash_execute",
+                    {"command": "for i in 1 2 3; do echo step$i; sleep 0.7; done"},
+                    progress_callback=on_progress,
+                )
+
+            _, res = await session_run(url, tokens["rw"], bash_flow)
+            body = json.loads(res.content[0].text)
+            check("bash_execute result", not res.isError and body["stdout"] == "step1\nstep2\nstep3\n", body)
+            check("progress notifications received", len(updates) >= 1, updates)
+            check("progress carries the latest line",
+                  any(m and "step" in m for _, m in updates), updates)
             check("initialize serverInfo", init.serverInfo.name == "linux-server", init)
             names = sorted(t.name for t in tools.tools)
             check("rw lists 9 tools", len(names) == 9, names)

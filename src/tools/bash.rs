@@ -1,0 +1,582 @@
+//! `bash_execute`: run a command in its own session and process group, with bounded output,
+//! a timeout that keeps partial output, prompt return when the shell exits, a concurrency
+//! cap, and termination of every group at shutdown.
+
+use std::collections::{HashSet, VecDeque};
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::error::ToolError;
+use crate::guard::require_absolute;
+
+/// Arguments as in the reference schema.
+#[derive(Debug, Deserialize)]
+pub struct Args {
+    /// Command line for `bash -c`.
+    pub command: String,
+    /// Seconds, clamped to 1..=600 (default 30).
+    pub timeout: Option<i64>,
+    /// Absolute directory (default `/`).
+    pub working_dir: Option<String>,
+    /// Cap per stream, clamped to 1..=hard cap.
+    pub max_output_bytes: Option<i64>,
+}
+
+/// How long to keep reading the pipes after the shell has exited. Output that a background
+/// child writes later is not waited for.
+pub const DRAIN: Duration = Duration::from_millis(250);
+
+/// Time between SIGTERM and SIGKILL on timeout.
+pub const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Pipes still held open by background children are drained (and discarded) by detached
+/// tasks so those children do not die of SIGPIPE; at most this many at once.
+const MAX_LEFTOVER_DRAINERS: usize = 128;
+
+/// Reports progress to the client (MCP progress notifications). Implemented by the MCP layer.
+pub trait ProgressSink: Send + Sync {
+    /// Send one update: bytes of output so far and the latest output line.
+    fn update(&self, bytes: u64, last_line: String);
+}
+
+/// Shared state of all bash calls.
+pub struct BashRunner {
+    shell: PathBuf,
+    env: Vec<(OsString, OsString)>,
+    sem: Arc<Semaphore>,
+    max_concurrent: usize,
+    inflight: Arc<Mutex<HashSet<i32>>>,
+    leftover: Arc<AtomicUsize>,
+}
+
+/// `bash` when present, `sh` otherwise (the reference always ran `/bin/sh`, D-35).
+pub fn find_shell() -> PathBuf {
+    for p in ["/bin/bash", "/usr/bin/bash", "/usr/local/bin/bash"] {
+        if Path::new(p).is_file() {
+            return PathBuf::from(p);
+        }
+    }
+    PathBuf::from("/bin/sh")
+}
+
+/// Output of one stream: the first half of the cap and a ring of the last half.
+#[derive(Debug)]
+pub struct HeadTail {
+    cap: usize,
+    head: Vec<u8>,
+    tail: VecDeque<u8>,
+    total: u64,
+}
+
+impl HeadTail {
+    /// Keep at most `cap` bytes.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap: cap.max(1),
+            head: Vec::new(),
+            tail: VecDeque::new(),
+            total: 0,
+        }
+    }
+
+    fn head_cap(&self) -> usize {
+        self.cap.div_ceil(2)
+    }
+
+    /// Append bytes, dropping the middle when over the cap.
+    pub fn push(&mut self, mut data: &[u8]) {
+        self.total += data.len() as u64;
+        let room = self.head_cap().saturating_sub(self.head.len());
+        if room > 0 {
+            let n = room.min(data.len());
+            self.head.extend_from_slice(&data[..n]);
+            data = &data[n..];
+        }
+        let tail_cap = self.cap - self.head_cap();
+        if tail_cap == 0 || data.is_empty() {
+            return;
+        }
+        if data.len() >= tail_cap {
+            self.tail.clear();
+            self.tail.extend(&data[data.len() - tail_cap..]);
+        } else {
+            let excess = (self.tail.len() + data.len()).saturating_sub(tail_cap);
+            self.tail.drain(..excess);
+            self.tail.extend(data);
+        }
+    }
+
+    /// Bytes seen in all.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The text to return: everything when it fitted, else head, marker, tail. Invalid
+    /// UTF-8 becomes U+FFFD here only; a character cut by the seam is dropped, not mangled.
+    pub fn render(&self) -> String {
+        let kept = (self.head.len() + self.tail.len()) as u64;
+        let tail: Vec<u8> = self.tail.iter().copied().collect();
+        if kept == self.total {
+            let mut all = self.head.clone();
+            all.extend_from_slice(&tail);
+            return String::from_utf8_lossy(&all).into_owned();
+        }
+        let head = trim_incomplete_end(&self.head);
+        let tail = trim_incomplete_start(&tail);
+        format!(
+            "{}\n[TRUNCATED: total {} bytes; {} bytes dropped between the first {} and the last {} bytes]\n{}",
+            String::from_utf8_lossy(head),
+            self.total,
+            self.total - kept,
+            self.head.len(),
+            self.tail.len(),
+            String::from_utf8_lossy(tail)
+        )
+    }
+}
+
+fn trim_incomplete_end(b: &[u8]) -> &[u8] {
+    // Find the start of the last (possibly partial) UTF-8 sequence within 3 bytes.
+    for back in 1..=3.min(b.len()) {
+        let i = b.len() - back;
+        let c = b[i];
+        if c & 0xC0 != 0x80 {
+            let need = if c >= 0xF0 {
+                4
+            } else if c >= 0xE0 {
+                3
+            } else if c >= 0xC0 {
+                2
+            } else {
+                1
+            };
+            return if back < need { &b[..i] } else { b };
+        }
+    }
+    b
+}
+
+fn trim_incomplete_start(b: &[u8]) -> &[u8] {
+    let skip = b.iter().take(3).take_while(|c| *c & 0xC0 == 0x80).count();
+    &b[skip..]
+}
+
+/// Conventional name of a signal number.
+pub fn signal_name(n: i32) -> String {
+    let name = match n {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        10 => "SIGUSR1",
+        11 => "SIGSEGV",
+        12 => "SIGUSR2",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        24 => "SIGXCPU",
+        25 => "SIGXFSZ",
+        _ => return format!("SIG{n}"),
+    };
+    name.to_string()
+}
+
+fn killpg(pgid: i32, sig: rustix::process::Signal) {
+    if let Some(p) = rustix::process::Pid::from_raw(pgid) {
+        let _ = rustix::process::kill_process_group(p, sig);
+    }
+}
+
+/// Removes the group from the in-flight set when the call ends; kills the group if the call
+/// was abandoned (client went away) before the shell exited.
+struct Inflight {
+    set: Arc<Mutex<HashSet<i32>>>,
+    pgid: i32,
+    done: bool,
+}
+
+impl Drop for Inflight {
+    fn drop(&mut self) {
+        if !self.done {
+            killpg(self.pgid, rustix::process::Signal::KILL);
+        }
+        if let Ok(mut s) = self.set.lock() {
+            s.remove(&self.pgid);
+        }
+    }
+}
+
+struct Stream {
+    buf: Arc<Mutex<HeadTail>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn spawn_reader<R>(
+    mut r: R,
+    cap: usize,
+    bytes: Arc<AtomicU64>,
+    last_line: Arc<Mutex<String>>,
+) -> Stream
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    let buf = Arc::new(Mutex::new(HeadTail::new(cap)));
+    let b2 = buf.clone();
+    let task = tokio::spawn(async move {
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = match r.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let data = &chunk[..n];
+            bytes.fetch_add(n as u64, Ordering::Relaxed);
+            if let Some(line) = last_full_line(data)
+                && let Ok(mut l) = last_line.lock()
+            {
+                *l = String::from_utf8_lossy(line).chars().take(200).collect();
+            }
+            if let Ok(mut b) = b2.lock() {
+                b.push(data);
+            }
+        }
+    });
+    Stream { buf, task }
+}
+
+fn last_full_line(data: &[u8]) -> Option<&[u8]> {
+    let end = memchr::memrchr(b'\n', data)?;
+    let start = memchr::memrchr(b'\n', &data[..end]).map_or(0, |i| i + 1);
+    let line = &data[start..end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    (!line.is_empty()).then_some(line)
+}
+
+/// Result of one run.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Exit code, or -1 when a signal ended the shell or it timed out.
+    pub exit_code: i32,
+    /// Signal name when a signal ended the shell.
+    pub signal: Option<String>,
+    /// Whether the timeout fired.
+    pub timed_out: bool,
+    /// Captured stdout (head + tail).
+    pub stdout: String,
+    /// Captured stderr (head + tail).
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// The reference's result object, plus `signal`.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "exit_code": self.exit_code,
+            "stderr": self.stderr,
+            "stdout": self.stdout,
+            "timed_out": self.timed_out,
+        });
+        if let (Some(s), Some(o)) = (&self.signal, v.as_object_mut()) {
+            o.insert("signal".into(), Value::String(s.clone()));
+        }
+        v
+    }
+}
+
+impl BashRunner {
+    /// Build once at start-up. `env` is the scrubbed child environment.
+    pub fn new(max_concurrent: u32, env: Vec<(OsString, OsString)>) -> Self {
+        let n = max_concurrent.max(1) as usize;
+        Self {
+            shell: find_shell(),
+            env,
+            sem: Arc::new(Semaphore::new(n)),
+            max_concurrent: n,
+            inflight: Arc::new(Mutex::new(HashSet::new())),
+            leftover: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The shell in use.
+    pub fn shell(&self) -> &Path {
+        &self.shell
+    }
+
+    /// Number of running shells.
+    pub fn inflight(&self) -> usize {
+        self.inflight.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
+    /// Shutdown: SIGTERM every group, wait up to `grace` for them to go, SIGKILL the rest.
+    pub async fn terminate_all(&self, grace: Duration) {
+        let groups: Vec<i32> = match self.inflight.lock() {
+            Ok(s) => s.iter().copied().collect(),
+            Err(_) => return,
+        };
+        if groups.is_empty() {
+            return;
+        }
+        tracing::info!(count = groups.len(), "terminating running commands");
+        for g in &groups {
+            killpg(*g, rustix::process::Signal::TERM);
+        }
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline && self.inflight() > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let left: Vec<i32> = match self.inflight.lock() {
+            Ok(s) => s.iter().copied().collect(),
+            Err(_) => return,
+        };
+        for g in left {
+            tracing::warn!(pgid = g, "command ignored SIGTERM; killing it");
+            killpg(g, rustix::process::Signal::KILL);
+        }
+    }
+
+    /// Run one command.
+    pub async fn run(
+        &self,
+        args: Args,
+        default_max: u64,
+        hard_max: u64,
+        progress: Option<Arc<dyn ProgressSink>>,
+    ) -> Result<Outcome, ToolError> {
+        let Ok(_permit) = self.sem.clone().try_acquire_owned() else {
+            return Err(ToolError::Busy(format!(
+                "{} commands are already running (MYMCP_BASH_MAX_CONCURRENT={}); retry when one finishes",
+                self.max_concurrent, self.max_concurrent
+            )));
+        };
+        let timeout_s = args.timeout.unwrap_or(30).clamp(1, 600) as u64;
+        let cap = args
+            .max_output_bytes
+            .map(|m| m.clamp(1, hard_max as i64) as u64)
+            .unwrap_or(default_max)
+            .min(hard_max) as usize;
+        let dir = args.working_dir.as_deref().unwrap_or("/");
+        check_working_dir(dir)?;
+
+        let mut cmd = tokio::process::Command::new(&self.shell);
+        cmd.arg("-c")
+            .arg(&args.command)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(false);
+        // SAFETY: the closure runs in the child between fork and exec and only calls
+        // setsid(2), which is async-signal-safe, allocates nothing and touches no locks.
+        // std offers process groups but no new session, and rustix has no safe spawn API.
+        unsafe {
+            cmd.pre_exec(|| rustix::process::setsid().map(|_| ()).map_err(Into::into));
+        }
+        let mut child = cmd.spawn().map_err(|e| spawn_error(&e, dir, &self.shell))?;
+        let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+        let mut guard = Inflight {
+            set: self.inflight.clone(),
+            pgid,
+            done: false,
+        };
+        if let Ok(mut s) = self.inflight.lock() {
+            s.insert(pgid);
+        }
+        let bytes = Arc::new(AtomicU64::new(0));
+        let last_line = Arc::new(Mutex::new(String::new()));
+        let out = child
+            .stdout
+            .take()
+            .map(|r| spawn_reader(r, cap, bytes.clone(), last_line.clone()));
+        let err = child
+            .stderr
+            .take()
+            .map(|r| spawn_reader(r, cap, bytes.clone(), last_line.clone()));
+
+        let deadline = Instant::now() + Duration::from_secs(timeout_s);
+        let mut tick = tokio::time::interval_at(
+            Instant::now() + Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
+        let status = loop {
+            tokio::select! {
+                st = child.wait() => break Some(st),
+                _ = tokio::time::sleep_until(deadline) => break None,
+                _ = tick.tick(), if progress.is_some() => {
+                    if let Some(p) = &progress {
+                        let line = last_line.lock().map(|l| l.clone()).unwrap_or_default();
+                        p.update(bytes.load(Ordering::Relaxed), line);
+                    }
+                }
+            }
+        };
+        let (status, timed_out) = match status {
+            Some(st) => (st, false),
+            None => {
+                killpg(pgid, rustix::process::Signal::TERM);
+                let st = match tokio::time::timeout(KILL_GRACE, child.wait()).await {
+                    Ok(st) => st,
+                    Err(_) => {
+                        killpg(pgid, rustix::process::Signal::KILL);
+                        child.wait().await
+                    }
+                };
+                (st, true)
+            }
+        };
+        guard.done = true;
+        let status = status.map_err(|e| ToolError::Os(format!("waiting for the command: {e}")))?;
+
+        // The shell is gone; give the pipes a moment, then take what we have.
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        let drain_until = Instant::now() + DRAIN;
+        for (s, dst) in [(out, &mut stdout), (err, &mut stderr)] {
+            let Some(mut s) = s else { continue };
+            if tokio::time::timeout_at(drain_until, &mut s.task)
+                .await
+                .is_err()
+            {
+                self.leave_draining(s.task);
+            }
+            if let Ok(b) = s.buf.lock() {
+                *dst = b.render();
+            }
+        }
+        drop(guard);
+
+        let signal = status.signal().map(signal_name);
+        let exit_code = status.code().unwrap_or(-1);
+        if timed_out {
+            if !stderr.is_empty() && !stderr.ends_with('\n') {
+                stderr.push('\n');
+            }
+            stderr.push_str(&format!("Command timed out after {timeout_s}s"));
+        }
+        Ok(Outcome {
+            exit_code: if timed_out { -1 } else { exit_code },
+            signal,
+            timed_out,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// A background child still holds the pipe: keep the reader running (it discards into the
+    /// bounded buffer) so the child does not get SIGPIPE, up to a limit of such readers.
+    fn leave_draining(&self, task: tokio::task::JoinHandle<()>) {
+        let n = self.leftover.fetch_add(1, Ordering::Relaxed);
+        if n >= MAX_LEFTOVER_DRAINERS {
+            self.leftover.fetch_sub(1, Ordering::Relaxed);
+            task.abort();
+            return;
+        }
+        let counter = self.leftover.clone();
+        tokio::spawn(async move {
+            let _ = task.await;
+            counter.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+fn check_working_dir(dir: &str) -> Result<(), ToolError> {
+    let p = require_absolute(dir, "working_dir")?;
+    match std::fs::metadata(p) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ToolError::FileNotFound {
+            message: format!("Working directory not found: {dir}"),
+            suggestion: Some("Check that the working_dir path exists"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(ToolError::Permission {
+            message: format!("{e}: {dir}"),
+            suggestion: "Check directory permissions",
+        }),
+        Err(e) => Err(ToolError::Os(format!("{dir}: {e}"))),
+        Ok(m) if !m.is_dir() => Err(ToolError::Os(format!(
+            "Working directory is not a directory: {dir}"
+        ))),
+        Ok(_) => match rustix::fs::access(p, rustix::fs::Access::EXEC_OK) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(ToolError::Permission {
+                message: format!("{}: {dir}", std::io::Error::from(e)),
+                suggestion: "Check directory permissions",
+            }),
+        },
+    }
+}
+
+fn spawn_error(e: &std::io::Error, dir: &str, shell: &Path) -> ToolError {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => ToolError::Permission {
+            message: format!("{e}: {dir}"),
+            suggestion: "Check directory permissions",
+        },
+        _ => ToolError::Os(format!("cannot start {}: {e}", shell.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_tail_keeps_everything_under_the_cap() {
+        let mut h = HeadTail::new(10);
+        h.push(b"hello");
+        h.push(b" you");
+        assert_eq!(h.render(), "hello you");
+        h.push(b"!");
+        assert_eq!(h.render(), "hello you!");
+    }
+
+    #[test]
+    fn head_tail_drops_the_middle_with_a_marker() {
+        let mut h = HeadTail::new(10);
+        for _ in 0..1000 {
+            h.push(b"0123456789");
+        }
+        h.push(b"END");
+        let r = h.render();
+        assert!(
+            r.starts_with("01234\n[TRUNCATED: total 10003 bytes; 9993 bytes dropped"),
+            "{r}"
+        );
+        assert!(r.ends_with("]\n89END"), "{r}");
+        assert_eq!(h.total(), 10003);
+        // Memory stays at the cap.
+        assert_eq!(h.head.len() + h.tail.len(), 10);
+    }
+
+    #[test]
+    fn seams_do_not_mangle_utf8() {
+        let mut h = HeadTail::new(6);
+        h.push("ééééééééé".as_bytes()); // 18 bytes
+        let r = h.render();
+        assert!(!r.contains('\u{fffd}'), "{r}");
+    }
+
+    #[test]
+    fn last_line_and_signal_names() {
+        assert_eq!(last_full_line(b"a\nbb\nccc"), Some(&b"bb"[..]));
+        assert_eq!(last_full_line(b"x\r\n"), Some(&b"x"[..]));
+        assert_eq!(last_full_line(b"no newline"), None);
+        assert_eq!(signal_name(9), "SIGKILL");
+        assert_eq!(signal_name(40), "SIG40");
+    }
+}
