@@ -7,7 +7,8 @@
 # Measures, for each server: requests/s and p50/p99 latency of `tools/call read_file` on a
 # 1 KiB file and of `tools/list`, at concurrency 1 and 32 (wrk, keep-alive, loopback); idle RSS
 # after start-up and one request; start-up time from exec to the first 200 from /health
-# (median of 15). The reference binary is downloaded from PyPI into a temp dir, never committed.
+# (median of 15); for bash_execute, peak RSS while `yes | head -c 500000000` runs through one
+# call, and `true` calls per second at concurrency 8. The reference binary is downloaded from PyPI into a temp dir, never committed.
 # Needs: wrk (apt-get install wrk), python3 with pip, curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,6 +95,12 @@ run_wrk() { # port conc body -> "rps p50 p99 non2xx"
   echo "$rps $p50 $p99 $bad"
 }
 
+run_wrk8() { # port body -> "rps p50 p99 non2xx" at concurrency 8
+  local out
+  out=$(TOKEN=$RW BODY=$2 wrk -t2 -c8 -d"${DURATION}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$1/mcp")
+  echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") - - -"
+}
+
 READ_BODY=$(printf '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","arguments":{"file_path":"%s"}}}' "$WORK/file1k.txt")
 LIST_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
 
@@ -118,6 +125,26 @@ for impl in ours ref; do
   kill $pid; wait $pid 2>/dev/null || true
 done
 
+# bash_execute: a fresh server each, peak RSS while 500 MB of output goes through one call,
+# then `true` calls per second at concurrency 8.
+YES_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"bash_execute","arguments":{"command":"yes | head -c 500000000","timeout":120}}}'
+TRUE_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"bash_execute","arguments":{"command":"true"}}}'
+for impl in ours ref; do
+  port=$([ $impl = ours ] && echo 18783 || echo 18784)
+  bin=$([ $impl = ours ] && echo "$OURS" || echo "$REF")
+  env_file=$(setup ${impl}-bash $port)
+  env -u MYMCP_ENV_FILE "$bin" serve -env-file "$env_file" >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.05; done
+  curl -fs "http://127.0.0.1:$port/mcp" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $RW" \
+    -d "$YES_BODY" -o /dev/null
+  R[$impl,yespeak]=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$pid/status)
+  read -r tr _ _ _ <<<"$(run_wrk8 $port "$TRUE_BODY")"
+  R[$impl,true]=$tr
+  kill $pid; wait $pid 2>/dev/null || true
+done
+
 printf '\n%-28s %14s %14s %8s\n' "metric" "mymcp" "reference" "ratio"
 row() { printf '%-28s %14s %14s %8s\n' "$1" "$2" "$3" "$4"; }
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}x' if b else '-')" "$1" "$2"; }
@@ -134,3 +161,5 @@ done
 row "idle RSS (MB)" "${R[ours,rss]}" "${R[ref,rss]}" ""
 row "peak RSS under load (MB)" "${R[ours,peak]}" "${R[ref,peak]}" ""
 row "start-up to /health (ms)" "${R[ours,startup]}" "${R[ref,startup]}" ""
+row "bash: peak RSS, 500 MB out (MB)" "${R[ours,yespeak]}" "${R[ref,yespeak]}" ""
+row "bash: true calls/s, c=8" "${R[ours,true]}" "${R[ref,true]}" "$(ratio "${R[ours,true]}" "${R[ref,true]}")"

@@ -50,7 +50,7 @@ pub static TOOLS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
             name: "bash_execute",
             role: Role::Rw,
             description: "Run a shell command on this host with bash (sh if bash is missing) \
-as the server's user, in its own session and process group, with stdin from /dev/null. Returns \
+as the server's user, in its own process group, with stdin from /dev/null. Returns \
 exit_code, stdout, stderr, timed_out, and signal when a signal ended the shell. Defaults: \
 timeout 30 s (1-600), working_dir /, max_output_bytes 102400 per stream; beyond that the first \
 and last halves are kept with a [TRUNCATED: ...] marker between them. On timeout the group gets \
