@@ -41,6 +41,15 @@ pub enum ToolError {
     /// Arguments do not match the tool's input schema.
     #[error("Input validation error: {0}")]
     InvalidArguments(String),
+    /// Content or string over its size limit.
+    #[error("{0}")]
+    FileTooLarge(String),
+    /// `old_string` does not occur in the file.
+    #[error("old_string not found in file")]
+    StringNotFound,
+    /// `old_string` occurs more than once and `replace_all` is false.
+    #[error("old_string appears {0} times. Set replace_all=true to replace all occurrences.")]
+    AmbiguousMatch(usize),
     /// Too many commands running at once.
     #[error("{0}")]
     Busy(String),
@@ -65,6 +74,9 @@ impl ToolError {
             ToolError::PermissionDenied(_) => "PermissionDenied",
             ToolError::InvalidArguments(_) => "InvalidArguments",
             ToolError::Busy(_) => "Busy",
+            ToolError::FileTooLarge(_) => "FileTooLarge",
+            ToolError::StringNotFound => "StringNotFound",
+            ToolError::AmbiguousMatch(_) => "AmbiguousMatch",
             ToolError::Os(_) => "OSError",
             ToolError::Internal(_) => "InternalError",
         }

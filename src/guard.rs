@@ -306,3 +306,220 @@ mod tests {
         assert_eq!(canonicalize_lenient(&p), real.join("b/c"));
     }
 }
+
+/// Where a write lands, resolved and approved: an open directory and a name in it.
+#[derive(Debug)]
+pub struct WriteTarget {
+    /// The directory that holds the file (opened, so renames elsewhere cannot redirect us).
+    pub dir: OwnedFd,
+    /// Its real path.
+    pub dir_real: PathBuf,
+    /// The file's name in `dir`.
+    pub name: std::ffi::OsString,
+    /// The existing file's metadata, when there is one (mode and owner are kept).
+    pub existing: Option<rustix::fs::Stat>,
+}
+
+impl WriteTarget {
+    /// The real path of the target.
+    pub fn real(&self) -> PathBuf {
+        self.dir_real.join(&self.name)
+    }
+}
+
+fn io_err(e: impl Into<std::io::Error>) -> std::io::Error {
+    e.into()
+}
+
+/// Map an I/O error on `path` for write operations.
+pub fn write_error(e: &std::io::Error, path: &str) -> ToolError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => ToolError::FileNotFound {
+            message: format!("File not found: {path}"),
+            suggestion: None,
+        },
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            ToolError::Permission {
+                message: format!("{e}: {path}"),
+                suggestion: "Check write permissions",
+            }
+        }
+        _ => ToolError::Os(format!("{path}: {e}")),
+    }
+}
+
+impl Guard {
+    /// Resolve `path` for creating or replacing a regular file. A symlink at the last
+    /// component is followed (at most 8 times); every hop and the final target are checked
+    /// against the protected set on real, opened directories. With `create_parents`, missing
+    /// directories are created (0755) after the protected check.
+    pub fn resolve_write(
+        &self,
+        path: &str,
+        create_parents: bool,
+    ) -> Result<WriteTarget, ToolError> {
+        let mut cur = require_absolute(path, "file_path")?.to_path_buf();
+        for _ in 0..8 {
+            let (Some(parent), Some(name)) = (cur.parent(), cur.file_name()) else {
+                return Err(ToolError::Os(format!("{path} is a directory")));
+            };
+            let name = name.to_os_string();
+            // Refuse before creating anything inside a protected tree.
+            self.check_real(&canonicalize_lenient(&cur), Access::Write)?;
+            if create_parents && !parent.is_dir() {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o755)
+                    .create(parent)
+                    .map_err(|e| {
+                        if e.kind() == std::io::ErrorKind::AlreadyExists {
+                            ToolError::Os(format!(
+                                "{path}: a component of {} is not a directory",
+                                parent.display()
+                            ))
+                        } else {
+                            write_error(&e, path)
+                        }
+                    })?;
+            }
+            let dir: OwnedFd = rustix::fs::open(
+                parent,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| write_error(&io_err(e), path))?;
+            let dir_real = fd_path(&dir).map_err(|e| ToolError::Os(format!("{path}: {e}")))?;
+            self.check_real(&dir_real.join(&name), Access::Write)?;
+            match rustix::fs::statat(
+                &dir,
+                name.as_os_str(),
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            ) {
+                Err(rustix::io::Errno::NOENT) => {
+                    return Ok(WriteTarget {
+                        dir,
+                        dir_real,
+                        name,
+                        existing: None,
+                    });
+                }
+                Err(e) => return Err(write_error(&io_err(e), path)),
+                Ok(st) => match FileType::from_raw_mode(st.st_mode) {
+                    FileType::RegularFile => {
+                        return Ok(WriteTarget {
+                            dir,
+                            dir_real,
+                            name,
+                            existing: Some(st),
+                        });
+                    }
+                    FileType::Directory => {
+                        return Err(ToolError::Os(format!("{path} is a directory")));
+                    }
+                    FileType::Symlink => {
+                        let link = rustix::fs::readlinkat(&dir, name.as_os_str(), Vec::new())
+                            .map_err(|e| write_error(&io_err(e), path))?;
+                        let link: std::ffi::OsString =
+                            std::os::unix::ffi::OsStringExt::from_vec(link.into_bytes());
+                        let link = PathBuf::from(link);
+                        cur = if link.is_absolute() {
+                            link
+                        } else {
+                            dir_real.join(link)
+                        };
+                    }
+                    other => {
+                        return Err(ToolError::NotARegularFile(format!(
+                            "{path} is not a regular file ({}); refusing to replace it",
+                            file_type_name(other)
+                        )));
+                    }
+                },
+            }
+        }
+        Err(ToolError::Os(format!(
+            "{path}: too many levels of symbolic links"
+        )))
+    }
+}
+
+/// Replace the target with `data` atomically: a temp file in the same directory, the old
+/// file's mode and owner (0644 for a new file), fsync, rename over the name, fsync the
+/// directory. On any failure the old file is untouched and the temp file removed.
+pub fn replace_file(t: &WriteTarget, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = format!(
+        ".{}.mymcp-{}.tmp",
+        t.name.to_string_lossy(),
+        hex::encode(rand::random::<[u8; 6]>())
+    );
+    let fd: OwnedFd = rustix::fs::openat(
+        &t.dir,
+        tmp.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::from_raw_mode(0o600),
+    )?;
+    let result = (|| {
+        let mut f = File::from(fd);
+        f.write_all(data)?;
+        match &t.existing {
+            Some(st) => {
+                // Only root can give a file away; otherwise it stays ours.
+                let _ = rustix::fs::fchown(
+                    &f,
+                    Some(rustix::fs::Uid::from_raw(st.st_uid)),
+                    Some(rustix::fs::Gid::from_raw(st.st_gid)),
+                );
+                rustix::fs::fchmod(&f, Mode::from_raw_mode(st.st_mode & 0o7777))?;
+            }
+            None => rustix::fs::fchmod(&f, Mode::from_raw_mode(0o644))?,
+        }
+        rustix::fs::fsync(&f)?;
+        drop(f);
+        rustix::fs::renameat(&t.dir, tmp.as_str(), &t.dir, t.name.as_os_str())?;
+        rustix::fs::fsync(&t.dir)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = rustix::fs::unlinkat(&t.dir, tmp.as_str(), rustix::fs::AtFlags::empty());
+    }
+    result
+}
+
+/// Read the whole existing target (for edits), checking it is still the file that was
+/// resolved. At most `max` bytes.
+pub fn read_target(t: &WriteTarget, path: &str, max: u64) -> Result<Vec<u8>, ToolError> {
+    use std::io::Read;
+    let Some(st) = &t.existing else {
+        return Err(ToolError::FileNotFound {
+            message: format!("File not found: {path}"),
+            suggestion: None,
+        });
+    };
+    let fd: OwnedFd = rustix::fs::openat(
+        &t.dir,
+        t.name.as_os_str(),
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(|e| ToolError::from_io_read(&io_err(e), path))?;
+    let now = rustix::fs::fstat(&fd).map_err(|e| ToolError::from_io_read(&io_err(e), path))?;
+    if now.st_ino != st.st_ino || now.st_dev != st.st_dev {
+        return Err(ToolError::Os(format!(
+            "{path}: file changed while opening; try again"
+        )));
+    }
+    if now.st_size as u64 > max {
+        return Err(ToolError::FileTooLarge(format!(
+            "{path} is {} bytes; edit_file handles files up to {max} bytes",
+            now.st_size
+        )));
+    }
+    let mut buf = Vec::with_capacity(now.st_size as usize);
+    File::from(fd)
+        .take(max + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| ToolError::from_io_read(&e, path))?;
+    Ok(buf)
+}

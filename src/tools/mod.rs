@@ -3,7 +3,9 @@
 //! role is also refused to it.
 
 pub mod bash;
+pub mod edit_file;
 pub mod read_file;
+pub mod write_file;
 
 use std::sync::{Arc, LazyLock};
 
@@ -356,6 +358,18 @@ fn parse<T: serde::de::DeserializeOwned>(args: Map<String, Value>) -> Result<T, 
         .map_err(|e| ToolError::InvalidArguments(e.to_string()))
 }
 
+/// Run blocking file work off the async workers.
+async fn blocking(
+    tool: &'static str,
+    f: impl FnOnce() -> Result<Value, ToolError> + Send + 'static,
+) -> Result<Value, ToolError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ToolError::Internal(format!(
+            "Tool '{tool}' failed with an unexpected error: {e}"
+        ))
+    })?
+}
+
 /// Run a validated call. The caller has already checked the role.
 pub async fn dispatch(
     state: Arc<AppState>,
@@ -389,14 +403,18 @@ pub async fn dispatch(
             if p.size() <= read_file::INLINE_MAX_BYTES {
                 read_file::read(p)
             } else {
-                tokio::task::spawn_blocking(move || read_file::read(p))
-                    .await
-                    .map_err(|e| {
-                        ToolError::Internal(format!(
-                            "Tool 'read_file' failed with an unexpected error: {e}"
-                        ))
-                    })?
+                blocking("read_file", move || read_file::read(p)).await
             }
+        }
+        "write_file" => {
+            let a: write_file::Args = parse(args)?;
+            let max = state.config.write_file_max_bytes;
+            blocking("write_file", move || write_file::run(&state.guard, max, a)).await
+        }
+        "edit_file" => {
+            let a: edit_file::Args = parse(args)?;
+            let max = state.config.edit_string_max_bytes;
+            blocking("edit_file", move || edit_file::run(&state.guard, max, a)).await
         }
         other => Err(ToolError::Internal(format!(
             "Tool '{other}' is not available in this build yet"
