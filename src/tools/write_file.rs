@@ -38,9 +38,9 @@ pub fn run(guard: &Guard, max_bytes: u64, args: Args) -> Result<Value, ToolError
 
 /// `10MB`-style size for messages.
 pub fn human(n: u64) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{}MB", n >> 20)
-    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
         format!("{}KB", n >> 10)
     } else {
         format!("{n} bytes")
