@@ -50,6 +50,12 @@ pub enum ToolError {
     /// `old_string` occurs more than once and `replace_all` is false.
     #[error("old_string appears {0} times. Set replace_all=true to replace all occurrences.")]
     AmbiguousMatch(usize),
+    /// A glob pattern that does not parse or is not allowed.
+    #[error("{0}")]
+    InvalidPattern(String),
+    /// A regular expression that does not parse.
+    #[error("{0}")]
+    InvalidRegex(String),
     /// Too many commands running at once.
     #[error("{0}")]
     Busy(String),
@@ -74,6 +80,8 @@ impl ToolError {
             ToolError::PermissionDenied(_) => "PermissionDenied",
             ToolError::InvalidArguments(_) => "InvalidArguments",
             ToolError::Busy(_) => "Busy",
+            ToolError::InvalidPattern(_) => "InvalidPattern",
+            ToolError::InvalidRegex(_) => "InvalidRegex",
             ToolError::FileTooLarge(_) => "FileTooLarge",
             ToolError::StringNotFound => "StringNotFound",
             ToolError::AmbiguousMatch(_) => "AmbiguousMatch",

@@ -11,6 +11,7 @@ use futures::FutureExt;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    ToolAnnotations,
 };
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::{Peer, RequestContext};
@@ -78,7 +79,14 @@ impl McpHandler {
             .iter()
             .map(|t| {
                 let schema = t.schema.as_object().cloned().unwrap_or_default();
-                Tool::new(t.name, t.description, Arc::new(schema))
+                let (ro, destructive, idempotent, open_world) = tools::annotations(t.name);
+                Tool::new(t.name, t.description, Arc::new(schema)).with_annotations(
+                    ToolAnnotations::new()
+                        .read_only(ro)
+                        .destructive(destructive)
+                        .idempotent(idempotent)
+                        .open_world(open_world),
+                )
             })
             .collect();
         Self {

@@ -4,6 +4,8 @@
 
 pub mod bash;
 pub mod edit_file;
+pub mod glob;
+pub mod grep;
 pub mod read_file;
 pub mod write_file;
 
@@ -26,6 +28,21 @@ pub struct ToolSpec {
     pub description: &'static str,
     /// JSON Schema of the arguments (names, types, `required` as the reference).
     pub schema: Value,
+}
+
+/// MCP tool annotations: (read_only, destructive, idempotent, open_world). Hints for clients
+/// deciding what to confirm with the user.
+pub fn annotations(name: &str) -> (bool, bool, bool, bool) {
+    match name {
+        "read_file" | "glob" | "grep" | "server_overview" => (true, false, true, false),
+        // Mints a URL; reads nothing itself.
+        "prepare_download" => (true, false, false, false),
+        "write_file" => (false, true, true, false),
+        "edit_file" => (false, true, false, false),
+        "prepare_upload" => (false, true, false, false),
+        // Anything goes, including the network.
+        _ => (false, true, false, true),
+    }
 }
 
 fn prop(ty: &str, description: &str) -> Value {
@@ -405,6 +422,25 @@ pub async fn dispatch(
             } else {
                 blocking("read_file", move || read_file::read(p)).await
             }
+        }
+        "glob" => {
+            let a: glob::Args = parse(args)?;
+            let max = state.config.glob_max_results;
+            blocking("glob", move || {
+                glob::run(&state.guard, max, glob::DEADLINE, a)
+            })
+            .await
+        }
+        "grep" => {
+            let a: grep::Args = parse(args)?;
+            let (d, m) = (
+                state.config.grep_default_max_results,
+                state.config.grep_max_results,
+            );
+            blocking("grep", move || {
+                grep::run(&state.guard, d, m, grep::DEADLINE, a)
+            })
+            .await
         }
         "write_file" => {
             let a: write_file::Args = parse(args)?;

@@ -1,0 +1,224 @@
+//! glob and grep over real HTTP on a small generated tree.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Layout, Server};
+use serde_json::{Value, json};
+
+/// data/
+///   a.log        foo one / bar / foo two / x / y / z / foo three
+///   b.txt        nothing
+///   bin.dat      binary with foo
+///   .hidden/h.log
+///   sub/c.log    foo sub
+///   sub/deep/d.conf
+///   loop -> .    (symlink loop)
+fn tree(root: &Path) {
+    let w = |p: &str, c: &[u8]| {
+        let f = root.join(p);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, c).unwrap();
+    };
+    w("a.log", b"foo one\nbar\nfoo two\nx\ny\nz\nfoo three\n");
+    w("b.txt", b"nothing\n");
+    w("bin.dat", b"foo\0binary\n");
+    w(".hidden/h.log", b"foo hidden\n");
+    w("sub/c.log", b"foo sub\n");
+    w("sub/deep/d.conf", b"key=--pre=/bin/sh\n");
+    std::os::unix::fs::symlink(".", root.join("loop")).unwrap();
+    // Distinct mtimes, oldest first: a.log, b.txt, ..., d.conf newest.
+    let names = ["a.log", "b.txt", "bin.dat", "sub/c.log", "sub/deep/d.conf"];
+    for (i, n) in names.iter().enumerate() {
+        let t = std::time::SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_secs(1_700_000_000 + i as u64 * 100);
+        std::fs::File::options()
+            .write(true)
+            .open(root.join(n))
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+}
+
+async fn setup() -> (Layout, Server, String) {
+    let l = Layout::new("MYMCP_GLOB_MAX_RESULTS=3");
+    tree(&l.data());
+    let s = Server::start(&l);
+    let (ro, _) = s.admin_create("reader", "ro").await;
+    (l, s, ro)
+}
+
+fn redact(l: &Layout, v: &Value) -> Value {
+    let canon = std::fs::canonicalize(l.root()).unwrap();
+    let t = v
+        .to_string()
+        .replace(canon.to_str().unwrap(), "[ROOT]")
+        .replace(l.root().to_str().unwrap(), "[ROOT]");
+    serde_json::from_str(&t).unwrap()
+}
+
+#[tokio::test]
+async fn glob_outputs() {
+    let (l, s, ro) = setup().await;
+    let d = l.data();
+    let mut out = Vec::new();
+    for args in [
+        json!({"pattern": "**/*.log", "path": d}),
+        json!({"pattern": "*", "path": d}),
+        json!({"pattern": "sub/**/*.conf", "path": d}),
+        json!({"pattern": "/sub/*", "path": d}),
+        json!({"pattern": "**/h.log", "path": d}),
+        json!({"pattern": ".hidden/*", "path": d}),
+        json!({"pattern": "*.nothing", "path": d}),
+        json!({"pattern": "*", "path": d.join("missing")}),
+    ] {
+        let (err, v) = s.call(&ro, "glob", args.clone()).await;
+        assert!(!err, "{args}: {v}");
+        out.push(json!({"args": redact(&l, &args), "result": redact(&l, &v)}));
+    }
+    insta::assert_json_snapshot!("glob_outputs", out);
+}
+
+#[tokio::test]
+async fn glob_errors_and_protection() {
+    let (l, s, ro) = setup().await;
+    let mut out = Vec::new();
+    for (name, args) in [
+        ("bad_pattern", json!({"pattern": "[", "path": l.data()})),
+        ("dotdot", json!({"pattern": "../etc/*", "path": l.data()})),
+        ("relative_path", json!({"pattern": "*", "path": "data"})),
+        (
+            "protected_root",
+            json!({"pattern": "*", "path": l.root().join("etc")}),
+        ),
+    ] {
+        let (err, v) = s.call(&ro, "glob", args).await;
+        assert!(err, "{name}: {v}");
+        out.push(json!({"case": name, "result": redact(&l, &v)}));
+    }
+    insta::assert_json_snapshot!("glob_errors", out);
+    // Walking over the protected directory finds nothing inside it.
+    let (_, v) = s
+        .call(&ro, "glob", json!({"pattern": "**/*", "path": l.root()}))
+        .await;
+    let all = s
+        .call(&ro, "glob", json!({"pattern": "**/.env", "path": l.root()}))
+        .await
+        .1;
+    assert_eq!(all["count"], 0, "{all}");
+    assert!(!v.to_string().contains("tokens.json"), "{v}");
+}
+
+#[tokio::test]
+async fn grep_outputs() {
+    let (l, s, ro) = setup().await;
+    let d = l.data();
+    let mut out = Vec::new();
+    for args in [
+        json!({"pattern": "foo", "path": d}),
+        json!({"pattern": "foo", "path": d, "context_lines": 1}),
+        json!({"pattern": "foo", "path": d, "output_mode": "files"}),
+        json!({"pattern": "foo", "path": d, "output_mode": "count"}),
+        json!({"pattern": "foo", "path": d, "max_results": 2}),
+        json!({"pattern": "FOO T", "path": d.join("a.log"), "case_insensitive": true}),
+        json!({"pattern": "foo", "path": d, "glob": "c.*"}),
+        json!({"pattern": "foo", "path": d.join(".hidden/h.log")}),
+        json!({"pattern": "--pre=/bin/sh", "path": d}),
+        json!({"pattern": "--files", "path": d}),
+    ] {
+        let (err, v) = s.call(&ro, "grep", args.clone()).await;
+        assert!(!err, "{args}: {v}");
+        out.push(json!({"args": redact(&l, &args), "result": redact(&l, &v)}));
+    }
+    insta::assert_json_snapshot!("grep_outputs", out);
+}
+
+#[tokio::test]
+async fn grep_errors_and_protection() {
+    let (l, s, ro) = setup().await;
+    let d = l.data();
+    std::os::unix::fs::symlink(l.env_file(), d.join("env-link")).unwrap();
+    let mut out = Vec::new();
+    for (name, args) in [
+        ("bad_regex", json!({"pattern": "(", "path": d})),
+        (
+            "missing_path",
+            json!({"pattern": "x", "path": d.join("nope")}),
+        ),
+        ("relative", json!({"pattern": "x", "path": "data"})),
+        (
+            "protected_file",
+            json!({"pattern": "TOKEN", "path": l.env_file()}),
+        ),
+        (
+            "protected_via_link",
+            json!({"pattern": "TOKEN", "path": d.join("env-link")}),
+        ),
+        (
+            "protected_dir",
+            json!({"pattern": "TOKEN", "path": l.root().join("etc")}),
+        ),
+        (
+            "bad_mode",
+            json!({"pattern": "x", "path": d, "output_mode": "lines"}),
+        ),
+    ] {
+        let (err, v) = s.call(&ro, "grep", args).await;
+        assert!(err, "{name}: {v}");
+        out.push(json!({"case": name, "result": redact(&l, &v)}));
+    }
+    insta::assert_json_snapshot!("grep_errors", out);
+    // Searching above the protected directory never shows its content.
+    let (_, v) = s
+        .call(
+            &ro,
+            "grep",
+            json!({"pattern": "MYMCP_ADMIN_TOKEN|sha256", "path": l.root(), "context_lines": 3}),
+        )
+        .await;
+    assert_eq!(v["match_count"], 0, "{v}");
+}
+
+#[tokio::test]
+async fn grep_symlink_swap_never_leaks() {
+    let (l, s, ro) = setup().await;
+    let race = l.data().join("race");
+    let harmless = l.data().join("harmless");
+    std::fs::write(&harmless, "MYMCP_ADMIN_TOKEN=decoy-is-fine-but-not-this\n").unwrap();
+    std::fs::write(&harmless, "public\n").unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flipper = {
+        let (stop, race, harmless, secret) =
+            (stop.clone(), race.clone(), harmless.clone(), l.env_file());
+        let tmp = l.data().join("race.tmp");
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::remove_file(&tmp);
+                let target = if i.is_multiple_of(2) {
+                    &secret
+                } else {
+                    &harmless
+                };
+                let _ = std::os::unix::fs::symlink(target, &tmp);
+                let _ = std::fs::rename(&tmp, &race);
+                i += 1;
+            }
+        })
+    };
+    let mut leaked = 0;
+    for i in 0..200 {
+        let path = if i % 2 == 0 { race.clone() } else { l.data() };
+        let (_, v) = s
+            .call(&ro, "grep", json!({"pattern": "ADMIN", "path": path}))
+            .await;
+        if v.to_string().contains("MYMCP_ADMIN_TOKEN=tok") {
+            leaked += 1;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flipper.join().unwrap();
+    assert_eq!(leaked, 0);
+}
