@@ -102,9 +102,7 @@ commands run at once; beyond that the call fails with Busy.",
         ToolSpec {
             name: "edit_file",
             role: Role::Rw,
-            description: "Replace an exact string in a file. old_string must occur exactly once \
-unless replace_all is true. The file is rewritten atomically; bytes outside the match, line \
-endings and a BOM are kept.",
+            description: "Replace an exact string in a file (absolute path). old_string must occur exactly once unless replace_all is true (then every occurrence is replaced); it must not be empty; old_string and new_string are at most 1 MiB each. Works on bytes: the rest of the file, non-UTF-8 bytes, a BOM and CRLF line endings are kept (an LF old_string also matches its CRLF form). The file is replaced atomically and keeps its mode and owner. Errors: StringNotFound, AmbiguousMatch, FileNotFoundError, ProtectedPath.",
             schema: object(
                 vec![
                     (
@@ -130,8 +128,7 @@ endings and a BOM are kept.",
         ToolSpec {
             name: "glob",
             role: Role::Ro,
-            description: "List files and directories matching a glob pattern under a root \
-directory, newest first. '**' descends into subdirectories; '*' does not match a leading dot.",
+            description: "List files and directories under path (absolute, default /) whose path relative to it matches pattern. '*' and '?' stay within one directory level and do not match a leading dot, '**' spans levels, {a,b} and [ab] work; '..' is not allowed. Symlinked directories are not followed. Newest first (by mtime), at most 1000 entries (count tells how many matched, truncated whether some were left out). /proc, /sys and /dev are skipped when searching from /; protected paths are never listed.",
             schema: object(
                 vec![
                     (
@@ -149,8 +146,7 @@ directory, newest first. '**' descends into subdirectories; '*' does not match a
         ToolSpec {
             name: "grep",
             role: Role::Ro,
-            description: "Search file contents with a regular expression (Rust regex syntax), \
-in-process. Results are 'path:line:text' lines, file paths, or per-file counts.",
+            description: "Search file contents for a regular expression (Rust regex syntax, in-process; the pattern is never an option). path is an absolute file or directory (default /). Directory searches skip hidden, .gitignored and binary files and walk in path order; a file named directly is always searched. output_mode: content (default) gives 'path:line:text' with context lines as 'path-line-text' and '--' between groups; files gives paths; count gives 'path:N'. glob filters file names (e.g. '*.log'). max_results defaults to 500 (at most 5000); past it a '[TRUNCATED: N more matches not shown]' line ends the results, and match_count counts every matching line (files in files/count mode). Long lines are cut at 2000 characters.",
             schema: object(
                 vec![
                     (
@@ -238,9 +234,7 @@ context (large or binary files). Run the returned curl command on the client sid
         ToolSpec {
             name: "read_file",
             role: Role::Ro,
-            description: "Read a text file as numbered lines ('   N\\t<line>'). Reads `limit` \
-lines from line `offset`; total_lines and truncated tell whether more remain. Long lines are cut \
-with ' [LINE TRUNCATED]'. Only regular files; the path must be absolute.",
+            description: "Read a text file (absolute path) as numbered lines: '   N\\t<line>'. Starts at line offset (1-based, default 1) and returns up to limit lines (default 2000, at most 50000). total_lines counts the whole file; truncated says whether lines remain after the window (read on with a larger offset). Lines longer than 32768 bytes are cut and end in ' [LINE TRUNCATED]'. Only regular files: devices and FIFOs are refused. Invalid UTF-8 shows as U+FFFD.",
             schema: object(
                 vec![
                     ("file_path", prop("string", "Absolute path of the file")),
@@ -266,8 +260,7 @@ changes) with its age and how many changes are not yet folded in.",
         ToolSpec {
             name: "write_file",
             role: Role::Rw,
-            description: "Create or replace a file with the given text, atomically. Missing \
-parent directories are created; a replaced file keeps its mode and owner.",
+            description: "Create or replace a file (absolute path) with content, at most 10 MiB (use prepare_upload for more or for binary data). Missing parent directories are created. The file is replaced atomically (a reader never sees a partial file) and a replaced file keeps its mode and owner; a symlink is followed and its target replaced. Returns bytes_written.",
             schema: object(
                 vec![
                     ("file_path", prop("string", "Absolute path of the file")),
