@@ -523,3 +523,34 @@ pub fn read_target(t: &WriteTarget, path: &str, max: u64) -> Result<Vec<u8>, Too
         .map_err(|e| ToolError::from_io_read(&e, path))?;
     Ok(buf)
 }
+
+impl Guard {
+    /// Open a file met during a walk. Walk paths contain no symlinks (walks never follow
+    /// them and start from a canonical root), so the path is checked as it is and opened with
+    /// `RESOLVE_NO_SYMLINKS`: if any component was swapped for a symlink since, the open
+    /// fails instead of following it. One syscall instead of `open_read`'s five; falls back
+    /// to `open_read` on kernels without `openat2`.
+    pub fn open_walked(&self, path: &str) -> Result<File, ToolError> {
+        self.check_real(Path::new(path), Access::Read)?;
+        match rustix::fs::openat2(
+            rustix::fs::CWD,
+            path,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+            Mode::empty(),
+            rustix::fs::ResolveFlags::NO_SYMLINKS | rustix::fs::ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Ok(fd) => {
+                let st =
+                    rustix::fs::fstat(&fd).map_err(|e| ToolError::from_io_read(&io_of(e), path))?;
+                if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+                    return Err(ToolError::NotARegularFile(format!(
+                        "{path} is not a regular file"
+                    )));
+                }
+                Ok(File::from(fd))
+            }
+            Err(rustix::io::Errno::NOSYS) => self.open_read(path).map(|o| o.file),
+            Err(e) => Err(ToolError::from_io_read(&io_of(e), path)),
+        }
+    }
+}

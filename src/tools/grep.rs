@@ -266,8 +266,12 @@ pub fn run(
     })?;
     let started = Instant::now();
     let mut incomplete = false;
-    let mut search_one = |c: &mut Collector, path: &str| -> Result<(), ToolError> {
-        let opened = guard.open_read(path)?;
+    let mut search_one = |c: &mut Collector, path: &str, walked: bool| -> Result<(), ToolError> {
+        let file = if walked {
+            guard.open_walked(path)?
+        } else {
+            guard.open_read(path)?.file
+        };
         let mut sink = FileSink {
             c,
             path,
@@ -278,21 +282,21 @@ pub fn run(
             after_ok: false,
         };
         // Unreadable files in a walk are skipped, like ripgrep (which reports them on stderr).
-        let _ = searcher.search_file(&matcher, &opened.file, &mut sink);
+        let _ = searcher.search_file(&matcher, &file, &mut sink);
         let (buf, matches, stored) = (std::mem::take(&mut sink.buf), sink.matches, sink.stored);
         flush(c, path, buf, matches, stored);
         Ok(())
     };
     if !meta.is_dir() {
         // An explicitly named file is always searched (hidden, ignored or not).
-        search_one(&mut c, root_s)?;
+        search_one(&mut c, root_s, false)?;
     } else {
         let real_root =
             std::fs::canonicalize(root).map_err(|e| ToolError::from_io_read(&e, root_s))?;
         guard.check_real(&real_root, Access::Read)?;
         let root_is_slash = real_root == Path::new("/");
         let guard2 = guard.clone();
-        let walker = ignore::WalkBuilder::new(root)
+        let walker = ignore::WalkBuilder::new(&real_root)
             .follow_links(false)
             .sort_by_file_name(|a, b| a.cmp(b))
             .filter_entry(move |e| {
@@ -311,7 +315,10 @@ pub fn run(
             }
             if let Some(g) = &name_glob {
                 let ok = if g.glob().glob().contains('/') {
-                    entry.path().strip_prefix(root).is_ok_and(|r| g.is_match(r))
+                    entry
+                        .path()
+                        .strip_prefix(&real_root)
+                        .is_ok_and(|r| g.is_match(r))
                 } else {
                     g.is_match(entry.file_name())
                 };
@@ -323,7 +330,7 @@ pub fn run(
                 continue;
             };
             // Protected or vanished files are skipped silently in a walk.
-            let _ = search_one(&mut c, p);
+            let _ = search_one(&mut c, p, true);
         }
     }
     let mut results = c.out;
