@@ -222,3 +222,54 @@ async fn grep_symlink_swap_never_leaks() {
     flipper.join().unwrap();
     assert_eq!(leaked, 0);
 }
+
+#[tokio::test]
+async fn grep_and_glob_clamps() {
+    let (l, s, ro) = setup().await;
+    let d = l.data();
+    // max_results 0 and negatives mean 1; values above MYMCP_GREP_MAX_RESULTS are capped.
+    for m in [0, -5] {
+        let (_, v) = s
+            .call(
+                &ro,
+                "grep",
+                json!({"pattern": "foo", "path": d, "max_results": m}),
+            )
+            .await;
+        let lines: Vec<&str> = v["results"].as_str().unwrap().lines().collect();
+        assert_eq!(lines.len(), 2, "{v}");
+        assert_eq!(lines[1], "[TRUNCATED: 3 more matches not shown]");
+    }
+    let big: String = (0..6000).map(|i| format!("hit {i}\n")).collect();
+    std::fs::write(d.join("big.txt"), big).unwrap();
+    let (_, v) = s
+        .call(
+            &ro,
+            "grep",
+            json!({"pattern": "^hit", "path": d.join("big.txt"), "max_results": 999_999}),
+        )
+        .await;
+    assert_eq!(v["match_count"], 6000);
+    assert!(
+        v["results"]
+            .as_str()
+            .unwrap()
+            .ends_with("[TRUNCATED: 1000 more matches not shown]")
+    );
+    // Negative context means none.
+    let (_, v) = s
+        .call(
+            &ro,
+            "grep",
+            json!({"pattern": "foo two", "path": d, "context_lines": -3}),
+        )
+        .await;
+    assert_eq!(v["results"].as_str().unwrap().lines().count(), 1);
+    // glob keeps MYMCP_GLOB_MAX_RESULTS (3 here) newest and counts all.
+    let (_, v) = s
+        .call(&ro, "glob", json!({"pattern": "**/*.*", "path": d}))
+        .await;
+    assert_eq!(v["files"].as_array().unwrap().len(), 3);
+    assert_eq!(v["truncated"], true);
+    assert!(v["count"].as_u64().unwrap() > 3);
+}
