@@ -389,11 +389,37 @@ async fn metrics(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Respons
                 header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            String::new(),
+            st.metrics.render(st.bash.inflight()),
         )
             .into_response(),
         _ => detail(StatusCode::UNAUTHORIZED, "Unauthorized"),
     }
+}
+
+/// Count every request by route pattern (never the raw URL: tokens and tickets live in
+/// paths, D-31), method and status.
+async fn track_http(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let path = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "<unmatched>".to_string());
+    let method: &'static str = match req.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        _ => "OTHER",
+    };
+    let resp = next.run(req).await;
+    st.metrics
+        .http_requests
+        .with_label_values(&[path.as_str(), method, resp.status().as_str()])
+        .inc();
+    resp
 }
 
 async fn not_found() -> Response {
@@ -474,6 +500,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(mcp_routes)
         .merge(admin_routes)
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), track_http))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             BODY_TIMEOUT,
         ))

@@ -1,6 +1,7 @@
 //! mymcp: an MCP server that lets AI clients operate a Linux host over Streamable HTTP,
 //! behind bearer tokens with ro/rw roles. The binary is a thin shell over this library.
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod fastpath;
 pub mod guard;
 pub mod http;
 pub mod mcp;
+pub mod metrics;
 pub mod server;
 pub mod tokens;
 pub mod tools;

@@ -173,8 +173,58 @@ impl McpHandler {
         progress: Option<Arc<dyn ProgressSink>>,
     ) -> CallToolResult {
         let started = Instant::now();
-        let outcome = self.run(caller, name, args, progress).await;
-        let ms = started.elapsed().as_millis() as u64;
+        let audit_on = self.state.audit.enabled();
+        let params = audit_on.then(|| crate::audit::redact_params(&args));
+        let kept_args =
+            (audit_on && matches!(name, "write_file" | "edit_file")).then(|| args.clone());
+        let mut outcome = self.run(caller, name, args, progress).await;
+        let elapsed = started.elapsed();
+        let ms = elapsed.as_millis() as u64;
+        let (result, code, message, reason) = crate::audit::classify(&outcome);
+        let executed = result != "denied";
+        if let Some(params) = params {
+            let empty = serde_json::Map::new();
+            let output = match (&outcome, result) {
+                (Ok(v), "ok") => {
+                    crate::audit::summarize(name, kept_args.as_ref().unwrap_or(&empty), v)
+                }
+                _ => None,
+            };
+            let record = crate::audit::Record {
+                ts: crate::tokens::now_rfc3339(),
+                token_name: &caller.token_name,
+                role: caller.role.as_str(),
+                ip: caller.ip.to_string(),
+                tool: name,
+                params,
+                result,
+                request_id: Some(&caller.request_id),
+                reason,
+                error_code: code,
+                error_message: message,
+                duration_ms: executed.then_some(ms),
+                output,
+            };
+            if let Err(e) = self.state.audit.write(&record) {
+                self.state.metrics.audit_failures.inc();
+                tracing::error!(error = %e, tool = %name, request_id = %caller.request_id, "audit log write failed");
+                // The action happened, but an unaudited success must not look like one.
+                outcome = Err(ToolError::Internal(format!(
+                    "Tool '{name}' ran but its audit record could not be written: {e}"
+                )));
+            }
+        }
+        let label = if tools::spec(name).is_some() {
+            name
+        } else {
+            "<unknown>"
+        };
+        self.state.metrics.tool_call(
+            label,
+            caller.role.as_str(),
+            result,
+            executed.then_some(elapsed.as_secs_f64()),
+        );
         match &outcome {
             Ok(_) => tracing::debug!(
                 tool = %name, token = %caller.token_name, request_id = %caller.request_id,

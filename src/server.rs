@@ -33,6 +33,10 @@ pub struct AppState {
     pub temp_mode: bool,
     /// Running shell commands.
     pub bash: crate::tools::bash::BashRunner,
+    /// Audit log writer.
+    pub audit: crate::audit::AuditLog,
+    /// Prometheus series.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Options from the `serve` command line.
@@ -136,6 +140,16 @@ pub fn prepare(
     let guard = Guard::from_config(&cfg, token_path.as_deref());
     let hosts = HostPolicy::new(&cfg.host, &cfg.allowed_hosts, &cfg.public_base_url);
     let cfg_bash_max = cfg.bash_max_concurrent;
+    let audit = crate::audit::AuditLog::new(
+        cfg.audit_enabled,
+        &cfg.audit_log_dir,
+        cfg.audit_max_bytes,
+        cfg.audit_backup_count,
+    );
+    let metrics = crate::metrics::Metrics::new().map_err(|e| ServeError::Bind {
+        addr: "metrics registry".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
     Ok(Prepared {
         state: Arc::new(AppState {
             config: cfg,
@@ -144,6 +158,8 @@ pub fn prepare(
             hosts,
             temp_mode,
             bash: crate::tools::bash::BashRunner::new(cfg_bash_max, config::child_env()),
+            audit,
+            metrics,
         }),
         temp_tokens,
     })

@@ -265,3 +265,84 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// One sample of the Prometheus text format.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub name: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// A strict parser for the Prometheus text exposition format (0.0.4): comments, `name value`
+/// and `name{k="v",…} value` with escaped label values. Panics on anything malformed.
+pub fn parse_prometheus(text: &str) -> Vec<Sample> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let name_end = line
+            .find(['{', ' '])
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        let name = line[..name_end].to_string();
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "{line}"
+        );
+        let mut labels = std::collections::BTreeMap::new();
+        let mut rest = &line[name_end..];
+        if let Some(r) = rest.strip_prefix('{') {
+            let mut chars = r.char_indices().peekable();
+            let mut key = String::new();
+            let end;
+            loop {
+                let (i, c) = chars
+                    .next()
+                    .unwrap_or_else(|| panic!("unterminated labels {line:?}"));
+                match c {
+                    '}' => {
+                        end = i + 1;
+                        break;
+                    }
+                    ',' => {}
+                    '=' => {
+                        assert_eq!(chars.next().map(|x| x.1), Some('"'), "{line}");
+                        let mut val = String::new();
+                        loop {
+                            let (_, c) = chars
+                                .next()
+                                .unwrap_or_else(|| panic!("unterminated value {line:?}"));
+                            match c {
+                                '"' => break,
+                                '\\' => match chars.next().map(|x| x.1) {
+                                    Some('n') => val.push('\n'),
+                                    Some(o) => val.push(o),
+                                    None => panic!("{line}"),
+                                },
+                                o => val.push(o),
+                            }
+                        }
+                        labels.insert(std::mem::take(&mut key), val);
+                    }
+                    o => key.push(o),
+                }
+            }
+            rest = &r[end..];
+        }
+        let value: f64 = rest
+            .trim()
+            .split_whitespace()
+            .next()
+            .unwrap_or_else(|| panic!("{line}"))
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value {line:?}"));
+        out.push(Sample {
+            name,
+            labels,
+            value,
+        });
+    }
+    out
+}

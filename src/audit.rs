@@ -1,0 +1,261 @@
+//! Audit log: one JSON line per tool call, denial and transfer redeem, with the reference's
+//! keys and result classification (§9). The file is 0600 in a 0750 directory, rotated by
+//! size (`audit.log.N`), and written with one `write` per line under a lock, so concurrent
+//! calls never interleave. No command output and no written content is copied (D-13): bash
+//! and write summaries carry sizes and SHA-256 digests only.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::error::ToolError;
+
+/// One audit record; field order is the reference's.
+#[derive(Debug, Serialize)]
+pub struct Record<'a> {
+    /// RFC 3339 UTC with nanoseconds.
+    pub ts: String,
+    /// Token name.
+    pub token_name: &'a str,
+    /// `ro` / `rw`.
+    pub role: &'a str,
+    /// Peer IP.
+    pub ip: String,
+    /// Tool name.
+    pub tool: &'a str,
+    /// Arguments, redacted.
+    pub params: Value,
+    /// `ok`, `error` or `denied`.
+    pub result: &'static str,
+    /// Request id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<&'a str>,
+    /// Why it was denied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Error code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// Error message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// Duration of an executed call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// Summary of what an ok mutating call did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+}
+
+/// `content`, `old_string`, `new_string` become `"<N chars>"` (N = code points).
+pub fn redact_params(args: &Map<String, Value>) -> Value {
+    let mut out = Map::new();
+    for (k, v) in args {
+        let v = match (k.as_str(), v) {
+            ("content" | "old_string" | "new_string", Value::String(s)) => {
+                Value::String(format!("<{} chars>", s.chars().count()))
+            }
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    Value::Object(out)
+}
+
+fn first_chars(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Classification of a finished call: (result, error_code, error_message, reason).
+pub fn classify(
+    outcome: &Result<Value, ToolError>,
+) -> (&'static str, Option<String>, Option<String>, Option<String>) {
+    match outcome {
+        Err(ToolError::PermissionDenied(m)) => ("denied", None, None, Some(m.clone())),
+        Err(e) => (
+            "error",
+            Some(e.code().to_string()),
+            Some(e.to_string()),
+            None,
+        ),
+        Ok(v) => {
+            if v.get("timed_out") == Some(&Value::Bool(true)) {
+                let msg = v.get("stderr").and_then(Value::as_str).unwrap_or("");
+                return (
+                    "error",
+                    Some("TimeoutError".into()),
+                    Some(first_chars(msg, 200)),
+                    None,
+                );
+            }
+            match v.get("exit_code").and_then(Value::as_i64) {
+                Some(code) if code != 0 => {
+                    let stderr = v.get("stderr").and_then(Value::as_str).unwrap_or("");
+                    let msg = if stderr.is_empty() {
+                        "Non-zero exit code".to_string()
+                    } else {
+                        first_chars(stderr, 200)
+                    };
+                    ("error", Some(format!("ExitCode:{code}")), Some(msg), None)
+                }
+                _ => ("ok", None, None, None),
+            }
+        }
+    }
+}
+
+/// What an ok mutating call did, without copying content.
+pub fn summarize(tool: &str, args: &Map<String, Value>, v: &Value) -> Option<Value> {
+    let s = |k: &str| args.get(k).and_then(Value::as_str).unwrap_or("");
+    match tool {
+        "bash_execute" => {
+            let out = v.get("stdout").and_then(Value::as_str).unwrap_or("");
+            Some(json!({
+                "exit_code": v.get("exit_code"),
+                "stdout_bytes": out.len(),
+                "stdout_sha256": hex::encode(Sha256::digest(out.as_bytes())),
+                "timed_out": v.get("timed_out"),
+            }))
+        }
+        "write_file" => Some(json!({
+            "path": s("file_path"),
+            "size_bytes": s("content").len(),
+            "sha256": hex::encode(Sha256::digest(s("content").as_bytes())),
+        })),
+        "edit_file" => {
+            let n = v.get("replacements").and_then(Value::as_u64).unwrap_or(0);
+            let count = |t: &str| t.matches('\n').count() as u64 * n;
+            Some(json!({
+                "path": s("file_path"),
+                "lines_added": count(s("new_string")),
+                "lines_removed": count(s("old_string")),
+                "hunk_count": n,
+            }))
+        }
+        _ => None,
+    }
+}
+
+struct Open {
+    file: File,
+    size: u64,
+}
+
+/// The audit writer. Disabled: every write is a no-op.
+pub struct AuditLog {
+    dir: PathBuf,
+    enabled: bool,
+    max_bytes: u64,
+    backups: u32,
+    state: Mutex<Option<Open>>,
+}
+
+impl AuditLog {
+    /// Configure (nothing is opened until the first record).
+    pub fn new(enabled: bool, dir: &Path, max_bytes: u64, backups: u32) -> AuditLog {
+        AuditLog {
+            dir: dir.to_path_buf(),
+            enabled,
+            max_bytes,
+            backups,
+            state: Mutex::new(None),
+        }
+    }
+
+    /// Whether records are written.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join("audit.log")
+    }
+
+    fn open(&self) -> std::io::Result<Open> {
+        if !self.dir.is_dir() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o750)
+                .create(&self.dir)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(self.path())?;
+        let meta = file.metadata()?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            // A log left world-readable by the reference (D-13) is tightened.
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(Open {
+            file,
+            size: meta.len(),
+        })
+    }
+
+    fn rotate(&self) -> std::io::Result<()> {
+        let base = self.path();
+        if self.backups == 0 {
+            return std::fs::remove_file(&base).or_else(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            });
+        }
+        for i in (1..self.backups).rev() {
+            let from = PathBuf::from(format!("{}.{i}", base.display()));
+            if from.exists() {
+                std::fs::rename(&from, format!("{}.{}", base.display(), i + 1))?;
+            }
+        }
+        if base.exists() {
+            std::fs::rename(&base, format!("{}.1", base.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Append one record. Rotates first when the line would reach `MYMCP_AUDIT_MAX_BYTES`.
+    pub fn write(&self, record: &Record<'_>) -> std::io::Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let mut g = self
+            .state
+            .lock()
+            .map_err(|_| std::io::Error::other("audit lock poisoned"))?;
+        if g.is_none() {
+            *g = Some(self.open()?);
+        }
+        let needs_rotation = g.as_ref().is_some_and(|o| {
+            self.max_bytes > 0 && o.size > 0 && o.size + line.len() as u64 >= self.max_bytes
+        });
+        if needs_rotation {
+            *g = None;
+            self.rotate()?;
+            *g = Some(self.open()?);
+        }
+        let Some(o) = g.as_mut() else {
+            return Err(std::io::Error::other("audit log not open"));
+        };
+        // One write per line on an O_APPEND file: lines never interleave or tear.
+        let res = o.file.write_all(&line);
+        if res.is_err() {
+            *g = None; // reopen next time (the file may have been removed)
+        } else {
+            o.size += line.len() as u64;
+        }
+        res
+    }
+}

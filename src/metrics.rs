@@ -1,0 +1,146 @@
+//! Prometheus metrics (names, types and labels as the reference, §10), plus process metrics.
+//! Labels never carry raw URLs or tokens: HTTP paths are route patterns (D-31) and unknown
+//! tool names are folded into `<unknown>`.
+
+use prometheus::{
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
+};
+
+/// All series of one server.
+pub struct Metrics {
+    registry: Registry,
+    /// `mymcp_tool_calls_total{tool,role,result}`.
+    pub tool_calls: IntCounterVec,
+    /// `mymcp_tool_duration_seconds{tool}`.
+    pub tool_duration: HistogramVec,
+    /// `mymcp_http_requests_total{path,method,status}`.
+    pub http_requests: IntCounterVec,
+    /// `mymcp_audit_write_failures_total`.
+    pub audit_failures: IntCounter,
+    /// `mymcp_bash_inflight_processes`.
+    pub bash_inflight: IntGauge,
+    rss: IntGauge,
+    fds: IntGauge,
+    cpu: Gauge,
+    start_time: Gauge,
+}
+
+/// Errors building the registry (only on programming mistakes such as duplicate names).
+pub type MetricsError = prometheus::Error;
+
+impl Metrics {
+    /// Build and register every series.
+    pub fn new() -> Result<Metrics, MetricsError> {
+        let registry = Registry::new();
+        let tool_calls = IntCounterVec::new(
+            Opts::new("mymcp_tool_calls_total", "Total MCP tool calls"),
+            &["tool", "role", "result"],
+        )?;
+        let tool_duration = HistogramVec::new(
+            HistogramOpts::new("mymcp_tool_duration_seconds", "MCP tool call duration").buckets(
+                vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
+            ),
+            &["tool"],
+        )?;
+        let http_requests = IntCounterVec::new(
+            Opts::new("mymcp_http_requests_total", "Total HTTP requests"),
+            &["path", "method", "status"],
+        )?;
+        let audit_failures = IntCounter::new(
+            "mymcp_audit_write_failures_total",
+            "Audit log write failures",
+        )?;
+        let bash_inflight = IntGauge::new(
+            "mymcp_bash_inflight_processes",
+            "Live count of tracked bash subprocesses",
+        )?;
+        let rss = IntGauge::new(
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes",
+        )?;
+        let fds = IntGauge::new("process_open_fds", "Number of open file descriptors")?;
+        let cpu = Gauge::new(
+            "process_cpu_seconds_total",
+            "Total user and system CPU time spent in seconds",
+        )?;
+        let start_time = Gauge::new(
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds",
+        )?;
+        start_time.set(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
+        );
+        registry.register(Box::new(tool_calls.clone()))?;
+        registry.register(Box::new(tool_duration.clone()))?;
+        registry.register(Box::new(http_requests.clone()))?;
+        registry.register(Box::new(audit_failures.clone()))?;
+        registry.register(Box::new(bash_inflight.clone()))?;
+        registry.register(Box::new(rss.clone()))?;
+        registry.register(Box::new(fds.clone()))?;
+        registry.register(Box::new(cpu.clone()))?;
+        registry.register(Box::new(start_time.clone()))?;
+        Ok(Metrics {
+            registry,
+            tool_calls,
+            tool_duration,
+            http_requests,
+            audit_failures,
+            bash_inflight,
+            rss,
+            fds,
+            cpu,
+            start_time,
+        })
+    }
+
+    /// Count one tool call. `tool` must already be a known tool name or `<unknown>`.
+    pub fn tool_call(&self, tool: &str, role: &str, result: &str, seconds: Option<f64>) {
+        self.tool_calls
+            .with_label_values(&[tool, role, result])
+            .inc();
+        if let Some(s) = seconds {
+            self.tool_duration.with_label_values(&[tool]).observe(s);
+        }
+    }
+
+    /// Text exposition, with process metrics refreshed from /proc.
+    pub fn render(&self, bash_inflight: usize) -> String {
+        self.bash_inflight.set(bash_inflight as i64);
+        self.refresh_process();
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    fn refresh_process(&self) {
+        if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+            && let Some(kb) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<i64>().ok())
+        {
+            self.rss.set(kb * 1024);
+        }
+        if let Ok(d) = std::fs::read_dir("/proc/self/fd") {
+            self.fds.set(d.count() as i64);
+        }
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+            // Fields after the command name: utime and stime are the 12th and 13th.
+            let rest = stat.rsplit(')').next().unwrap_or("");
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            let hz = rustix::param::clock_ticks_per_second() as f64;
+            if hz > 0.0 {
+                self.cpu.set((ticks(11) + ticks(12)) / hz);
+            }
+        }
+        let _ = &self.start_time;
+    }
+}
