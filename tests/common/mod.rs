@@ -332,7 +332,6 @@ pub fn parse_prometheus(text: &str) -> Vec<Sample> {
             rest = &r[end..];
         }
         let value: f64 = rest
-            .trim()
             .split_whitespace()
             .next()
             .unwrap_or_else(|| panic!("{line}"))
