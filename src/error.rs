@@ -56,6 +56,24 @@ pub enum ToolError {
     /// A regular expression that does not parse.
     #[error("{0}")]
     InvalidRegex(String),
+    /// Transfer is switched off.
+    #[error("{0}")]
+    TransferDisabled(String),
+    /// A live-ticket cap was reached.
+    #[error("{0}")]
+    TooManyTickets(String),
+    /// `expires_in` not positive.
+    #[error("{0}")]
+    InvalidExpiresIn(String),
+    /// `max_bytes` not positive.
+    #[error("{0}")]
+    InvalidMaxBytes(String),
+    /// Destination exists and overwrite is false.
+    #[error("{0}")]
+    FileExists(String),
+    /// prepare_download's missing-file code (the reference says `FileNotFound` here).
+    #[error("{0}")]
+    FileNotFoundTransfer(String),
     /// Too many commands running at once.
     #[error("{0}")]
     Busy(String),
@@ -80,6 +98,12 @@ impl ToolError {
             ToolError::PermissionDenied(_) => "PermissionDenied",
             ToolError::InvalidArguments(_) => "InvalidArguments",
             ToolError::Busy(_) => "Busy",
+            ToolError::TransferDisabled(_) => "TransferDisabled",
+            ToolError::TooManyTickets(_) => "TooManyTickets",
+            ToolError::InvalidExpiresIn(_) => "InvalidExpiresIn",
+            ToolError::InvalidMaxBytes(_) => "InvalidMaxBytes",
+            ToolError::FileExists(_) => "FileExists",
+            ToolError::FileNotFoundTransfer(_) => "FileNotFound",
             ToolError::InvalidPattern(_) => "InvalidPattern",
             ToolError::InvalidRegex(_) => "InvalidRegex",
             ToolError::FileTooLarge(_) => "FileTooLarge",

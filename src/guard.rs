@@ -444,47 +444,82 @@ impl Guard {
     }
 }
 
-/// Replace the target with `data` atomically: a temp file in the same directory, the old
-/// file's mode and owner (0644 for a new file), fsync, rename over the name, fsync the
-/// directory. On any failure the old file is untouched and the temp file removed.
-pub fn replace_file(t: &WriteTarget, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = format!(
+/// A temp file beside a [`WriteTarget`], to be filled and then committed over it.
+pub struct TempFile {
+    /// The open temp file (write only, mode 0600 until commit).
+    pub file: File,
+    name: String,
+}
+
+/// Create `.<name>.mymcp-<random>.tmp` in the target's directory.
+pub fn create_temp(t: &WriteTarget) -> std::io::Result<TempFile> {
+    let name = format!(
         ".{}.mymcp-{}.tmp",
         t.name.to_string_lossy(),
         hex::encode(rand::random::<[u8; 6]>())
     );
     let fd: OwnedFd = rustix::fs::openat(
         &t.dir,
-        tmp.as_str(),
+        name.as_str(),
         OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::from_raw_mode(0o600),
     )?;
+    Ok(TempFile {
+        file: File::from(fd),
+        name,
+    })
+}
+
+/// Remove a temp file that will not be committed.
+pub fn discard_temp(t: &WriteTarget, tmp: TempFile) {
+    drop(tmp.file);
+    let _ = rustix::fs::unlinkat(&t.dir, tmp.name.as_str(), rustix::fs::AtFlags::empty());
+}
+
+/// Give the temp file the replaced file's mode and owner (0644 for a new file), fsync it,
+/// rename it over the target (refusing to replace an existing file when `no_replace`), and
+/// fsync the directory. On failure the temp file is removed and the target untouched.
+pub fn commit_temp(t: &WriteTarget, tmp: TempFile, no_replace: bool) -> std::io::Result<()> {
     let result = (|| {
-        let mut f = File::from(fd);
-        f.write_all(data)?;
         match &t.existing {
             Some(st) => {
                 // Only root can give a file away; otherwise it stays ours.
                 let _ = rustix::fs::fchown(
-                    &f,
+                    &tmp.file,
                     Some(rustix::fs::Uid::from_raw(st.st_uid)),
                     Some(rustix::fs::Gid::from_raw(st.st_gid)),
                 );
-                rustix::fs::fchmod(&f, Mode::from_raw_mode(st.st_mode & 0o7777))?;
+                rustix::fs::fchmod(&tmp.file, Mode::from_raw_mode(st.st_mode & 0o7777))?;
             }
-            None => rustix::fs::fchmod(&f, Mode::from_raw_mode(0o644))?,
+            None => rustix::fs::fchmod(&tmp.file, Mode::from_raw_mode(0o644))?,
         }
-        rustix::fs::fsync(&f)?;
-        drop(f);
-        rustix::fs::renameat(&t.dir, tmp.as_str(), &t.dir, t.name.as_os_str())?;
+        rustix::fs::fsync(&tmp.file)?;
+        let flags = if no_replace {
+            rustix::fs::RenameFlags::NOREPLACE
+        } else {
+            rustix::fs::RenameFlags::empty()
+        };
+        rustix::fs::renameat_with(&t.dir, tmp.name.as_str(), &t.dir, t.name.as_os_str(), flags)?;
         rustix::fs::fsync(&t.dir)?;
         Ok(())
     })();
     if result.is_err() {
-        let _ = rustix::fs::unlinkat(&t.dir, tmp.as_str(), rustix::fs::AtFlags::empty());
+        let _ = rustix::fs::unlinkat(&t.dir, tmp.name.as_str(), rustix::fs::AtFlags::empty());
     }
     result
+}
+
+/// Replace the target with `data` atomically: a temp file in the same directory, the old
+/// file's mode and owner (0644 for a new file), fsync, rename over the name, fsync the
+/// directory. On any failure the old file is untouched and the temp file removed.
+pub fn replace_file(t: &WriteTarget, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp = create_temp(t)?;
+    if let Err(e) = tmp.file.write_all(data) {
+        discard_temp(t, tmp);
+        return Err(e);
+    }
+    commit_temp(t, tmp, false)
 }
 
 /// Read the whole existing target (for edits), checking it is still the file that was

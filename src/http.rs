@@ -170,6 +170,35 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .strip_prefix("Bearer ")
 }
 
+/// The base URL clients use: `MYMCP_PUBLIC_BASE_URL`, else the request's scheme and `Host`
+/// (`X-Forwarded-Proto`/`-Host` only with `MYMCP_TRUST_FORWARDED=true`).
+fn base_url(st: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+    let cfg = &st.config;
+    if !cfg.public_base_url.is_empty() {
+        return cfg.public_base_url.trim_end_matches('/').to_string();
+    }
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let mut scheme = uri.scheme_str().unwrap_or("http").to_string();
+    let mut host = get("host").unwrap_or_else(|| format!("{}:{}", cfg.host, cfg.port));
+    if cfg.trust_forwarded {
+        if let Some(p) = get("x-forwarded-proto").filter(|p| p == "http" || p == "https") {
+            scheme = p;
+        }
+        if let Some(h) = get("x-forwarded-host") {
+            host = h;
+        }
+    }
+    // A Host header is attacker-chosen text: keep only characters a host:port can have.
+    host.retain(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
+    format!("{scheme}://{host}")
+}
+
 /// `X-Request-ID` if short and printable ASCII, else a fresh random id.
 pub fn request_id(headers: &HeaderMap) -> String {
     headers
@@ -193,6 +222,7 @@ async fn mcp_auth(
         return detail(StatusCode::UNAUTHORIZED, "Invalid or disabled token");
     };
     let rid = request_id(req.headers());
+    let base_url = base_url(&st, req.headers(), req.uri());
     normalize_accept(req.headers_mut());
     req.extensions_mut().insert(Caller {
         token_name: p.name,
@@ -200,6 +230,7 @@ async fn mcp_auth(
         role: p.role,
         ip: peer.ip(),
         request_id: rid.clone(),
+        base_url,
     });
     let json_body = req
         .headers()
@@ -493,12 +524,19 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             host_origin_check,
         ));
+    let raw_routes = Router::new().route(
+        "/files/raw/{ticket}",
+        get(crate::raw::get)
+            .head(crate::raw::head)
+            .put(crate::raw::put),
+    );
     Router::new()
         .route("/health", get(health))
         .route("/version", get(version))
         .route("/metrics", get(metrics))
         .merge(mcp_routes)
         .merge(admin_routes)
+        .merge(raw_routes)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), track_http))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(

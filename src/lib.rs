@@ -11,6 +11,8 @@ pub mod guard;
 pub mod http;
 pub mod mcp;
 pub mod metrics;
+pub mod raw;
 pub mod server;
 pub mod tokens;
 pub mod tools;
+pub mod transfer;

@@ -38,6 +38,8 @@ pub struct Caller {
     pub ip: IpAddr,
     /// `X-Request-ID` (validated) or a generated one.
     pub request_id: String,
+    /// `scheme://host[:port]` this request reached us at (for absolute ticket URLs).
+    pub base_url: String,
 }
 
 /// Sends MCP progress notifications for one call (the client asked with a `progressToken`).
@@ -262,7 +264,7 @@ impl McpHandler {
             )));
         }
         tools::validate(&spec.schema, &args)?;
-        let fut = tools::dispatch(self.state.clone(), name, args, progress);
+        let fut = tools::dispatch(self.state.clone(), caller, name, args, progress);
         match AssertUnwindSafe(fut).catch_unwind().await {
             Ok(r) => r,
             Err(_) => {

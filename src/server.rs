@@ -37,6 +37,8 @@ pub struct AppState {
     pub audit: crate::audit::AuditLog,
     /// Prometheus series.
     pub metrics: crate::metrics::Metrics,
+    /// Transfer tickets.
+    pub tickets: crate::transfer::Tickets,
 }
 
 /// Options from the `serve` command line.
@@ -160,6 +162,7 @@ pub fn prepare(
             bash: crate::tools::bash::BashRunner::new(cfg_bash_max, config::child_env()),
             audit,
             metrics,
+            tickets: crate::transfer::Tickets::default(),
         }),
         temp_tokens,
     })
@@ -201,6 +204,7 @@ pub async fn run(prepared: Prepared, env: BTreeMap<String, String>) -> Result<()
     })?;
     eprintln!("[mymcp] serving on {local}");
     let bg = spawn_background(state.clone(), env, shutdown.clone());
+    let sweeper = crate::transfer::spawn_sweeper(state.clone());
 
     let app = http::router(state.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -257,6 +261,7 @@ pub async fn run(prepared: Prepared, env: BTreeMap<String, String>) -> Result<()
         }
     }
     bg.abort();
+    sweeper.abort();
     let st = state.clone();
     let _ = tokio::task::spawn_blocking(move || {
         if let Err(e) = st.tokens.persist_last_used() {

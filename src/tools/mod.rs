@@ -384,6 +384,7 @@ async fn blocking(
 /// Run a validated call. The caller has already checked the role.
 pub async fn dispatch(
     state: Arc<AppState>,
+    caller: &crate::mcp::Caller,
     name: &str,
     args: Map<String, Value>,
     progress: Option<Arc<dyn bash::ProgressSink>>,
@@ -435,6 +436,28 @@ pub async fn dispatch(
                 grep::run(&state.guard, d, m, grep::DEADLINE, a)
             })
             .await
+        }
+        "prepare_upload" | "prepare_download" => {
+            let cfg = &state.config;
+            let limits = crate::transfer::Limits {
+                enabled: cfg.transfer_enabled,
+                max_bytes: cfg.transfer_max_bytes,
+                default_ttl: cfg.transfer_default_ttl_sec,
+                max_ttl: cfg.transfer_max_ttl_sec,
+            };
+            let who = crate::transfer::Issuer {
+                name: &caller.token_name,
+                role: caller.role.as_str(),
+                id: &caller.token_id,
+                base_url: &caller.base_url,
+            };
+            if name == "prepare_upload" {
+                let a = parse(args)?;
+                crate::transfer::prepare_upload(&state.tickets, &state.guard, limits, &who, a)
+            } else {
+                let a = parse(args)?;
+                crate::transfer::prepare_download(&state.tickets, &state.guard, limits, &who, a)
+            }
         }
         "write_file" => {
             let a: write_file::Args = parse(args)?;

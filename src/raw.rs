@@ -1,0 +1,409 @@
+//! `PUT`/`GET`/`HEAD /files/raw/{ticket}`: redeem transfer tickets, streaming.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use crate::audit::Record;
+use crate::error::ToolError;
+use crate::guard::{commit_temp, create_temp, discard_temp};
+use crate::server::AppState;
+use crate::transfer::{Op, Refusal, Ticket, content_disposition, parse_range};
+
+fn refuse((status, code, hint): Refusal) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = (
+        status,
+        axum::Json(json!({"error": code, "hint": hint, "ok": false})),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+fn audit(st: &AppState, t: &Ticket, id: &str, peer: SocketAddr, bytes: u64, error: Option<&str>) {
+    if !st.audit.enabled() {
+        return;
+    }
+    let tool = match t.op {
+        Op::Upload => "transfer_upload",
+        Op::Download => "transfer_download",
+    };
+    let record = Record {
+        ts: crate::tokens::now_rfc3339(),
+        token_name: &t.issuer_name,
+        role: &t.issuer_role,
+        ip: peer.ip().to_string(),
+        tool,
+        params: json!({
+            "bytes": bytes,
+            "issuer_role": t.issuer_role,
+            "issuer_token_name": t.issuer_name,
+            "op": t.op.as_str(),
+            "path": t.path.display().to_string(),
+            "redeemer_ip": peer.ip().to_string(),
+            "ticket": id.chars().take(8).collect::<String>(),
+        }),
+        result: if error.is_some() { "error" } else { "ok" },
+        request_id: None,
+        reason: None,
+        error_code: error.map(String::from),
+        error_message: error.map(String::from),
+        duration_ms: None,
+        output: None,
+    };
+    if let Err(e) = st.audit.write(&record) {
+        st.metrics.audit_failures.inc();
+        tracing::error!(error = %e, tool, "audit log write failed");
+    }
+}
+
+fn disabled() -> Response {
+    refuse((
+        404,
+        "transfer_disabled",
+        "File transfer is disabled on this server.".into(),
+    ))
+}
+
+/// `PUT /files/raw/{ticket}`: stream the body into a temp file beside the destination, then
+/// rename it into place.
+pub async fn put(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if !st.config.transfer_enabled {
+        return disabled();
+    }
+    let t = match st.tickets.redeem(&id, Op::Upload, true) {
+        Ok(t) => t,
+        Err(r) => return refuse(r),
+    };
+    let fail = |r: Refusal| {
+        audit(&st, &t, &id, peer, 0, Some(r.1));
+        refuse(r)
+    };
+    if let Some(cl) = headers.get(header::CONTENT_LENGTH) {
+        match cl.to_str().ok().and_then(|v| v.parse::<u64>().ok()) {
+            None => {
+                return fail((
+                    400,
+                    "bad_content_length",
+                    "Content-Length is not an integer.".into(),
+                ));
+            }
+            Some(n) if n > t.max_bytes => {
+                return fail((
+                    413,
+                    "size_exceeded",
+                    format!("Body exceeds max_bytes={}.", t.max_bytes),
+                ));
+            }
+            _ => {}
+        }
+    }
+    let path = t.path.display().to_string();
+    let st2 = st.clone();
+    let p2 = path.clone();
+    let target = match tokio::task::spawn_blocking(move || st2.guard.resolve_write(&p2, true)).await
+    {
+        Ok(Ok(x)) => x,
+        Ok(Err(e @ ToolError::ProtectedPath(_))) => {
+            return fail((403, "path_protected", e.to_string()));
+        }
+        Ok(Err(e)) => return fail((500, "mkdir_failed", e.to_string())),
+        Err(e) => return fail((500, "write_failed", e.to_string())),
+    };
+    let tmp = match create_temp(&target) {
+        Ok(x) => x,
+        Err(e) => return fail((500, "write_failed", e.to_string())),
+    };
+    let std_file = match tmp.file.try_clone() {
+        Ok(f) => f,
+        Err(e) => {
+            discard_temp(&target, tmp);
+            return fail((500, "write_failed", e.to_string()));
+        }
+    };
+    let mut file = tokio::fs::File::from_std(std_file);
+    let mut hasher = Sha256::new();
+    let mut total: u64 = 0;
+    let mut stream = body.into_data_stream();
+    let mut err: Option<Refusal> = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                err = Some((
+                    400,
+                    "body_read_failed",
+                    format!("Reading the body failed: {e}"),
+                ));
+                break;
+            }
+        };
+        total += chunk.len() as u64;
+        if total > t.max_bytes {
+            err = Some((
+                413,
+                "size_exceeded",
+                format!("Body exceeds max_bytes={}.", t.max_bytes),
+            ));
+            break;
+        }
+        hasher.update(&chunk);
+        if let Err(e) = file.write_all(&chunk).await {
+            err = Some((500, "write_failed", e.to_string()));
+            break;
+        }
+    }
+    if err.is_none()
+        && let Err(e) = file.flush().await
+    {
+        err = Some((500, "write_failed", e.to_string()));
+    }
+    drop(file);
+    if let Some(r) = err {
+        discard_temp(&target, tmp);
+        return fail(r);
+    }
+    let no_replace = !t.overwrite;
+    let res = tokio::task::spawn_blocking(move || {
+        let r = commit_temp(&target, tmp, no_replace);
+        (r, target)
+    })
+    .await;
+    match res {
+        Ok((Ok(()), _)) => {}
+        Ok((Err(e), _)) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return fail((
+                409,
+                "file_exists",
+                format!("{path} already exists and the ticket was minted with overwrite=false."),
+            ));
+        }
+        Ok((Err(e), _)) => return fail((500, "write_failed", e.to_string())),
+        Err(e) => return fail((500, "write_failed", e.to_string())),
+    }
+    audit(&st, &t, &id, peer, total, None);
+    axum::Json(json!({
+        "bytes_written": total,
+        "ok": true,
+        "path": path,
+        "sha256": hex::encode(hasher.finalize()),
+    }))
+    .into_response()
+}
+
+struct Prepared {
+    t: Ticket,
+    file: std::fs::File,
+    size: u64,
+    range: Option<(u64, u64)>,
+}
+
+async fn prepare_download(
+    st: &Arc<AppState>,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Prepared, Response> {
+    if !st.config.transfer_enabled {
+        return Err(disabled());
+    }
+    let t = st.tickets.redeem(id, Op::Download, false).map_err(refuse)?;
+    let st2 = st.clone();
+    let p = t.path.display().to_string();
+    let opened = match tokio::task::spawn_blocking(move || st2.guard.open_read(&p)).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(e @ ToolError::ProtectedPath(_))) => {
+            return Err(refuse((403, "path_protected", e.to_string())));
+        }
+        Ok(Err(
+            ToolError::FileNotFound { .. }
+            | ToolError::IsADirectory(_)
+            | ToolError::NotARegularFile(_),
+        )) => {
+            return Err(refuse((
+                404,
+                "path_not_found",
+                "Server file no longer exists.".into(),
+            )));
+        }
+        Ok(Err(e)) => return Err(refuse((500, "read_failed", e.to_string()))),
+        Err(e) => return Err(refuse((500, "read_failed", e.to_string()))),
+    };
+    let size = opened.size;
+    let range = match parse_range(
+        headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
+        size,
+    ) {
+        Ok(r) => r,
+        Err(_) => {
+            let mut r = refuse((
+                416,
+                "range_not_satisfiable",
+                format!("The file is {size} bytes."),
+            ));
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Err(r);
+        }
+    };
+    Ok(Prepared {
+        t,
+        file: opened.file,
+        size,
+        range,
+    })
+}
+
+fn download_headers(p: &Prepared) -> (StatusCode, HeaderMap, u64, u64) {
+    let (start, end) = p.range.unwrap_or((0, p.size.saturating_sub(1)));
+    let len = if p.size == 0 { 0 } else { end - start + 1 };
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(v) = HeaderValue::from_str(&len.to_string()) {
+        h.insert(header::CONTENT_LENGTH, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&content_disposition(&p.t.path)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    let status = if p.range.is_some() {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{}", p.size)) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    (status, h, start, len)
+}
+
+/// `HEAD /files/raw/{ticket}`: the headers a GET would send; the ticket stays valid.
+pub async fn head(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match prepare_download(&st, &id, &headers).await {
+        Ok(p) => {
+            let (status, h, _, _) = download_headers(&p);
+            (status, h).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+/// Streams a file range; marks the ticket used and audits when the last byte of the file
+/// went out, audits an error when dropped early.
+struct Download {
+    inner: tokio_util::io::ReaderStream<tokio::io::Take<tokio::fs::File>>,
+    st: Arc<AppState>,
+    t: Ticket,
+    id: String,
+    peer: SocketAddr,
+    sent: u64,
+    len: u64,
+    reaches_end: bool,
+    done: bool,
+}
+
+impl Stream for Download {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let r = Pin::new(&mut self.inner).poll_next(cx);
+        if let Poll::Ready(Some(Ok(b))) = &r {
+            self.sent += b.len() as u64;
+        }
+        // hyper stops polling once Content-Length bytes went out, so completion is decided
+        // by the count, not by the end of the stream.
+        let finished = matches!(r, Poll::Ready(None)) || self.sent >= self.len;
+        if finished && !self.done {
+            self.finish();
+        }
+        r
+    }
+}
+
+impl Download {
+    fn finish(&mut self) {
+        self.done = true;
+        if self.sent >= self.len && self.reaches_end {
+            self.st.tickets.consume(&self.id);
+        }
+        audit(&self.st, &self.t, &self.id, self.peer, self.sent, None);
+    }
+}
+
+impl Drop for Download {
+    fn drop(&mut self) {
+        if !self.done {
+            audit(
+                &self.st,
+                &self.t,
+                &self.id,
+                self.peer,
+                self.sent,
+                Some("download_incomplete"),
+            );
+        }
+    }
+}
+
+/// `GET /files/raw/{ticket}`: stream the file (or the requested range).
+pub async fn get(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let p = match prepare_download(&st, &id, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let (status, h, start, len) = download_headers(&p);
+    let reaches_end = p.size == 0 || p.range.is_none_or(|(_, e)| e + 1 == p.size);
+    let mut file = tokio::fs::File::from_std(p.file);
+    if start > 0
+        && let Err(e) = file.seek(std::io::SeekFrom::Start(start)).await
+    {
+        return refuse((500, "read_failed", e.to_string()));
+    }
+    let stream = Download {
+        inner: tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024),
+        st: st.clone(),
+        t: p.t,
+        id,
+        peer,
+        sent: 0,
+        len,
+        reaches_end,
+        done: false,
+    };
+    let mut stream = stream;
+    if len == 0 {
+        // Nothing to send: the body may never be polled.
+        stream.finish();
+    }
+    (status, h, Body::from_stream(stream)).into_response()
+}
