@@ -15,10 +15,11 @@ WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 cargo build --release --quiet
 OURS=$PWD/target/release/mymcp
-python3 -m pip download --quiet --no-deps -d "$WORK/ref" algony-mymcp==3.1.0
-(cd "$WORK/ref" && python3 -m zipfile -e ./*.whl .)
-REF=$WORK/ref/algony_mymcp-3.1.0.data/scripts/mymcp
-chmod +x "$REF"
+RW=tok_00000000000000000000000000bench1
+ADMIN=tok_00000000000000000000000000admin
+# shellcheck source=benches/common.sh
+. benches/common.sh
+REF=$(fetch_reference)
 
 echo "== generating the tree" >&2
 TREE=$WORK/tree
@@ -43,18 +44,8 @@ for a in range(20):
 print(n, "files", file=sys.stderr)
 EOF
 
-RW=tok_00000000000000000000000000bench1
-ADMIN=tok_00000000000000000000000000admin
-start() { # name port bin
-  local d=$WORK/$1; mkdir -p "$d"
-  echo "{\"tokens\":{\"$RW\":{\"name\":\"b\",\"created_at\":\"x\",\"last_used\":null,\"enabled\":true,\"role\":\"rw\"}}}" > "$d/tokens.json"
-  printf 'MYMCP_HOST=127.0.0.1\nMYMCP_PORT=%s\nMYMCP_ADMIN_TOKEN=%s\nMYMCP_TOKEN_FILE=%s\nMYMCP_AUDIT_LOG_DIR=%s\nMYMCP_GREP_MAX_RESULTS=5000\n' \
-    "$2" "$ADMIN" "$d/tokens.json" "$d/log" > "$d/.env"
-  env -u MYMCP_ENV_FILE "$3" serve -env-file "$d/.env" >/dev/null 2>&1 &
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$2/health" >/dev/null && break; sleep 0.05; done
-}
-start ours 18791 "$OURS"
-start ref 18792 "$REF"
+start_server ours 18791 "$OURS" MYMCP_GREP_MAX_RESULTS=5000
+start_server ref 18792 "$REF" MYMCP_GREP_MAX_RESULTS=5000
 
 call() { # port tool args-json
   printf "curl -fsS -o /dev/null http://127.0.0.1:%s/mcp -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H 'Authorization: Bearer %s' -d '%s'" \
