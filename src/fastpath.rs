@@ -78,7 +78,12 @@ pub async fn middleware(State(fp): State<Arc<FastPath>>, req: Request, next: Nex
                     format!("cannot read request body: {e}"),
                 )
             };
-            return (status, axum::Json(json!({ "detail": msg }))).into_response();
+            return (
+                status,
+                [(header::CONNECTION, "close")],
+                axum::Json(json!({ "detail": msg })),
+            )
+                .into_response();
         }
     };
     let caller = parts.extensions.get::<Caller>().cloned();

@@ -471,8 +471,11 @@ async fn content_length_limit(limit: usize, req: Request, next: Next) -> Respons
         .and_then(|v| v.parse::<u64>().ok())
         .is_some_and(|n| n > limit as u64);
     if too_big {
+        // The body stays unread, so this connection cannot carry another request: say so,
+        // or a client reusing it would see its next request fail.
         return (
             StatusCode::PAYLOAD_TOO_LARGE,
+            [(header::CONNECTION, "close")],
             axum::Json(json!({"detail": format!("request body exceeds {limit} bytes")})),
         )
             .into_response();
