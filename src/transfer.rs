@@ -229,6 +229,23 @@ pub struct Issuer<'a> {
     pub base_url: &'a str,
 }
 
+impl Issuer<'_> {
+    /// A ticket from this issuer.
+    fn ticket(&self, op: Op, path: PathBuf, max_bytes: u64, overwrite: bool, ttl: u64) -> Ticket {
+        Ticket {
+            op,
+            path,
+            max_bytes,
+            overwrite,
+            expires_at: now_unix() + ttl,
+            issuer_name: self.name.to_string(),
+            issuer_role: self.role.to_string(),
+            issuer_id: self.id.to_string(),
+            consumed: false,
+        }
+    }
+}
+
 /// `prepare_upload`.
 pub fn prepare_upload(
     tickets: &Tickets,
@@ -261,18 +278,9 @@ pub fn prepare_upload(
         Some(n) => (n as u64).min(l.max_bytes),
     };
     let ttl = ttl(&l, a.expires_in)?;
-    let expires_at = now_unix() + ttl;
-    let id = tickets.mint(Ticket {
-        op: Op::Upload,
-        path: canonical,
-        max_bytes,
-        overwrite,
-        expires_at,
-        issuer_name: who.name.to_string(),
-        issuer_role: who.role.to_string(),
-        issuer_id: who.id.to_string(),
-        consumed: false,
-    })?;
+    let t = who.ticket(Op::Upload, canonical, max_bytes, overwrite, ttl);
+    let expires_at = t.expires_at;
+    let id = tickets.mint(t)?;
     let url = format!("{}/files/raw/{id}", who.base_url);
     Ok(json!({
         "curl_example": format!("curl -fsS -T /local/path/to/file {}", shell_quote(&url)),
@@ -319,18 +327,9 @@ pub fn prepare_download(
         Err(e) => return Err(e),
     };
     let ttl = ttl(&l, a.expires_in)?;
-    let expires_at = now_unix() + ttl;
-    let id = tickets.mint(Ticket {
-        op: Op::Download,
-        path: opened.real.clone(),
-        max_bytes: opened.size,
-        overwrite: false,
-        expires_at,
-        issuer_name: who.name.to_string(),
-        issuer_role: who.role.to_string(),
-        issuer_id: who.id.to_string(),
-        consumed: false,
-    })?;
+    let t = who.ticket(Op::Download, opened.real.clone(), opened.size, false, ttl);
+    let expires_at = t.expires_at;
+    let id = tickets.mint(t)?;
     let url = format!("{}/files/raw/{id}", who.base_url);
     let base = Path::new(&a.src_path)
         .file_name()

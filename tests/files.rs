@@ -5,7 +5,7 @@ mod common;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use common::{Layout, Server};
+use common::{Layout, Server, redact};
 use serde_json::{Value, json};
 
 async fn setup() -> (Layout, Server, String) {
@@ -13,15 +13,6 @@ async fn setup() -> (Layout, Server, String) {
     let s = Server::start(&l);
     let (rw, _) = s.admin_create("writer", "rw").await;
     (l, s, rw)
-}
-
-fn redact(l: &Layout, v: &Value) -> Value {
-    let canon = std::fs::canonicalize(l.root()).unwrap();
-    let t = v
-        .to_string()
-        .replace(canon.to_str().unwrap(), "[ROOT]")
-        .replace(l.root().to_str().unwrap(), "[ROOT]");
-    serde_json::from_str(&t).unwrap()
 }
 
 #[tokio::test]

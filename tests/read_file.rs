@@ -2,28 +2,14 @@
 
 mod common;
 
-use common::{Layout, Server};
-use serde_json::{Value, json};
+use common::{Layout, Server, redact};
+use serde_json::json;
 
 async fn setup(extra: &str) -> (Layout, Server, String) {
     let l = Layout::new(extra);
     let s = Server::start(&l);
     let (ro, _) = s.admin_create("reader", "ro").await;
     (l, s, ro)
-}
-
-fn redact(l: &Layout, v: &Value) -> Value {
-    let root = l.root().to_str().unwrap().to_string();
-    let canon = std::fs::canonicalize(l.root())
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
-    let s = v
-        .to_string()
-        .replace(&canon, "[ROOT]")
-        .replace(&root, "[ROOT]");
-    serde_json::from_str(&s).unwrap()
 }
 
 #[tokio::test]

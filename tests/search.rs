@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Layout, Server};
+use common::{Layout, Server, redact};
 use serde_json::{Value, json};
 
 /// data/
@@ -48,15 +48,6 @@ async fn setup() -> (Layout, Server, String) {
     let s = Server::start(&l);
     let (ro, _) = s.admin_create("reader", "ro").await;
     (l, s, ro)
-}
-
-fn redact(l: &Layout, v: &Value) -> Value {
-    let canon = std::fs::canonicalize(l.root()).unwrap();
-    let t = v
-        .to_string()
-        .replace(canon.to_str().unwrap(), "[ROOT]")
-        .replace(l.root().to_str().unwrap(), "[ROOT]");
-    serde_json::from_str(&t).unwrap()
 }
 
 #[tokio::test]

@@ -345,3 +345,13 @@ pub fn parse_prometheus(text: &str) -> Vec<Sample> {
     }
     out
 }
+
+/// Replace the layout's root (as given and canonical) with `[ROOT]` for snapshots.
+pub fn redact(l: &Layout, v: &Value) -> Value {
+    let canon = std::fs::canonicalize(l.root()).unwrap();
+    let t = v
+        .to_string()
+        .replace(canon.to_str().unwrap(), "[ROOT]")
+        .replace(l.root().to_str().unwrap(), "[ROOT]");
+    serde_json::from_str(&t).unwrap()
+}
