@@ -5,7 +5,7 @@ mod common;
 use std::path::Path;
 
 use common::{Layout, Server, redact};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// data/
 ///   a.log        foo one / bar / foo two / x / y / z / foo three
