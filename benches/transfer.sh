@@ -34,8 +34,13 @@ for impl in ours ref; do
   d=$(tool_call $port prepare_download "{\"src_path\":\"$WORK/files/src.bin\"}" | url_of)
   case $d in http*) ;; *) d="http://127.0.0.1:$port$d" ;; esac
   t2=$(secs); curl -fsS "$d" -o "$WORK/files/down-$impl.bin"; sync; t3=$(secs)
+  # The same download into /dev/null: what the server sends, without curl's own disk writes.
+  n=$(tool_call $port prepare_download "{\"src_path\":\"$WORK/files/src.bin\"}" | url_of)
+  case $n in http*) ;; *) n="http://127.0.0.1:$port$n" ;; esac
+  t4=$(secs); curl -fsS "$n" -o /dev/null; t5=$(secs)
   cmp -s "$WORK/files/src.bin" "$WORK/files/up-$impl.bin" || echo "$impl: upload differs!"
   cmp -s "$WORK/files/src.bin" "$WORK/files/down-$impl.bin" || echo "$impl: download differs!"
-  printf '%-18s upload %s MB/s, download %s MB/s\n' "$impl:" "$(mbps "$t0" "$t1")" "$(mbps "$t2" "$t3")"
+  printf '%-18s upload %s MB/s, download to file %s MB/s, download to /dev/null %s MB/s\n' \
+    "$impl:" "$(mbps "$t0" "$t1")" "$(mbps "$t2" "$t3")" "$(mbps "$t4" "$t5")"
   rm -f "$WORK/files/up-$impl.bin" "$WORK/files/down-$impl.bin"
 done
