@@ -144,3 +144,37 @@ impl Metrics {
         let _ = &self.start_time;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped Grafana dashboard parses and queries only series this server exports.
+    #[test]
+    fn grafana_dashboard_uses_only_exported_metrics() {
+        let text = include_str!("../packaging/grafana/mymcp.json");
+        let dash: serde_json::Value = serde_json::from_str(text).unwrap();
+        let m = Metrics::new().unwrap();
+        m.tool_call("read_file", "ro", "ok", Some(0.01));
+        m.http_requests.with_label_values(&["/mcp", "POST", "200"]).inc();
+        let exposition = m.render(0);
+        let exported: Vec<&str> = exposition
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .filter_map(|l| l.split(['{', ' ']).next())
+            .collect();
+        let mut checked = 0;
+        for p in dash["panels"].as_array().unwrap() {
+            for t in p["targets"].as_array().unwrap() {
+                let expr = t["expr"].as_str().unwrap();
+                for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                    if word.starts_with("mymcp_") || word.starts_with("process_") {
+                        assert!(exported.contains(&word), "{word} is not exported ({expr})");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked >= 10);
+    }
+}
