@@ -445,7 +445,10 @@ async fn track_http(State(st): State<Arc<AppState>>, req: Request, next: Next) -
         "PATCH" => "PATCH",
         _ => "OTHER",
     };
-    let resp = next.run(req).await;
+    let span =
+        tracing::info_span!("http_request", method, path = %path, status = tracing::field::Empty);
+    let resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    span.record("status", resp.status().as_u16());
     st.metrics
         .http_requests
         .with_label_values(&[path.as_str(), method, resp.status().as_str()])

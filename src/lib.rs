@@ -11,6 +11,7 @@ pub mod guard;
 pub mod http;
 pub mod mcp;
 pub mod metrics;
+pub mod otel;
 pub mod raw;
 pub mod server;
 pub mod tokens;

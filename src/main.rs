@@ -71,7 +71,9 @@ fn serve(a: mymcp::cli::ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(server::run(prepared, env)) {
+    let result = rt.block_on(server::run(prepared, env));
+    mymcp::otel::shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("serve: {e}");
@@ -87,14 +89,35 @@ fn init_logging(level: &str, format: LogFormat) {
         "critical" => "error".to_string(),
         other => other.to_string(),
     };
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::prelude::*;
     // rmcp logs every stateless request at INFO; keep it to warnings.
-    let filter = EnvFilter::try_new(format!("{level},rmcp=warn"))
-        .unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+    let filter = || {
+        EnvFilter::try_new(format!("{level},rmcp=warn"))
+            .unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"))
     };
+    let (text, json) = match format {
+        LogFormat::Text => (
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter()),
+            ),
+            None,
+        ),
+        LogFormat::Json => (
+            None,
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter()),
+            ),
+        ),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(text)
+        .with(json)
+        .with(mymcp::otel::layer())
+        .try_init();
 }

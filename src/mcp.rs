@@ -179,7 +179,15 @@ impl McpHandler {
         let params = audit_on.then(|| crate::audit::redact_params(&args));
         let kept_args =
             (audit_on && matches!(name, "write_file" | "edit_file")).then(|| args.clone());
-        let mut outcome = self.run(caller, name, args, progress).await;
+        let span = tracing::info_span!(
+            "tool_call",
+            tool = %name,
+            role = %caller.role,
+            token = %caller.token_name,
+            request_id = %caller.request_id,
+        );
+        let mut outcome =
+            tracing::Instrument::instrument(self.run(caller, name, args, progress), span).await;
         let elapsed = started.elapsed();
         let ms = elapsed.as_millis() as u64;
         let (result, code, message, reason) = crate::audit::classify(&outcome);

@@ -156,7 +156,9 @@ mod tests {
         let dash: serde_json::Value = serde_json::from_str(text).unwrap();
         let m = Metrics::new().unwrap();
         m.tool_call("read_file", "ro", "ok", Some(0.01));
-        m.http_requests.with_label_values(&["/mcp", "POST", "200"]).inc();
+        m.http_requests
+            .with_label_values(&["/mcp", "POST", "200"])
+            .inc();
         let exposition = m.render(0);
         let exported: Vec<&str> = exposition
             .lines()
