@@ -120,4 +120,5 @@ fn init_logging(level: &str, format: LogFormat) {
         .with(json)
         .with(mymcp::otel::layer())
         .try_init();
+    mymcp::otel::init_metrics();
 }

@@ -104,6 +104,7 @@ impl Metrics {
         self.tool_calls
             .with_label_values(&[tool, role, result])
             .inc();
+        crate::otel::record_tool_call(tool, role, result, seconds);
         if let Some(s) = seconds {
             self.tool_duration.with_label_values(&[tool]).observe(s);
         }

@@ -1,4 +1,4 @@
-//! OpenTelemetry export (cargo feature `otlp`): spans of tool calls and HTTP requests go to an
+//! OpenTelemetry export (cargo feature `otlp`): spans and metrics of tool calls and HTTP requests go to an
 //! OTLP/HTTP collector when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `…_TRACES_ENDPOINT`) is set. The
 //! exporter honours the standard `OTEL_*` variables (headers, timeout, batch delay, service
 //! name, resource attributes); `OTEL_SDK_DISABLED=true` turns it off. Without the feature,
@@ -7,11 +7,121 @@
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
-/// Is an OTLP endpoint configured (and the SDK not disabled)?
-pub fn configured() -> bool {
+fn endpoint_for(signal: &str) -> bool {
     let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
     let disabled = std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
-    !disabled && (set("OTEL_EXPORTER_OTLP_ENDPOINT") || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+    !disabled
+        && (set("OTEL_EXPORTER_OTLP_ENDPOINT")
+            || set(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")))
+}
+
+/// Is an OTLP endpoint for traces configured (and the SDK not disabled)?
+pub fn configured() -> bool {
+    endpoint_for("TRACES")
+}
+
+#[cfg(feature = "otlp")]
+struct Instruments {
+    calls: opentelemetry::metrics::Counter<u64>,
+    duration: opentelemetry::metrics::Histogram<f64>,
+    http: opentelemetry::metrics::Counter<u64>,
+}
+
+#[cfg(feature = "otlp")]
+static INSTRUMENTS: std::sync::OnceLock<Instruments> = std::sync::OnceLock::new();
+#[cfg(feature = "otlp")]
+static METER_PROVIDER: std::sync::OnceLock<opentelemetry_sdk::metrics::SdkMeterProvider> =
+    std::sync::OnceLock::new();
+
+/// Start pushing metrics over OTLP when a metrics endpoint is configured. The same numbers
+/// as the Prometheus series, as OTel instruments (`mymcp.tool.calls`, `mymcp.tool.duration`,
+/// `mymcp.http.requests`).
+pub fn init_metrics() {
+    if !endpoint_for("METRICS") {
+        return;
+    }
+    #[cfg(feature = "otlp")]
+    {
+        use opentelemetry::metrics::MeterProvider as _;
+        let exporter = match opentelemetry_otlp::MetricExporter::builder()
+            .with_http()
+            .build()
+        {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("[mymcp] OpenTelemetry metrics export disabled: {e}");
+                return;
+            }
+        };
+        let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+            .with_periodic_exporter(exporter)
+            .with_resource(resource())
+            .build();
+        let meter = provider.meter("mymcp");
+        let _ = INSTRUMENTS.set(Instruments {
+            calls: meter
+                .u64_counter("mymcp.tool.calls")
+                .with_description("MCP tool calls")
+                .build(),
+            duration: meter
+                .f64_histogram("mymcp.tool.duration")
+                .with_unit("s")
+                .with_description("MCP tool call duration")
+                .build(),
+            http: meter
+                .u64_counter("mymcp.http.requests")
+                .with_description("HTTP requests")
+                .build(),
+        });
+        let _ = METER_PROVIDER.set(provider);
+    }
+}
+
+#[cfg(feature = "otlp")]
+fn resource() -> opentelemetry_sdk::Resource {
+    let mut r = opentelemetry_sdk::Resource::builder();
+    if std::env::var("OTEL_SERVICE_NAME").is_err() {
+        r = r.with_service_name("mymcp");
+    }
+    r.build()
+}
+
+/// Record a tool call for OTLP metrics (no-op without the feature or an endpoint).
+pub fn record_tool_call(tool: &str, role: &str, result: &str, seconds: Option<f64>) {
+    #[cfg(feature = "otlp")]
+    if let Some(i) = INSTRUMENTS.get() {
+        use opentelemetry::KeyValue;
+        let attrs = [
+            KeyValue::new("tool", tool.to_string()),
+            KeyValue::new("role", role.to_string()),
+            KeyValue::new("result", result.to_string()),
+        ];
+        i.calls.add(1, &attrs);
+        if let Some(s) = seconds {
+            i.duration
+                .record(s, &[KeyValue::new("tool", tool.to_string())]);
+        }
+    }
+    #[cfg(not(feature = "otlp"))]
+    let _ = (tool, role, result, seconds);
+}
+
+/// Record an HTTP request for OTLP metrics (no-op without the feature or an endpoint).
+pub fn record_http(path: &str, method: &str, status: u16) {
+    #[cfg(feature = "otlp")]
+    if let Some(i) = INSTRUMENTS.get() {
+        use opentelemetry::KeyValue;
+        i.http.add(
+            1,
+            &[
+                KeyValue::new("path", path.to_string()),
+                KeyValue::new("method", method.to_string()),
+                KeyValue::new("status", i64::from(status)),
+            ],
+        );
+    }
+    #[cfg(not(feature = "otlp"))]
+    let _ = (path, method, status);
 }
 
 #[cfg(feature = "otlp")]
@@ -40,13 +150,9 @@ where
                 return None;
             }
         };
-        let mut resource = opentelemetry_sdk::Resource::builder();
-        if std::env::var("OTEL_SERVICE_NAME").is_err() {
-            resource = resource.with_service_name("mymcp");
-        }
         let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
             .with_batch_exporter(exporter)
-            .with_resource(resource.build())
+            .with_resource(resource())
             .build();
         let tracer = provider.tracer("mymcp");
         let _ = PROVIDER.set(provider);
@@ -71,7 +177,12 @@ where
 /// Flush and stop the exporter (at shutdown).
 pub fn shutdown() {
     #[cfg(feature = "otlp")]
-    if let Some(p) = PROVIDER.get() {
-        let _ = p.shutdown();
+    {
+        if let Some(p) = PROVIDER.get() {
+            let _ = p.shutdown();
+        }
+        if let Some(m) = METER_PROVIDER.get() {
+            let _ = m.shutdown();
+        }
     }
 }

@@ -11,19 +11,19 @@ use common::{Layout, Server};
 use serde_json::json;
 
 #[tokio::test]
-async fn tool_and_http_spans_arrive_at_the_collector() {
+async fn spans_and_metrics_arrive_at_the_collector() {
     // A minimal collector: records every body POSTed to /v1/traces.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-    let app = axum::Router::new().route(
-        "/v1/traces",
-        axum::routing::post(move |body: Bytes| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(body);
-                ""
-            }
-        }),
-    );
+    let record = move |body: Bytes| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(body);
+            ""
+        }
+    };
+    let app = axum::Router::new()
+        .route("/v1/traces", axum::routing::post(record.clone()))
+        .route("/v1/metrics", axum::routing::post(record));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let collector = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -38,6 +38,7 @@ async fn tool_and_http_spans_arrive_at_the_collector() {
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.as_str()),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
             ("OTEL_SERVICE_NAME", "mymcp-under-test"),
         ],
     );
@@ -53,7 +54,12 @@ async fn tool_and_http_spans_arrive_at_the_collector() {
         while let Some(b) = rx.recv().await {
             seen.extend_from_slice(&b);
             let has = |needle: &[u8]| seen.windows(needle.len()).any(|w| w == needle);
-            if has(b"tool_call") && has(b"http_request") && has(b"glob") && has(b"mymcp-under-test")
+            if has(b"tool_call")
+                && has(b"http_request")
+                && has(b"glob")
+                && has(b"mymcp-under-test")
+                && has(b"mymcp.tool.calls")
+                && has(b"mymcp.http.requests")
             {
                 return true;
             }
