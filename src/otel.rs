@@ -37,11 +37,8 @@ static METER_PROVIDER: std::sync::OnceLock<opentelemetry_sdk::metrics::SdkMeterP
 /// as the Prometheus series, as OTel instruments (`mymcp.tool.calls`, `mymcp.tool.duration`,
 /// `mymcp.http.requests`).
 pub fn init_metrics() {
-    if !endpoint_for("METRICS") {
-        return;
-    }
     #[cfg(feature = "otlp")]
-    {
+    if endpoint_for("METRICS") {
         use opentelemetry::metrics::MeterProvider as _;
         let exporter = match opentelemetry_otlp::MetricExporter::builder()
             .with_http()
