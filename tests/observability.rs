@@ -71,6 +71,42 @@ async fn audit_records_every_outcome() {
         (&ro, "glob", json!({"pattern": "*", "path": l.data()})),
         (&ro, "grep", json!({"pattern": "(", "path": l.data()})),
         (&rw, "read_file", json!({"file_path": 3})),
+        (&ro, "write_file", json!({"file_path": f, "content": "x"})),
+        (
+            &rw,
+            "write_file",
+            json!({"file_path": l.env_file(), "content": "x"}),
+        ),
+        (
+            &ro,
+            "edit_file",
+            json!({"file_path": f, "old_string": "a", "new_string": "b"}),
+        ),
+        (
+            &rw,
+            "edit_file",
+            json!({"file_path": f, "old_string": "absent", "new_string": "b"}),
+        ),
+        (&ro, "glob", json!({"pattern": "[", "path": l.data()})),
+        (&ro, "grep", json!({"pattern": "secret", "path": l.data()})),
+        (
+            &ro,
+            "prepare_upload",
+            json!({"dest_path": l.data().join("u")}),
+        ),
+        (
+            &rw,
+            "prepare_upload",
+            json!({"dest_path": l.data().join("u")}),
+        ),
+        (&rw, "prepare_upload", json!({"dest_path": "relative"})),
+        (&ro, "prepare_download", json!({"src_path": f})),
+        (
+            &ro,
+            "prepare_download",
+            json!({"src_path": l.data().join("missing")}),
+        ),
+        (&ro, "server_overview", json!({})),
     ];
     for (tok, tool, args) in &calls {
         s.call(tok, tool, args.clone()).await;
