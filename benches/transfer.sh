@@ -2,7 +2,10 @@
 # 1 GB upload and download through /files/raw/{ticket}: mymcp vs a plain local copy (cp) vs
 # the reference binary (downloaded into a temp dir, never committed), in one run.
 #
-#   benches/transfer.sh          # SIZE_MB=1024 by default
+#   benches/transfer.sh          # SIZE_MB=1024 by default; ORDER="ref ours" to swap
+#
+# Disk writeback from the previous step weighs on whoever runs first (measured: the same
+# binary moved from 169 to 518 MB/s upload just by going second), so compare both orders.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${SIZE_MB:-1024}
@@ -26,7 +29,7 @@ url_of() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["url"
 
 t0=$(secs); cp "$WORK/files/src.bin" "$WORK/files/copy.bin"; sync; t1=$(secs)
 echo "plain cp:          $(mbps "$t0" "$t1") MB/s"
-for impl in ours ref; do
+for impl in ${ORDER:-ours ref}; do
   port=$([ $impl = ours ] && echo 18793 || echo 18794)
   u=$(tool_call $port prepare_upload "{\"dest_path\":\"$WORK/files/up-$impl.bin\"}" | url_of)
   case $u in http*) ;; *) u="http://127.0.0.1:$port$u" ;; esac
