@@ -446,7 +446,7 @@ async fn track_http(State(st): State<Arc<AppState>>, req: Request, next: Next) -
         _ => "OTHER",
     };
     let span =
-        tracing::info_span!("http_request", method, path = %path, status = tracing::field::Empty);
+        tracing::debug_span!("http_request", method, path = %path, status = tracing::field::Empty);
     let resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
     span.record("status", resp.status().as_u16());
     crate::otel::record_http(&path, method, resp.status().as_u16());

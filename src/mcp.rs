@@ -179,7 +179,7 @@ impl McpHandler {
         let params = audit_on.then(|| crate::audit::redact_params(&args));
         let kept_args =
             (audit_on && matches!(name, "write_file" | "edit_file")).then(|| args.clone());
-        let span = tracing::info_span!(
+        let span = tracing::debug_span!(
             "tool_call",
             tool = %name,
             role = %caller.role,

@@ -153,9 +153,10 @@ where
             .build();
         let tracer = provider.tracer("mymcp");
         let _ = PROVIDER.set(provider);
-        // Only our own spans: rmcp and hyper internals would drown the useful ones.
+        // Only our own spans (DEBUG level, so they cost nothing when no exporter listens):
+        // rmcp and hyper internals would drown the useful ones.
         let filter =
-            tracing_subscriber::filter::Targets::new().with_target("mymcp", tracing::Level::INFO);
+            tracing_subscriber::filter::Targets::new().with_target("mymcp", tracing::Level::DEBUG);
         Some(Box::new(
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)

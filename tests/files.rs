@@ -265,25 +265,15 @@ async fn symlink_swap_never_touches_protected_files() {
     let env_before = std::fs::read(l.env_file()).unwrap();
     let race = l.data().join("race");
     let plain = l.data().join("plain");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flipper = {
-        let (stop, race, plain, secret) = (stop.clone(), race.clone(), plain.clone(), l.env_file());
-        let tmp = l.data().join("race.tmp");
-        std::thread::spawn(move || {
-            let mut i = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let _ = std::fs::remove_file(&tmp);
-                if i.is_multiple_of(2) {
-                    let _ = std::os::unix::fs::symlink(&secret, &tmp);
-                } else {
-                    let _ = std::fs::write(&plain, "MYMCP_ADMIN_TOKEN=decoy\n");
-                    let _ = std::fs::hard_link(&plain, &tmp);
-                }
-                let _ = std::fs::rename(&tmp, &race);
-                i += 1;
-            }
-        })
-    };
+    let secret = l.env_file();
+    let flipper = common::Flipper::start(race.clone(), move |i, tmp| {
+        if i.is_multiple_of(2) {
+            let _ = std::os::unix::fs::symlink(&secret, tmp);
+        } else {
+            let _ = std::fs::write(&plain, "MYMCP_ADMIN_TOKEN=decoy\n");
+            let _ = std::fs::hard_link(&plain, tmp);
+        }
+    });
     for i in 0..150 {
         if i % 2 == 0 {
             s.call(
@@ -301,7 +291,6 @@ async fn symlink_swap_never_touches_protected_files() {
             .await;
         }
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    flipper.join().unwrap();
+    drop(flipper);
     assert_eq!(std::fs::read(l.env_file()).unwrap(), env_before);
 }

@@ -157,27 +157,7 @@ async fn symlink_swap_never_leaks_protected_content() {
     let harmless = l.data().join("harmless");
     std::fs::write(&harmless, "public").unwrap();
     let race = l.data().join("race");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flipper = {
-        let stop = stop.clone();
-        let race = race.clone();
-        let harmless = harmless.clone();
-        let secret = l.env_file();
-        let tmp = l.data().join("race.tmp");
-        std::thread::spawn(move || {
-            let mut i = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let _ = std::fs::remove_file(&tmp);
-                if i.is_multiple_of(2) {
-                    let _ = std::os::unix::fs::symlink(&secret, &tmp);
-                } else {
-                    let _ = std::os::unix::fs::symlink(&harmless, &tmp);
-                }
-                let _ = std::fs::rename(&tmp, &race);
-                i += 1;
-            }
-        })
-    };
+    let flipper = common::Flipper::symlinks(race.clone(), l.env_file(), harmless.clone());
     let mut leaked = 0;
     for _ in 0..300 {
         let (_, v) = s.call(&ro, "read_file", json!({"file_path": race})).await;
@@ -185,7 +165,6 @@ async fn symlink_swap_never_leaks_protected_content() {
             leaked += 1;
         }
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    flipper.join().unwrap();
+    drop(flipper);
     assert_eq!(leaked, 0);
 }

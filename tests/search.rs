@@ -179,26 +179,7 @@ async fn grep_symlink_swap_never_leaks() {
     let harmless = l.data().join("harmless");
     std::fs::write(&harmless, "MYMCP_ADMIN_TOKEN=decoy-is-fine-but-not-this\n").unwrap();
     std::fs::write(&harmless, "public\n").unwrap();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flipper = {
-        let (stop, race, harmless, secret) =
-            (stop.clone(), race.clone(), harmless.clone(), l.env_file());
-        let tmp = l.data().join("race.tmp");
-        std::thread::spawn(move || {
-            let mut i = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let _ = std::fs::remove_file(&tmp);
-                let target = if i.is_multiple_of(2) {
-                    &secret
-                } else {
-                    &harmless
-                };
-                let _ = std::os::unix::fs::symlink(target, &tmp);
-                let _ = std::fs::rename(&tmp, &race);
-                i += 1;
-            }
-        })
-    };
+    let flipper = common::Flipper::symlinks(race.clone(), l.env_file(), harmless.clone());
     let mut leaked = 0;
     for i in 0..200 {
         let path = if i % 2 == 0 { race.clone() } else { l.data() };
@@ -209,8 +190,7 @@ async fn grep_symlink_swap_never_leaks() {
             leaked += 1;
         }
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    flipper.join().unwrap();
+    drop(flipper);
     assert_eq!(leaked, 0);
 }
 

@@ -355,3 +355,47 @@ pub fn redact(l: &Layout, v: &Value) -> Value {
         .replace(l.root().to_str().unwrap(), "[ROOT]");
     serde_json::from_str(&t).unwrap()
 }
+
+/// A thread that keeps replacing `race` (atomically, by rename) with whatever `make` creates
+/// at a temp path, until dropped. Used to race symlink swaps against the path guard.
+pub struct Flipper {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Flipper {
+    pub fn start(race: PathBuf, make: impl Fn(u64, &Path) + Send + 'static) -> Flipper {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = stop.clone();
+        let tmp = race.with_extension("flip-tmp");
+        let handle = std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::remove_file(&tmp);
+                make(i, &tmp);
+                let _ = std::fs::rename(&tmp, &race);
+                i += 1;
+            }
+        });
+        Flipper {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Alternate between a symlink to `a` and a symlink to `b`.
+    pub fn symlinks(race: PathBuf, a: PathBuf, b: PathBuf) -> Flipper {
+        Flipper::start(race, move |i, tmp| {
+            let _ = std::os::unix::fs::symlink(if i.is_multiple_of(2) { &a } else { &b }, tmp);
+        })
+    }
+}
+
+impl Drop for Flipper {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
