@@ -430,11 +430,12 @@ async fn metrics(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Respons
 /// Count every request by route pattern (never the raw URL: tokens and tickets live in
 /// paths, D-31), method and status.
 async fn track_http(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let path = req
+    // MatchedPath holds an Arc<str>: cloning it avoids a String per request.
+    let matched = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "<unmatched>".to_string());
+        .cloned();
+    let path = matched.as_ref().map_or("<unmatched>", |m| m.as_str());
     let method: &'static str = match req.method().as_str() {
         "GET" => "GET",
         "POST" => "POST",
@@ -445,14 +446,13 @@ async fn track_http(State(st): State<Arc<AppState>>, req: Request, next: Next) -
         "PATCH" => "PATCH",
         _ => "OTHER",
     };
-    let span =
-        tracing::debug_span!("http_request", method, path = %path, status = tracing::field::Empty);
+    let span = tracing::debug_span!("http_request", method, path, status = tracing::field::Empty);
     let resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
     span.record("status", resp.status().as_u16());
-    crate::otel::record_http(&path, method, resp.status().as_u16());
+    crate::otel::record_http(path, method, resp.status().as_u16());
     st.metrics
         .http_requests
-        .with_label_values(&[path.as_str(), method, resp.status().as_str()])
+        .with_label_values(&[path, method, resp.status().as_str()])
         .inc();
     resp
 }
