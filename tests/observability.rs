@@ -9,6 +9,17 @@ use serde_json::{Value, json};
 
 const METRICS: &str = "tok_metrics_for_tests_000000000000";
 
+async fn metrics_text(s: &Server) -> String {
+    let r = s
+        .client
+        .get(s.url("/metrics"))
+        .bearer_auth(METRICS)
+        .send()
+        .await
+        .unwrap();
+    r.text().await.unwrap()
+}
+
 fn audit_lines(l: &Layout) -> Vec<Value> {
     let text = std::fs::read_to_string(l.root().join("log/audit.log")).unwrap_or_default();
     text.lines()
@@ -129,16 +140,7 @@ async fn audit_records_every_outcome() {
     assert!(first.find("\"token_name\"") < first.find("\"params\""));
 
     // Metrics moved by exactly the calls made.
-    let body = s
-        .client
-        .get(s.url("/metrics"))
-        .bearer_auth(METRICS)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = metrics_text(&s).await;
     let samples = common::parse_prometheus(&body);
     let count = |tool: &str, role: &str, result: &str| -> f64 {
         samples
@@ -181,16 +183,7 @@ async fn http_metrics_use_route_patterns() {
         .send()
         .await
         .unwrap();
-    let body = s
-        .client
-        .get(s.url("/metrics"))
-        .bearer_auth(METRICS)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = metrics_text(&s).await;
     let paths: Vec<String> = common::parse_prometheus(&body)
         .iter()
         .filter(|x| x.name == "mymcp_http_requests_total")
@@ -289,16 +282,7 @@ async fn unwritable_audit_log_fails_the_call_and_counts() {
         .await;
     assert!(err);
     assert_eq!(v["error"], "InternalError", "{v}");
-    let body = s
-        .client
-        .get(s.url("/metrics"))
-        .bearer_auth(METRICS)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = metrics_text(&s).await;
     assert!(
         body.contains("mymcp_audit_write_failures_total 1"),
         "{body}"
