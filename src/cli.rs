@@ -38,6 +38,146 @@ pub enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Set mymcp up as a systemd service: config, tokens, unit, first client token.
+    #[command(visible_alias = "install-service")]
+    Init(InitArgs),
+    /// Stop and remove the service written by `mymcp init` (config kept unless --purge).
+    UninstallService(UninstallArgs),
+    /// Check the installation, configuration, service and a real tools/list call.
+    Doctor(DoctorArgs),
+    /// Write man pages and shell completions into a directory (used to refresh the
+    /// committed copies; packaging ships those).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Output directory; gets man/ and completions/ subdirectories.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+/// `mymcp init` options (the v2 `install-service` and v3 `init` flags both work).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Run as root on a host where systemd is running, or pass --files-only \
+to only write the configuration (for packaging, containers or a custom supervisor). An \
+existing env file is kept: init never replaces the admin token or existing client tokens."
+)]
+pub struct InitArgs {
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Address to listen on. 0.0.0.0 exposes the server to the network: put a TLS proxy in
+    /// front of it.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Port to listen on.
+    #[arg(long, value_name = "PORT", default_value_t = 8765)]
+    pub port: u16,
+    /// Directory for .env and tokens.json.
+    #[arg(long, value_name = "DIR", default_value = "/etc/mymcp")]
+    pub config_dir: PathBuf,
+    /// Directory for the audit log.
+    #[arg(long, value_name = "DIR", default_value = "/var/log/mymcp")]
+    pub log_dir: PathBuf,
+    /// Directory for the recorder's overview and cursor.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/mymcp/recorder")]
+    pub recorder_data_dir: PathBuf,
+    /// User the service runs as, root or mymcp: root gives the AI client full control of the host; the
+    /// unprivileged mymcp user limits it to what that user may do.
+    #[arg(long, value_name = "USER", default_value = "root", value_parser = ["root", "mymcp"],
+          hide_possible_values = true)]
+    pub service_user: String,
+    /// Write the audit log (default).
+    #[arg(long, overrides_with = "no_audit")]
+    pub enable_audit: bool,
+    /// Do not write the audit log.
+    #[arg(long)]
+    pub no_audit: bool,
+    /// v3 spelling: --audit=false turns the audit log off.
+    #[arg(long, value_name = "BOOL", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    pub audit: Option<bool>,
+    /// Generate a metrics token so /metrics can be scraped (default).
+    #[arg(long, visible_alias = "metrics-token", overrides_with = "no_metrics")]
+    pub enable_metrics: bool,
+    /// No metrics token: /metrics answers 503.
+    #[arg(long, visible_alias = "no-metrics-token")]
+    pub no_metrics: bool,
+    /// Name of the first client token.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub client_name: String,
+    /// Role of the first client token: ro or rw.
+    #[arg(long, value_name = "ROLE", default_value = "rw", value_parser = ["ro", "rw"],
+          hide_possible_values = true)]
+    pub client_role: String,
+    /// Do not create a client token (the packages use this; add one later with
+    /// `mymcp token add`).
+    #[arg(long)]
+    pub no_client_token: bool,
+    /// Do not start (or restart) the service after enabling it.
+    #[arg(long)]
+    pub no_start: bool,
+    /// v3 spelling: --start=false is --no-start.
+    #[arg(long, value_name = "BOOL", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    pub start: Option<bool>,
+    /// Where to write mymcp.service.
+    #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
+    pub unit_dir: PathBuf,
+    /// Do not write a unit file (the packages ship their own).
+    #[arg(long)]
+    pub no_unit: bool,
+    /// Only write files; never call systemctl (works without root or systemd).
+    #[arg(long)]
+    pub files_only: bool,
+    /// Print what would be done and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Accepted for compatibility; grep and glob run in-process and need no ripgrep.
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "true")]
+    pub install_ripgrep: Option<String>,
+    /// Accepted for compatibility (see --install-ripgrep).
+    #[arg(long, hide = true)]
+    pub skip_ripgrep: bool,
+}
+
+/// `mymcp uninstall-service` options.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Also delete the config directory (env file, tokens), the audit log directory and the
+    /// recorder data. This cannot be undone.
+    #[arg(long)]
+    pub purge: bool,
+    /// Config directory used by `init`.
+    #[arg(long, value_name = "DIR", default_value = "/etc/mymcp")]
+    pub config_dir: PathBuf,
+    /// Audit log directory used by `init`.
+    #[arg(long, value_name = "DIR", default_value = "/var/log/mymcp")]
+    pub log_dir: PathBuf,
+    /// Recorder data directory used by `init`.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/mymcp/recorder")]
+    pub recorder_data_dir: PathBuf,
+    /// Directory holding the unit written by `init`.
+    #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
+    pub unit_dir: PathBuf,
+    /// Only remove files; never call systemctl.
+    #[arg(long)]
+    pub files_only: bool,
+}
+
+/// `mymcp doctor` options.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Config directory to check.
+    #[arg(long, value_name = "DIR", default_value = "/etc/mymcp")]
+    pub config_dir: PathBuf,
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 on warnings too, not only on failures.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `mymcp serve` options.
@@ -53,12 +193,13 @@ pub struct ServeArgs {
     /// Port to listen on; 0 picks a free one (overrides MYMCP_PORT).
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
-    /// Log level (overrides MYMCP_LOG_LEVEL).
+    /// Log level: trace, debug, info, warning, error or critical (overrides MYMCP_LOG_LEVEL).
     #[arg(long, value_name = "LEVEL", ignore_case = true,
-          value_parser = ["trace", "debug", "info", "warning", "warn", "error", "critical"])]
+          value_parser = ["trace", "debug", "info", "warning", "warn", "error", "critical"],
+          hide_possible_values = true)]
     pub log_level: Option<String>,
-    /// Log format (overrides MYMCP_LOG_FORMAT).
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    /// Log format: text or json (overrides MYMCP_LOG_FORMAT).
+    #[arg(long, value_enum, value_name = "FORMAT", hide_possible_values = true)]
     pub log_format: Option<LogFormat>,
     /// In temp-token mode, also make a temporary metrics token.
     #[arg(long)]
@@ -106,7 +247,7 @@ pub struct TokenAdd {
     #[arg(value_name = "NAME")]
     pub name_pos: Option<String>,
     /// Role: ro (read-only tools) or rw (all tools).
-    #[arg(long, default_value = "ro", value_parser = ["ro", "rw"])]
+    #[arg(long, default_value = "ro", value_parser = ["ro", "rw"], hide_possible_values = true)]
     pub role: String,
     #[command(flatten)]
     pub env: EnvFileArg,

@@ -183,9 +183,12 @@ pub fn status() {
             config::SYSTEM_ENV_FILE
         );
         println!("  try it now:        mymcp serve          (temporary tokens, 127.0.0.1:8765)");
+        println!("  install a service: sudo mymcp init");
         println!("  example config:    mymcp config example");
     }
-    println!("Commands: serve | token | config | version   (mymcp --help for more)");
+    println!(
+        "Commands: serve | init | doctor | token | config | version   (mymcp --help for more)"
+    );
 }
 
 #[cfg(test)]

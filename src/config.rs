@@ -215,6 +215,8 @@ pub struct Config {
     pub trust_forwarded: bool,
     /// `MYMCP_ALLOWED_HOSTS`: extra `Host` names accepted on `/mcp` and `/admin` (CSV, `*` = any).
     pub allowed_hosts: Vec<String>,
+    /// `MYMCP_RECORDER_ENABLED` (default false): the recorder sidecar maintains the overview.
+    pub recorder_enabled: bool,
     /// `MYMCP_RECORDER_DATA_DIR` (default `/var/lib/mymcp/recorder`).
     pub recorder_data_dir: PathBuf,
     /// `MYMCP_RECORDER_MERGE_INTERVAL_SEC` (default 300; `<= 0` means 300).
@@ -371,6 +373,7 @@ impl Config {
             public_base_url: l.string("MYMCP_PUBLIC_BASE_URL", ""),
             trust_forwarded: l.bool("MYMCP_TRUST_FORWARDED", false)?,
             allowed_hosts: csv(l.get("MYMCP_ALLOWED_HOSTS")),
+            recorder_enabled: l.bool("MYMCP_RECORDER_ENABLED", false)?,
             recorder_data_dir: PathBuf::from(
                 l.string("MYMCP_RECORDER_DATA_DIR", "/var/lib/mymcp/recorder"),
             ),
@@ -447,7 +450,12 @@ pub fn process_env() -> BTreeMap<String, String> {
 /// (they carry the admin and metrics tokens and recorder API keys, D-9).
 pub fn child_env() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
     std::env::vars_os()
-        .filter(|(k, _)| !k.to_string_lossy().starts_with("MYMCP_"))
+        .filter(|(k, _)| {
+            let k = k.to_string_lossy();
+            // systemd's notify socket and watchdog belong to the server, not its children.
+            !k.starts_with("MYMCP_")
+                && !matches!(&*k, "NOTIFY_SOCKET" | "WATCHDOG_USEC" | "WATCHDOG_PID")
+        })
         .collect()
 }
 

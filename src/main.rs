@@ -40,6 +40,38 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Serve(a)) => serve(a),
+        Some(Command::Init(a)) => match mymcp::service::init(&a) {
+            Ok(Some(outcome)) => {
+                mymcp::service::print_summary(&a, &outcome);
+                ExitCode::SUCCESS
+            }
+            Ok(None) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("init: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Some(Command::UninstallService(a)) => match mymcp::service::uninstall(&a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("uninstall-service: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Some(Command::Doctor(a)) => {
+            let checks = mymcp::doctor::run_checks(&a);
+            ExitCode::from(mymcp::doctor::report(&a, &checks))
+        }
+        Some(Command::GenerateAssets { dir }) => match mymcp::assets::write_to(&dir) {
+            Ok(n) => {
+                println!("wrote {n} files under {}", dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("generate-assets: {}: {e}", dir.display());
+                ExitCode::from(1)
+            }
+        },
     }
 }
 

@@ -205,6 +205,7 @@ pub async fn run(prepared: Prepared, env: BTreeMap<String, String>) -> Result<()
     eprintln!("[mymcp] serving on {local}");
     let bg = spawn_background(state.clone(), env, shutdown.clone());
     let sweeper = crate::transfer::spawn_sweeper(state.clone());
+    let watchdog = notify_systemd_ready(&local);
 
     let app = http::router(state.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -244,6 +245,13 @@ pub async fn run(prepared: Prepared, env: BTreeMap<String, String>) -> Result<()
         }
     }
     drop(listener);
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    let _ = sd_notify::notify(&[
+        sd_notify::NotifyState::Stopping,
+        sd_notify::NotifyState::Status("finishing in-flight requests"),
+    ]);
     let grace = Duration::from_secs(state.config.shutdown_grace_sec);
     tracing::info!(
         grace_sec = grace.as_secs(),
@@ -282,6 +290,32 @@ fn bracket(host: &str) -> String {
 }
 
 /// Install SIGTERM/SIGINT handlers now (before the banner announces readiness), then cancel
+/// Tell systemd (`Type=notify`) that we listen, and keep its watchdog fed while the runtime
+/// is alive. Without `$NOTIFY_SOCKET` both are no-ops, so this is safe everywhere.
+fn notify_systemd_ready(local: &SocketAddr) -> Option<tokio::task::JoinHandle<()>> {
+    let status = format!("serving on {local}");
+    if let Err(e) = sd_notify::notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&status),
+    ]) {
+        tracing::warn!(error = %e, "could not notify systemd of readiness");
+    }
+    let period = sd_notify::watchdog_enabled()?;
+    // systemd's advice: ping at half the interval so one late tick is not fatal.
+    let half = (period / 2).max(Duration::from_millis(10));
+    tracing::debug!(
+        interval_ms = half.as_millis() as u64,
+        "systemd watchdog enabled"
+    );
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(half);
+        loop {
+            tick.tick().await;
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+        }
+    }))
+}
+
 /// `shutdown` when one arrives.
 fn spawn_signal_handler(shutdown: CancellationToken) -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};

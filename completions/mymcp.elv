@@ -1,0 +1,269 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[mymcp] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'mymcp'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'mymcp'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand serve 'Run the MCP server in the foreground'
+            cand version 'Print the version'
+            cand token 'Manage client tokens and the admin/metrics tokens'
+            cand config 'Configuration helpers'
+            cand init 'Set mymcp up as a systemd service: config, tokens, unit, first client token'
+            cand install-service 'Set mymcp up as a systemd service: config, tokens, unit, first client token'
+            cand uninstall-service 'Stop and remove the service written by `mymcp init` (config kept unless --purge)'
+            cand doctor 'Check the installation, configuration, service and a real tools/list call'
+            cand generate-assets 'Write man pages and shell completions into a directory (used to refresh the committed copies; packaging ships those)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mymcp;serve'= {
+            cand --env-file 'Env file to read (default: MYMCP_ENV_FILE, then /etc/mymcp/.env, then ./.env). A file named here that does not exist is an error'
+            cand --host 'Address to listen on (overrides MYMCP_HOST)'
+            cand --port 'Port to listen on; 0 picks a free one (overrides MYMCP_PORT)'
+            cand --log-level 'Log level: trace, debug, info, warning, error or critical (overrides MYMCP_LOG_LEVEL)'
+            cand --log-format 'Log format: text or json (overrides MYMCP_LOG_FORMAT)'
+            cand --with-metrics-token 'In temp-token mode, also make a temporary metrics token'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;version'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;token'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'List client tokens (ids, never values) and whether admin/metrics tokens are set'
+            cand add 'Create a client token and print its value (shown only this once)'
+            cand revoke 'Revoke a client token, given its value or its id'
+            cand rotate-admin 'Generate a new admin token and write it to the env file'
+            cand rotate-metrics 'Generate a new metrics token and write it to the env file'
+            cand disable-metrics 'Clear the metrics token (/metrics then answers 503)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mymcp;token;list'= {
+            cand --env-file 'Env file to read (same discovery as `serve`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;token;add'= {
+            cand --name 'Token name'
+            cand --role 'Role: ro (read-only tools) or rw (all tools)'
+            cand --env-file 'Env file to read (same discovery as `serve`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;token;revoke'= {
+            cand --env-file 'Env file to read (same discovery as `serve`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;token;rotate-admin'= {
+            cand --env-file 'Env file to read (same discovery as `serve`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;token;rotate-metrics'= {
+            cand --env-file 'Env file to read (same discovery as `serve`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;token;disable-metrics'= {
+            cand --env-file 'Env file to read (same discovery as `serve`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;token;help'= {
+            cand list 'List client tokens (ids, never values) and whether admin/metrics tokens are set'
+            cand add 'Create a client token and print its value (shown only this once)'
+            cand revoke 'Revoke a client token, given its value or its id'
+            cand rotate-admin 'Generate a new admin token and write it to the env file'
+            cand rotate-metrics 'Generate a new metrics token and write it to the env file'
+            cand disable-metrics 'Clear the metrics token (/metrics then answers 503)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mymcp;token;help;list'= {
+        }
+        &'mymcp;token;help;add'= {
+        }
+        &'mymcp;token;help;revoke'= {
+        }
+        &'mymcp;token;help;rotate-admin'= {
+        }
+        &'mymcp;token;help;rotate-metrics'= {
+        }
+        &'mymcp;token;help;disable-metrics'= {
+        }
+        &'mymcp;token;help;help'= {
+        }
+        &'mymcp;config'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand example 'Print a commented example env file'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mymcp;config;example'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;config;help'= {
+            cand example 'Print a commented example env file'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mymcp;config;help;example'= {
+        }
+        &'mymcp;config;help;help'= {
+        }
+        &'mymcp;init'= {
+            cand --bind 'Address to listen on. 0.0.0.0 exposes the server to the network: put a TLS proxy in front of it'
+            cand --port 'Port to listen on'
+            cand --config-dir 'Directory for .env and tokens.json'
+            cand --log-dir 'Directory for the audit log'
+            cand --recorder-data-dir 'Directory for the recorder''s overview and cursor'
+            cand --service-user 'User the service runs as, root or mymcp: root gives the AI client full control of the host; the unprivileged mymcp user limits it to what that user may do'
+            cand --audit 'v3 spelling: --audit=false turns the audit log off'
+            cand --client-name 'Name of the first client token'
+            cand --client-role 'Role of the first client token: ro or rw'
+            cand --start 'v3 spelling: --start=false is --no-start'
+            cand --unit-dir 'Where to write mymcp.service'
+            cand --install-ripgrep 'Accepted for compatibility; grep and glob run in-process and need no ripgrep'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --enable-audit 'Write the audit log (default)'
+            cand --no-audit 'Do not write the audit log'
+            cand --enable-metrics 'Generate a metrics token so /metrics can be scraped (default)'
+            cand --metrics-token 'Generate a metrics token so /metrics can be scraped (default)'
+            cand --no-metrics 'No metrics token: /metrics answers 503'
+            cand --no-metrics-token 'No metrics token: /metrics answers 503'
+            cand --no-client-token 'Do not create a client token (the packages use this; add one later with `mymcp token add`)'
+            cand --no-start 'Do not start (or restart) the service after enabling it'
+            cand --no-unit 'Do not write a unit file (the packages ship their own)'
+            cand --files-only 'Only write files; never call systemctl (works without root or systemd)'
+            cand --dry-run 'Print what would be done and change nothing'
+            cand --skip-ripgrep 'Accepted for compatibility (see --install-ripgrep)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;install-service'= {
+            cand --bind 'Address to listen on. 0.0.0.0 exposes the server to the network: put a TLS proxy in front of it'
+            cand --port 'Port to listen on'
+            cand --config-dir 'Directory for .env and tokens.json'
+            cand --log-dir 'Directory for the audit log'
+            cand --recorder-data-dir 'Directory for the recorder''s overview and cursor'
+            cand --service-user 'User the service runs as, root or mymcp: root gives the AI client full control of the host; the unprivileged mymcp user limits it to what that user may do'
+            cand --audit 'v3 spelling: --audit=false turns the audit log off'
+            cand --client-name 'Name of the first client token'
+            cand --client-role 'Role of the first client token: ro or rw'
+            cand --start 'v3 spelling: --start=false is --no-start'
+            cand --unit-dir 'Where to write mymcp.service'
+            cand --install-ripgrep 'Accepted for compatibility; grep and glob run in-process and need no ripgrep'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --enable-audit 'Write the audit log (default)'
+            cand --no-audit 'Do not write the audit log'
+            cand --enable-metrics 'Generate a metrics token so /metrics can be scraped (default)'
+            cand --metrics-token 'Generate a metrics token so /metrics can be scraped (default)'
+            cand --no-metrics 'No metrics token: /metrics answers 503'
+            cand --no-metrics-token 'No metrics token: /metrics answers 503'
+            cand --no-client-token 'Do not create a client token (the packages use this; add one later with `mymcp token add`)'
+            cand --no-start 'Do not start (or restart) the service after enabling it'
+            cand --no-unit 'Do not write a unit file (the packages ship their own)'
+            cand --files-only 'Only write files; never call systemctl (works without root or systemd)'
+            cand --dry-run 'Print what would be done and change nothing'
+            cand --skip-ripgrep 'Accepted for compatibility (see --install-ripgrep)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;uninstall-service'= {
+            cand --config-dir 'Config directory used by `init`'
+            cand --log-dir 'Audit log directory used by `init`'
+            cand --recorder-data-dir 'Recorder data directory used by `init`'
+            cand --unit-dir 'Directory holding the unit written by `init`'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --purge 'Also delete the config directory (env file, tokens), the audit log directory and the recorder data. This cannot be undone'
+            cand --files-only 'Only remove files; never call systemctl'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;doctor'= {
+            cand --config-dir 'Config directory to check'
+            cand --json 'Print the checks as JSON'
+            cand --strict 'Exit 1 on warnings too, not only on failures'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;generate-assets'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;help'= {
+            cand serve 'Run the MCP server in the foreground'
+            cand version 'Print the version'
+            cand token 'Manage client tokens and the admin/metrics tokens'
+            cand config 'Configuration helpers'
+            cand init 'Set mymcp up as a systemd service: config, tokens, unit, first client token'
+            cand uninstall-service 'Stop and remove the service written by `mymcp init` (config kept unless --purge)'
+            cand doctor 'Check the installation, configuration, service and a real tools/list call'
+            cand generate-assets 'Write man pages and shell completions into a directory (used to refresh the committed copies; packaging ships those)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mymcp;help;serve'= {
+        }
+        &'mymcp;help;version'= {
+        }
+        &'mymcp;help;token'= {
+            cand list 'List client tokens (ids, never values) and whether admin/metrics tokens are set'
+            cand add 'Create a client token and print its value (shown only this once)'
+            cand revoke 'Revoke a client token, given its value or its id'
+            cand rotate-admin 'Generate a new admin token and write it to the env file'
+            cand rotate-metrics 'Generate a new metrics token and write it to the env file'
+            cand disable-metrics 'Clear the metrics token (/metrics then answers 503)'
+        }
+        &'mymcp;help;token;list'= {
+        }
+        &'mymcp;help;token;add'= {
+        }
+        &'mymcp;help;token;revoke'= {
+        }
+        &'mymcp;help;token;rotate-admin'= {
+        }
+        &'mymcp;help;token;rotate-metrics'= {
+        }
+        &'mymcp;help;token;disable-metrics'= {
+        }
+        &'mymcp;help;config'= {
+            cand example 'Print a commented example env file'
+        }
+        &'mymcp;help;config;example'= {
+        }
+        &'mymcp;help;init'= {
+        }
+        &'mymcp;help;uninstall-service'= {
+        }
+        &'mymcp;help;doctor'= {
+        }
+        &'mymcp;help;generate-assets'= {
+        }
+        &'mymcp;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,623 @@
+//! `mymcp doctor`: is this host's installation sound, and does the running server answer?
+//!
+//! Groups as the reference: INSTALL, CONFIG, RUNTIME, FUNCTIONAL, RECORDER. Every check has a
+//! severity (`ok`, `warn`, `fail`), a detail and, when not ok, a remedy.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::cli::DoctorArgs;
+use crate::config::{self, Config};
+use crate::tokens::TokenFile;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Fine.
+    Ok,
+    /// Works, but should be looked at (exit 1 only with `--strict`).
+    Warn,
+    /// Broken (exit 1).
+    Fail,
+}
+
+/// One check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// INSTALL, CONFIG, RUNTIME, FUNCTIONAL or RECORDER.
+    pub group: &'static str,
+    /// Short name.
+    pub name: String,
+    /// Result.
+    pub severity: Severity,
+    /// What was found.
+    pub detail: String,
+    /// What to do about it (empty when ok).
+    pub remedy: String,
+}
+
+#[derive(Default)]
+struct Report(Vec<Check>);
+
+impl Report {
+    fn add(
+        &mut self,
+        group: &'static str,
+        name: &str,
+        sev: Severity,
+        detail: String,
+        remedy: &str,
+    ) {
+        self.0.push(Check {
+            group,
+            name: name.to_string(),
+            severity: sev,
+            detail,
+            remedy: if sev == Severity::Ok {
+                String::new()
+            } else {
+                remedy.to_string()
+            },
+        });
+    }
+}
+
+/// A failed HTTP exchange with the local server.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HttpError(String);
+
+/// One HTTP/1.1 request to `addr` (`host:port`) with a 5 s budget; returns status and body.
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> Result<(u16, Vec<u8>), HttpError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| HttpError(e.to_string()))?;
+    rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            request_async(addr, method, path, bearer, body),
+        )
+        .await
+        .map_err(|_| HttpError(format!("no answer from {addr} within 5 s")))?
+    })
+}
+
+async fn request_async(
+    addr: &str,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> Result<(u16, Vec<u8>), HttpError> {
+    let e = |x: &dyn std::fmt::Display| HttpError(format!("{addr}: {x}"));
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|x| e(&x))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|x| e(&x))?;
+    tokio::spawn(conn);
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr)
+        .header("accept", "application/json, text/event-stream");
+    if let Some(b) = bearer {
+        req = req.header("authorization", format!("Bearer {b}"));
+    }
+    let payload = match body {
+        Some(v) => {
+            req = req.header("content-type", "application/json");
+            Bytes::from(v.to_string())
+        }
+        None => Bytes::new(),
+    };
+    let req = req.body(Full::new(payload)).map_err(|x| e(&x))?;
+    let resp = sender.send_request(req).await.map_err(|x| e(&x))?;
+    let status = resp.status().as_u16();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|x| e(&x))?
+        .to_bytes();
+    Ok((status, bytes.to_vec()))
+}
+
+/// `GET path` and return the status code only.
+pub fn http_get_status(addr: &str, path: &str) -> Result<u16, HttpError> {
+    http_request(addr, "GET", path, None, None).map(|(s, _)| s)
+}
+
+fn mode(p: &Path) -> Option<u32> {
+    std::fs::metadata(p)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
+}
+
+fn on_path(name: &str) -> Vec<PathBuf> {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let cand = dir.join(name);
+        if mode(&cand).is_some_and(|m| m & 0o111 != 0) {
+            let canon = std::fs::canonicalize(&cand).unwrap_or(cand);
+            if !seen.contains(&canon) {
+                seen.push(canon);
+            }
+        }
+    }
+    seen
+}
+
+fn systemctl(args: &[&str]) -> Option<String> {
+    Command::new("systemctl")
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+/// Run every check. `config_dir` holds `.env` and (usually) `tokens.json`.
+pub fn run_checks(a: &DoctorArgs) -> Vec<Check> {
+    use Severity::{Fail, Ok, Warn};
+    let mut r = Report::default();
+
+    // INSTALL
+    let exe = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .unwrap_or_default();
+    let found = on_path("mymcp");
+    match found.first() {
+        None => r.add(
+            "INSTALL",
+            "binary on PATH",
+            Warn,
+            format!("no mymcp on PATH (running {})", exe.display()),
+            "install the package, or put the binary in /usr/local/bin",
+        ),
+        Some(first) if *first == exe => r.add(
+            "INSTALL",
+            "binary on PATH",
+            Ok,
+            first.display().to_string(),
+            "",
+        ),
+        Some(first) => r.add(
+            "INSTALL",
+            "binary on PATH",
+            Warn,
+            format!(
+                "PATH finds {} but this is {}",
+                first.display(),
+                exe.display()
+            ),
+            "run doctor with the binary the service uses",
+        ),
+    }
+    if found.len() > 1 {
+        let list: Vec<String> = found.iter().map(|p| p.display().to_string()).collect();
+        r.add(
+            "INSTALL",
+            "duplicate binaries",
+            Warn,
+            list.join(", "),
+            "remove the copies you do not use (an old tarball or pip install?)",
+        );
+    } else {
+        r.add("INSTALL", "duplicate binaries", Ok, "none".into(), "");
+    }
+    r.add(
+        "INSTALL",
+        "search engine",
+        Ok,
+        "grep and glob run in-process; no ripgrep needed".into(),
+        "",
+    );
+
+    // CONFIG
+    let env_file = a.config_dir.join(".env");
+    let mut cfg: Option<Config> = None;
+    if !env_file.is_file() {
+        r.add(
+            "CONFIG",
+            "env file",
+            Fail,
+            format!("{} does not exist", env_file.display()),
+            "sudo mymcp init (or pass --config-dir)",
+        );
+    } else {
+        match mode(&env_file) {
+            Some(m) if m & 0o077 == 0 => r.add(
+                "CONFIG",
+                "env file mode",
+                Ok,
+                format!("{} {m:04o}", env_file.display()),
+                "",
+            ),
+            Some(m) => r.add(
+                "CONFIG",
+                "env file mode",
+                Fail,
+                format!(
+                    "{} is {m:04o}: others can read the admin token",
+                    env_file.display()
+                ),
+                &format!("chmod 600 {}", env_file.display()),
+            ),
+            None => r.add(
+                "CONFIG",
+                "env file mode",
+                Fail,
+                format!("cannot stat {}", env_file.display()),
+                "run doctor as root",
+            ),
+        }
+        let parsed = config::discover_env_file(Some(&env_file), &config::process_env())
+            .and_then(|src| Config::resolve(&config::process_env(), &src));
+        match parsed {
+            Err(e) => r.add(
+                "CONFIG",
+                "settings",
+                Fail,
+                e.to_string(),
+                "fix the named variable (mymcp config example lists them all)",
+            ),
+            Result::Ok(c) => {
+                r.add(
+                    "CONFIG",
+                    "settings",
+                    Ok,
+                    format!("listen {}:{}", c.host, c.port),
+                    "",
+                );
+                cfg = Some(c);
+            }
+        }
+    }
+    if let Some(c) = &cfg {
+        if c.admin_token.is_empty() {
+            r.add(
+                "CONFIG",
+                "admin token",
+                Fail,
+                "MYMCP_ADMIN_TOKEN is empty".into(),
+                "sudo mymcp token rotate-admin",
+            );
+        } else {
+            r.add("CONFIG", "admin token", Ok, "set".into(), "");
+        }
+        r.add(
+            "CONFIG",
+            "audit log",
+            if c.audit_enabled { Ok } else { Warn },
+            if c.audit_enabled {
+                format!("enabled, {}", c.audit_log_dir.display())
+            } else {
+                "disabled: tool calls leave no trace".into()
+            },
+            "set MYMCP_AUDIT_ENABLED=true and restart",
+        );
+        let tf = &c.token_file;
+        match mode(tf) {
+            None => r.add(
+                "CONFIG",
+                "token store",
+                Fail,
+                format!("{} does not exist", tf.display()),
+                "sudo mymcp token add --role rw NAME",
+            ),
+            Some(m) => {
+                r.add(
+                    "CONFIG",
+                    "token store mode",
+                    if m & 0o077 == 0 { Ok } else { Warn },
+                    format!("{} {m:04o}", tf.display()),
+                    &format!("chmod 600 {}", tf.display()),
+                );
+                let enabled = TokenFile::new(tf)
+                    .load()
+                    .map(|s| s.tokens.values().filter(|t| t.enabled).count());
+                match enabled {
+                    Result::Ok(0) => r.add(
+                        "CONFIG",
+                        "client tokens",
+                        Warn,
+                        "no enabled client token".into(),
+                        "sudo mymcp token add --role rw NAME",
+                    ),
+                    Result::Ok(n) => {
+                        r.add("CONFIG", "client tokens", Ok, format!("{n} enabled"), "")
+                    }
+                    Err(e) => r.add(
+                        "CONFIG",
+                        "client tokens",
+                        Fail,
+                        e.to_string(),
+                        "restore tokens.json from a backup (docs/operations.md)",
+                    ),
+                }
+            }
+        }
+        let exposed = !matches!(c.host.as_str(), "127.0.0.1" | "::1" | "localhost");
+        r.add(
+            "CONFIG",
+            "exposure",
+            if exposed { Warn } else { Ok },
+            if exposed {
+                format!("listening on {} over plain HTTP", c.host)
+            } else {
+                "loopback only".into()
+            },
+            "keep it behind a TLS reverse proxy or a firewall",
+        );
+    }
+
+    // RUNTIME
+    let systemd = crate::service::systemd_running();
+    if !systemd {
+        r.add(
+            "RUNTIME",
+            "systemd",
+            Warn,
+            "not running: service checks skipped".into(),
+            "run `mymcp serve --env-file …` under your supervisor",
+        );
+    } else {
+        r.add("RUNTIME", "systemd", Ok, "running".into(), "");
+        let enabled = systemctl(&["is-enabled", "mymcp"]).unwrap_or_default();
+        r.add(
+            "RUNTIME",
+            "unit enabled",
+            if enabled == "enabled" { Ok } else { Warn },
+            format!("is-enabled: {enabled}"),
+            "sudo systemctl enable mymcp",
+        );
+        let active = systemctl(&["is-active", "mymcp"]).unwrap_or_default();
+        r.add(
+            "RUNTIME",
+            "unit active",
+            if active == "active" { Ok } else { Fail },
+            format!("is-active: {active}"),
+            "sudo systemctl start mymcp; journalctl -u mymcp -e",
+        );
+        let exec = systemctl(&["show", "-p", "ExecStart", "--value", "mymcp"]).unwrap_or_default();
+        let unit_bin = exec
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("path="))
+            .map(PathBuf::from);
+        match (unit_bin, found.first()) {
+            (Some(u), Some(p)) if std::fs::canonicalize(&u).unwrap_or(u.clone()) == *p => {
+                r.add("RUNTIME", "unit binary", Ok, u.display().to_string(), "")
+            }
+            (Some(u), p) => r.add(
+                "RUNTIME",
+                "unit binary",
+                Warn,
+                format!(
+                    "unit runs {}, PATH has {}",
+                    u.display(),
+                    p.map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "none".into())
+                ),
+                "point ExecStart at the installed binary (sudo mymcp init rewrites the unit)",
+            ),
+            (None, _) => r.add(
+                "RUNTIME",
+                "unit binary",
+                Warn,
+                "no ExecStart found for mymcp".into(),
+                "sudo mymcp init",
+            ),
+        }
+    }
+
+    // FUNCTIONAL
+    if let Some(c) = &cfg {
+        let host = match c.host.as_str() {
+            "0.0.0.0" => "127.0.0.1".to_string(),
+            "::" => "[::1]".to_string(),
+            h if h.contains(':') => format!("[{h}]"),
+            h => h.to_string(),
+        };
+        let addr = format!("{host}:{}", c.port);
+        match http_get_status(&addr, "/health") {
+            Result::Ok(200) => {
+                r.add("FUNCTIONAL", "health", Ok, format!("{addr} answers"), "");
+                functional_tools_list(&mut r, &addr, &c.admin_token);
+            }
+            Result::Ok(s) => r.add(
+                "FUNCTIONAL",
+                "health",
+                Fail,
+                format!("{addr}/health answered {s}"),
+                "is something else listening on that port?",
+            ),
+            Err(e) => r.add(
+                "FUNCTIONAL",
+                "health",
+                Fail,
+                e.to_string(),
+                "start the server: sudo systemctl start mymcp",
+            ),
+        }
+
+        // RECORDER
+        if c.recorder_enabled {
+            let ov = c.recorder_data_dir.join("overview").join("overview.md");
+            r.add(
+                "RECORDER",
+                "overview",
+                if ov.is_file() { Ok } else { Warn },
+                if ov.is_file() {
+                    ov.display().to_string()
+                } else {
+                    format!("{} not written yet", ov.display())
+                },
+                "check the recorder: journalctl -u mymcp-recorder",
+            );
+        }
+    }
+    r.0
+}
+
+/// Mint a short-lived rw token through the admin API, list tools with it, revoke it.
+fn functional_tools_list(r: &mut Report, addr: &str, admin: &str) {
+    use Severity::{Fail, Ok, Warn};
+    if admin.is_empty() {
+        r.add(
+            "FUNCTIONAL",
+            "tools/list",
+            Warn,
+            "skipped: no admin token to mint a probe token".into(),
+            "sudo mymcp token rotate-admin",
+        );
+        return;
+    }
+    let name = format!("doctor-probe-{}", std::process::id());
+    let created = http_request(
+        addr,
+        "POST",
+        "/admin/tokens",
+        Some(admin),
+        Some(json!({"name": name, "role": "rw"})),
+    );
+    let (token, id) = match created {
+        Result::Ok((200, body)) => {
+            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            match (v["token"].as_str(), v["id"].as_str()) {
+                (Some(t), Some(i)) => (t.to_string(), i.to_string()),
+                _ => {
+                    r.add(
+                        "FUNCTIONAL",
+                        "tools/list",
+                        Fail,
+                        "admin API answered without a token".into(),
+                        "check the server version matches this binary",
+                    );
+                    return;
+                }
+            }
+        }
+        Result::Ok((s, body)) => {
+            r.add(
+                "FUNCTIONAL",
+                "tools/list",
+                Fail,
+                format!(
+                    "admin API answered {s}: {}",
+                    String::from_utf8_lossy(&body).trim()
+                ),
+                "the running server has a different admin token: restart it after editing .env",
+            );
+            return;
+        }
+        Err(e) => {
+            r.add(
+                "FUNCTIONAL",
+                "tools/list",
+                Fail,
+                e.to_string(),
+                "journalctl -u mymcp -e",
+            );
+            return;
+        }
+    };
+    let listed = http_request(
+        addr,
+        "POST",
+        "/mcp",
+        Some(&token),
+        Some(json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}})),
+    );
+    let _ = http_request(
+        addr,
+        "DELETE",
+        &format!("/admin/tokens/{id}"),
+        Some(admin),
+        None,
+    );
+    match listed {
+        Result::Ok((200, body)) => {
+            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let n = v["result"]["tools"].as_array().map_or(0, Vec::len);
+            r.add(
+                "FUNCTIONAL",
+                "tools/list",
+                if n == crate::tools::TOOLS.len() {
+                    Ok
+                } else {
+                    Fail
+                },
+                format!(
+                    "{n} tools for an rw token (expected {})",
+                    crate::tools::TOOLS.len()
+                ),
+                "journalctl -u mymcp -e",
+            );
+        }
+        Result::Ok((s, body)) => r.add(
+            "FUNCTIONAL",
+            "tools/list",
+            Fail,
+            format!(
+                "/mcp answered {s}: {}",
+                String::from_utf8_lossy(&body).trim()
+            ),
+            "journalctl -u mymcp -e",
+        ),
+        Err(e) => r.add(
+            "FUNCTIONAL",
+            "tools/list",
+            Fail,
+            e.to_string(),
+            "journalctl -u mymcp -e",
+        ),
+    }
+}
+
+/// Print the checks (text or JSON) and return the exit code.
+pub fn report(a: &DoctorArgs, checks: &[Check]) -> u8 {
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(checks).unwrap_or_else(|_| "[]".into())
+        );
+    } else {
+        let mut group = "";
+        for c in checks {
+            if c.group != group {
+                group = c.group;
+                println!("{group}");
+            }
+            let mark = match c.severity {
+                Severity::Ok => "✓",
+                Severity::Warn => "!",
+                Severity::Fail => "✗",
+            };
+            println!("  {mark} {:<18} {}", c.name, c.detail);
+            if !c.remedy.is_empty() {
+                println!("      → {}", c.remedy);
+            }
+        }
+    }
+    let fail = checks.iter().any(|c| c.severity == Severity::Fail);
+    let warn = checks.iter().any(|c| c.severity == Severity::Warn);
+    u8::from(fail || (a.strict && warn))
+}
