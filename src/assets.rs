@@ -20,12 +20,18 @@ pub const SHELLS: [(Shell, &str); 5] = [
     (Shell::PowerShell, "_mymcp.ps1"),
 ];
 
-/// Every rendered file as (relative path, contents): `man/*.1` and `completions/*`.
+/// Every rendered file as (relative path, contents): `man/*.1`, `completions/*` and the
+/// example env file.
 pub fn render() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
     let mut cmd = crate::cli::command();
     cmd.build();
     render_man(&cmd, "mymcp", &mut out)?;
+    // Shipped by the packages as /etc/mymcp/mymcp.env.example (a conffile; no secrets).
+    out.push((
+        "packaging/mymcp.env.example".to_string(),
+        crate::config::example_env().into_bytes(),
+    ));
     for (shell, file) in SHELLS {
         let mut buf = Vec::new();
         clap_complete::generate(shell, &mut crate::cli::command(), "mymcp", &mut buf);

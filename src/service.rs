@@ -240,7 +240,12 @@ pub fn plan_init(a: &InitArgs) -> Result<InitPlan, ServiceError> {
     } else {
         (a.bind.clone(), a.port, a.config_dir.join("tokens.json"))
     };
-    let binary = std::env::current_exe().map_err(io_err(Path::new("/proc/self/exe")))?;
+    // A package's postinst may run in a chroot without /proc; it writes no unit anyway.
+    let binary = match std::env::current_exe() {
+        Ok(b) => b,
+        Err(_) if a.no_unit => PathBuf::from("/usr/bin/mymcp"),
+        Err(e) => return Err(io_err(Path::new("/proc/self/exe"))(e)),
+    };
     let unit_text = render_unit(a, &binary)?;
     let unit_path = (!a.no_unit).then(|| a.unit_dir.join(UNIT_NAME));
     Ok(InitPlan {

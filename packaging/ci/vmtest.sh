@@ -1,0 +1,50 @@
+#!/bin/bash
+# Runs inside the qemu VM booted by packaging/ci/check.sh, as a oneshot unit after mymcp.
+# Every result line starts with VMTEST and goes to the serial console; the host greps them.
+say() { echo "VMTEST $*"; }
+pass=1
+expect() {
+    if [ "$2" = "$3" ]; then say "ok   $1: $2"; else say "FAIL $1: got '$2', want '$3'"; pass=0; fi
+}
+
+# http METHOD PATH [TOKEN] [BODY]: one request over bash's /dev/tcp; prints the raw response.
+http() {
+    local auth="" body=${4:-}
+    [ -n "${3:-}" ] && auth=$'Authorization: Bearer '"$3"$'\r\n'
+    exec 3<>/dev/tcp/127.0.0.1/8765 || return 1
+    printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1:8765\r\nConnection: close\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n%sContent-Length: %d\r\n\r\n%s' \
+        "$1" "$2" "$auth" "${#body}" "$body" >&3
+    cat <&3
+    exec 3<&-
+}
+
+# Type=notify: "active" only once the server has said READY=1.
+for _ in $(seq 60); do
+    state=$(systemctl is-active mymcp)
+    [ "$state" = active ] || [ "$state" = failed ] && break
+    sleep 1
+done
+expect "unit enabled" "$(systemctl is-enabled mymcp)" enabled
+expect "unit active" "$(systemctl is-active mymcp)" active
+expect "status text" "$(systemctl show -p StatusText --value mymcp)" "serving on 127.0.0.1:8765"
+pid=$(systemctl show -p MainPID --value mymcp)
+expect "runs as uid" "$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")" 0
+expect "health" "$(http GET /health | head -1 | tr -d '\r')" "HTTP/1.1 200 OK"
+
+token=$(mymcp token add --role rw vmtest 2>/dev/null)
+tools=0
+for _ in $(seq 20); do  # the server picks up tokens.json changes within a second
+    tools=$(http POST /mcp "$token" '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' | grep -o '"inputSchema"' | wc -l)
+    [ "$tools" = 9 ] && break
+    sleep 0.5
+done
+expect "tools/list over loopback" "$tools" 9
+expect "doctor" "$(mymcp doctor >/dev/null 2>&1; echo $?)" 0
+
+systemctl stop mymcp
+expect "stopped" "$(systemctl is-active mymcp)" inactive
+expect "clean exit" "$(systemctl show -p Result --value mymcp)" success
+journalctl -u mymcp --no-pager -o cat | tail -5 | sed 's/^/VMTEST journal: /'
+
+if [ "$pass" = 1 ]; then say "RESULT PASS"; else say "RESULT FAIL"; fi
+systemctl poweroff
