@@ -133,6 +133,8 @@ fn init_logging(level: &str, format: LogFormat) {
             Some(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
+                    // Colour codes only for a terminal: journald and log files get plain text.
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                     .with_filter(filter()),
             ),
             None,

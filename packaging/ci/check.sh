@@ -65,8 +65,10 @@ check "fish completion parses" fish --no-execute completions/mymcp.fish
 # shellcheck disable=SC2016 # expanded by the inner shells, not here
 check "bash completion completes 'mymcp doc'" sh -c \
     '[ "$(bash -c ". completions/mymcp.bash; COMP_WORDS=(mymcp doc); COMP_CWORD=1; _mymcp mymcp doc mymcp; echo \${COMPREPLY[*]}")" = doctor ]'
+# rpm scriptlets have no shebang: they run under /bin/sh.
 check "shellcheck maintainer scripts and CI scripts" shellcheck -s sh \
-    debian/postinst debian/postrm packaging/rpm/*.sh packaging/ci/*.sh
+    debian/postinst debian/postrm packaging/rpm/*.sh packaging/ci/check.sh
+check "shellcheck the VM test (bash)" shellcheck packaging/ci/vmtest.sh
 # systemd-analyze only warns (rc 0) on unknown keys, so any output at all is a failure.
 sed "s|/usr/bin/mymcp|$ROOT/target/release/mymcp|" packaging/systemd/mymcp.service \
     > "$WORK/mymcp.service"
@@ -120,7 +122,7 @@ cp "$DEB" "$R/tmp/mymcp.deb"
 in_root "$R" apt-get install -y -q /tmp/mymcp.deb >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log"; fail "apt install"; }
 grep -q "MYMCP_ADMIN_TOKEN" "$WORK/apt.log" || fail "postinst did not say where the admin token is"
 check "mymcp --version runs" sh -c "chroot '$R' mymcp --version | grep -qx 'mymcp $VERSION'"
-check "system user mymcp exists" chroot "$R" getent passwd mymcp
+check "system user mymcp exists" sh -c "chroot '$R' getent passwd mymcp >/dev/null"
 check "/etc/mymcp/.env is 0600 root" sh -c "[ \"\$(stat -c '%a %U' '$R/etc/mymcp/.env')\" = '600 root' ]"
 check "/etc/mymcp/tokens.json is 0600" sh -c "[ \"\$(stat -c '%a' '$R/etc/mymcp/tokens.json')\" = 600 ]"
 check "/etc/mymcp is 0750" sh -c "[ \"\$(stat -c '%a' '$R/etc/mymcp')\" = 750 ]"
@@ -143,8 +145,7 @@ check "purge deletes the mymcp user" sh -c "! chroot '$R' getent passwd mymcp"
 check "purge removes the enablement link" test ! -e "$R/etc/systemd/system/multi-user.target.wants/mymcp.service"
 
 step "piuparts: install and purge leave nothing behind"
-piuparts -q -d bookworm -m "$MIRROR" --no-upgrade-test -b "$BASE" --warn-on-leftovers-after-purge=no \
-    "$DEB" >"$WORK/piuparts.log" 2>&1 || { tail -40 "$WORK/piuparts.log"; fail "piuparts"; }
+piuparts -d bookworm -m "$MIRROR" --no-upgrade-test -b "$BASE" "$DEB" >"$WORK/piuparts.log" 2>&1 || { tail -40 "$WORK/piuparts.log"; fail "piuparts"; }
 grep -q "PASS: Installation and purging test" "$WORK/piuparts.log" || { tail -20 "$WORK/piuparts.log"; fail "piuparts did not pass"; }
 echo "  ok  piuparts: PASS"
 
@@ -154,7 +155,7 @@ new_root "$R"
 in_root "$R" sh -c 'command -v useradd >/dev/null' || fail "no useradd in the root"
 rpm --root "$R" --initdb
 rpm --root "$R" -ivh --nodeps "$RPM" >"$WORK/rpm.log" 2>&1 || { cat "$WORK/rpm.log"; fail "rpm -i"; }
-check "rpm %pre created the user" chroot "$R" getent passwd mymcp
+check "rpm %pre created the user" sh -c "chroot '$R' getent passwd mymcp >/dev/null"
 check "rpm %post wrote .env 0600" sh -c "[ \"\$(stat -c '%a' '$R/etc/mymcp/.env')\" = 600 ]"
 check "rpm-installed binary runs" sh -c "chroot '$R' /usr/bin/mymcp --version | grep -qx 'mymcp $VERSION'"
 check "rpm -V clean" rpm --root "$R" -V --nodeps mymcp

@@ -18,6 +18,7 @@ http() {
     exec 3<&-
 }
 
+say "begin (the console may swallow this first line)"
 # Type=notify: "active" only once the server has said READY=1.
 for _ in $(seq 60); do
     state=$(systemctl is-active mymcp)
@@ -45,6 +46,9 @@ systemctl stop mymcp
 expect "stopped" "$(systemctl is-active mymcp)" inactive
 expect "clean exit" "$(systemctl show -p Result --value mymcp)" success
 journalctl -u mymcp --no-pager -o cat | tail -5 | sed 's/^/VMTEST journal: /'
+if journalctl -u mymcp --no-pager -o cat | grep -q $'\e\['; then
+    say "FAIL journal has colour escape codes"; pass=0
+fi
 
 if [ "$pass" = 1 ]; then say "RESULT PASS"; else say "RESULT FAIL"; fi
 systemctl poweroff
