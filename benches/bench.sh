@@ -108,7 +108,7 @@ declare -A R
 for impl in ours ref; do
   port=$([ $impl = ours ] && echo 18781 || echo 18782)
   bin=$([ $impl = ours ] && echo "$OURS" || echo "$REF")
-  env_file=$(setup $impl $port)
+  env_file=$(setup "$impl" "$port")
   R[$impl,startup]=$(python3 "$WORK/startup.py" "$bin" "$env_file" "$port")
   env -u MYMCP_ENV_FILE "$bin" serve -env-file "$env_file" >/dev/null 2>&1 &
   pid=$!
@@ -118,8 +118,8 @@ for impl in ours ref; do
     -d "$READ_BODY" | grep -q '   1' || { echo "$impl: read_file sanity check failed" >&2; exit 1; }
   R[$impl,rss]=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$pid/status)
   for c in 1 32; do
-    R[$impl,read,$c]=$(run_wrk $port $c "$READ_BODY")
-    R[$impl,list,$c]=$(run_wrk $port $c "$LIST_BODY")
+    R[$impl,read,$c]=$(run_wrk "$port" "$c" "$READ_BODY")
+    R[$impl,list,$c]=$(run_wrk "$port" "$c" "$LIST_BODY")
   done
   R[$impl,peak]=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$pid/status)
   kill $pid; wait $pid 2>/dev/null || true
@@ -132,7 +132,7 @@ TRUE_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"bash_
 for impl in ours ref; do
   port=$([ $impl = ours ] && echo 18783 || echo 18784)
   bin=$([ $impl = ours ] && echo "$OURS" || echo "$REF")
-  env_file=$(setup ${impl}-bash $port)
+  env_file=$(setup "${impl}-bash" "$port")
   env -u MYMCP_ENV_FILE "$bin" serve -env-file "$env_file" >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.05; done
@@ -140,7 +140,7 @@ for impl in ours ref; do
     -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $RW" \
     -d "$YES_BODY" -o /dev/null
   R[$impl,yespeak]=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$pid/status)
-  read -r tr _ _ _ <<<"$(run_wrk8 $port "$TRUE_BODY")"
+  read -r tr _ _ _ <<<"$(run_wrk8 "$port" "$TRUE_BODY")"
   R[$impl,true]=$tr
   kill $pid; wait $pid 2>/dev/null || true
 done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the bench scripts (sourced, not run). Expects WORK and RW/ADMIN set.
 
 # Download the reference binary (algony-mymcp 3.1.0) into $WORK/ref; prints its path.

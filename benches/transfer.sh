@@ -30,15 +30,15 @@ url_of() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["url"
 t0=$(secs); cp "$WORK/files/src.bin" "$WORK/files/copy.bin"; sync; t1=$(secs)
 echo "plain cp:          $(mbps "$t0" "$t1") MB/s"
 for impl in ${ORDER:-ours ref}; do
-  port=$([ $impl = ours ] && echo 18793 || echo 18794)
-  u=$(tool_call $port prepare_upload "{\"dest_path\":\"$WORK/files/up-$impl.bin\"}" | url_of)
+  port=$([ "$impl" = ours ] && echo 18793 || echo 18794)
+  u=$(tool_call "$port" prepare_upload "{\"dest_path\":\"$WORK/files/up-$impl.bin\"}" | url_of)
   case $u in http*) ;; *) u="http://127.0.0.1:$port$u" ;; esac
   t0=$(secs); curl -fsS -T "$WORK/files/src.bin" "$u" >/dev/null; sync; t1=$(secs)
-  d=$(tool_call $port prepare_download "{\"src_path\":\"$WORK/files/src.bin\"}" | url_of)
+  d=$(tool_call "$port" prepare_download "{\"src_path\":\"$WORK/files/src.bin\"}" | url_of)
   case $d in http*) ;; *) d="http://127.0.0.1:$port$d" ;; esac
   t2=$(secs); curl -fsS "$d" -o "$WORK/files/down-$impl.bin"; sync; t3=$(secs)
   # The same download into /dev/null: what the server sends, without curl's own disk writes.
-  n=$(tool_call $port prepare_download "{\"src_path\":\"$WORK/files/src.bin\"}" | url_of)
+  n=$(tool_call "$port" prepare_download "{\"src_path\":\"$WORK/files/src.bin\"}" | url_of)
   case $n in http*) ;; *) n="http://127.0.0.1:$port$n" ;; esac
   t4=$(secs); curl -fsS "$n" -o /dev/null; t5=$(secs)
   cmp -s "$WORK/files/src.bin" "$WORK/files/up-$impl.bin" || echo "$impl: upload differs!"

@@ -9,34 +9,17 @@ set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-CACHE=${MYMCP_CI_CACHE:-/var/cache/mymcp-ci}
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 OUT="$ROOT/target/packaging"
 WORK=$(mktemp -d /tmp/mymcp-pkg.XXXXXX)
-START=$(date +%s)
 trap 'rm -rf "$WORK"' EXIT
-mkdir -p "$CACHE" "$OUT"
-
-step() { printf '\n== %s  [+%ss]\n' "$1" "$(($(date +%s) - START))"; }
-fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
-check() { # check DESCRIPTION COMMAND...: run, and fail loudly with the description
-    desc=$1; shift
-    if "$@"; then printf '  ok  %s\n' "$desc"; else fail "$desc"; fi
-}
+# shellcheck source=packaging/ci/lib.sh
+. "$ROOT/packaging/ci/lib.sh"
+mkdir -p "$OUT"
 
 step "tools"
-export DEBIAN_FRONTEND=noninteractive
-need=""
-for p in lintian:lintian debootstrap:debootstrap rpm:rpm rpmlint:rpmlint mandoc:mandoc \
-         piuparts:piuparts qemu-system-x86_64:qemu-system-x86 shellcheck:shellcheck \
-         zsh:zsh fish:fish mkfs.ext4:e2fsprogs systemd-analyze:systemd; do
-    command -v "${p%%:*}" >/dev/null 2>&1 || need="$need ${p#*:}"
-done
-if [ -n "$need" ]; then
-    apt-get update -q >/dev/null
-    # shellcheck disable=SC2086 # word splitting of the package list is intended
-    apt-get install -y -q --no-install-recommends $need >/dev/null
-fi
+apt_need lintian:lintian debootstrap:debootstrap rpm:rpm rpmlint:rpmlint mandoc:mandoc \
+    piuparts:piuparts qemu-system-x86_64:qemu-system-x86 shellcheck:shellcheck \
+    zsh:zsh fish:fish mkfs.ext4:e2fsprogs systemd-analyze:systemd
 command -v cargo-deb >/dev/null 2>&1 || cargo install --locked cargo-deb@3.8.0
 command -v cargo-generate-rpm >/dev/null 2>&1 || cargo install --locked cargo-generate-rpm@0.21.1
 
@@ -66,8 +49,9 @@ check "fish completion parses" fish --no-execute completions/mymcp.fish
 check "bash completion completes 'mymcp doc'" sh -c \
     '[ "$(bash -c ". completions/mymcp.bash; COMP_WORDS=(mymcp doc); COMP_CWORD=1; _mymcp mymcp doc mymcp; echo \${COMPREPLY[*]}")" = doctor ]'
 # rpm scriptlets have no shebang: they run under /bin/sh.
-check "shellcheck maintainer scripts and CI scripts" shellcheck -s sh \
-    debian/postinst debian/postrm packaging/rpm/*.sh packaging/ci/check.sh
+check "shellcheck maintainer scripts and CI scripts" shellcheck -s sh -x \
+    debian/postinst debian/postrm packaging/rpm/*.sh packaging/ci/check.sh packaging/ci/lib.sh \
+    packaging/ci/static.sh packaging/tarball/*.sh
 check "shellcheck the VM test (bash)" shellcheck packaging/ci/vmtest.sh
 # systemd-analyze only warns (rc 0) on unknown keys, so any output at all is a failure.
 sed "s|/usr/bin/mymcp|$ROOT/target/release/mymcp|" packaging/systemd/mymcp.service \
@@ -102,18 +86,7 @@ rpmlint -r packaging/rpm/rpmlintrc "$RPM"
 echo "  ok  rpmlint (filters with reasons in packaging/rpm/rpmlintrc)"
 
 step "Debian bookworm root (debootstrap, cached)"
-BASE="$CACHE/bookworm-minbase.tgz"
-if [ ! -s "$BASE" ]; then
-    debootstrap --variant=minbase bookworm "$WORK/base" "$MIRROR" >/dev/null
-    tar -C "$WORK/base" -czf "$BASE.tmp" . && mv "$BASE.tmp" "$BASE"
-    rm -rf "$WORK/base"
-fi
-new_root() {
-    mkdir -p "$1"
-    tar -C "$1" -xzf "$BASE"
-    cp /etc/resolv.conf "$1/etc/resolv.conf" 2>/dev/null || true
-}
-in_root() { r=$1; shift; chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+ensure_base
 
 step "install, upgrade, remove, purge the .deb in a clean chroot"
 R="$WORK/deb-root"

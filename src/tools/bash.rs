@@ -67,7 +67,12 @@ pub fn find_shell() -> PathBuf {
             return PathBuf::from(p);
         }
     }
-    PathBuf::from("/bin/sh")
+    // NixOS and other FHS-less systems: bash only on PATH (the Nix module puts it there).
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("bash"))
+        .find(|p| p.is_absolute() && p.is_file())
+        .unwrap_or_else(|| PathBuf::from("/bin/sh"))
 }
 
 /// Output of one stream: the first half of the cap and a ring of the last half.

@@ -1,0 +1,162 @@
+# NixOS module: services.mymcp. `self` is the flake (for the default package).
+self:
+{ config, lib, pkgs, ... }:
+
+let
+  cfg = config.services.mymcp;
+  inherit (lib) mkOption mkEnableOption mkIf types literalExpression;
+
+  stateDir = "/var/lib/mymcp";
+  # Without environmentFile the service makes its own on first start (fresh admin and
+  # metrics tokens, mode 0600), the way the .deb's postinst does, and keeps it afterwards.
+  envFile = if cfg.environmentFile != null then cfg.environmentFile else "${stateDir}/.env";
+
+  toEnv = v: if builtins.isBool v then lib.boolToString v else toString v;
+
+  # Process environment beats the env file, so these always win over what the file says.
+  environment = {
+    MYMCP_HOST = cfg.host;
+    MYMCP_PORT = toString cfg.port;
+    MYMCP_AUDIT_ENABLED = lib.boolToString cfg.audit.enable;
+    MYMCP_AUDIT_LOG_DIR = "/var/log/mymcp";
+    MYMCP_TOKEN_FILE = "${stateDir}/tokens.json";
+    MYMCP_RECORDER_DATA_DIR = "${stateDir}/recorder";
+  }
+  // lib.optionalAttrs (!cfg.metrics.enable) { MYMCP_METRICS_TOKEN = ""; }
+  // lib.mapAttrs (_: toEnv) cfg.settings;
+
+  firstStart = pkgs.writeShellScript "mymcp-first-start" ''
+    if [ ! -e ${stateDir}/.env ]; then
+      ${lib.getExe cfg.package} init --files-only --no-unit --no-client-token --yes \
+        --bind ${cfg.host} --port ${toString cfg.port} \
+        --config-dir ${stateDir} --log-dir /var/log/mymcp \
+        --recorder-data-dir ${stateDir}/recorder >/dev/null
+      echo "mymcp: wrote ${stateDir}/.env with a new admin token (MYMCP_ADMIN_TOKEN)"
+    fi
+  '';
+in
+{
+  options.services.mymcp = {
+    enable = mkEnableOption "mymcp, the MCP server that lets AI clients operate this host";
+
+    package = mkOption {
+      type = types.package;
+      default = self.packages.${pkgs.stdenv.hostPlatform.system}.mymcp;
+      defaultText = literalExpression "mymcp.packages.\${system}.mymcp";
+      description = "The mymcp package to run.";
+    };
+
+    host = mkOption {
+      type = types.str;
+      default = "127.0.0.1";
+      description = ''
+        Address to listen on. The default keeps the server local; to reach it from other
+        machines put a TLS reverse proxy in front, or use 0.0.0.0 with openFirewall.
+      '';
+    };
+
+    port = mkOption {
+      type = types.port;
+      default = 8765;
+      description = "TCP port to listen on.";
+    };
+
+    openFirewall = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Open `port` in the NixOS firewall.";
+    };
+
+    user = mkOption {
+      type = types.str;
+      default = "root";
+      description = ''
+        User the service (and every command a client runs) runs as. root gives clients full
+        control of the host, which is the product's purpose; "mymcp" creates an unprivileged
+        system user instead.
+      '';
+    };
+
+    environmentFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = "/run/secrets/mymcp.env";
+      description = ''
+        Env file with the secrets: MYMCP_ADMIN_TOKEN and, with metrics.enable,
+        MYMCP_METRICS_TOKEN. Must be readable by `user`. When null the service writes
+        ${stateDir}/.env with fresh tokens on its first start.
+      '';
+    };
+
+    settings = mkOption {
+      type = types.attrsOf (types.oneOf [ types.str types.int types.bool ]);
+      default = { };
+      example = { MYMCP_PROTECTED_PATHS = "/root/.ssh,/etc/shadow"; MYMCP_BASH_MAX_CONCURRENT = 8; };
+      description = ''
+        Further MYMCP_* settings (see `mymcp config example`). They are set in the process
+        environment, so they override the env file. Do not put secrets here: they end up in the
+        world-readable Nix store.
+      '';
+    };
+
+    audit.enable = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Write one JSON line per tool call to /var/log/mymcp/audit.log.";
+    };
+
+    metrics.enable = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Serve GET /metrics to holders of MYMCP_METRICS_TOKEN (from the env file). When false
+        the token is cleared and /metrics answers 503.
+      '';
+    };
+  };
+
+  config = mkIf cfg.enable {
+    environment.systemPackages = [ cfg.package ];
+
+    users.users = lib.optionalAttrs (cfg.user == "mymcp") {
+      mymcp = {
+        isSystemUser = true;
+        group = "mymcp";
+        description = "mymcp MCP server";
+      };
+    };
+    users.groups = lib.optionalAttrs (cfg.user == "mymcp") { mymcp = { }; };
+
+    networking.firewall.allowedTCPPorts = lib.optionals cfg.openFirewall [ cfg.port ];
+
+    systemd.services.mymcp = {
+      description = "mymcp MCP server (AI host control over Streamable HTTP)";
+      documentation = [ "man:mymcp(1)" ];
+      wantedBy = [ "multi-user.target" ];
+      after = [ "network-online.target" ];
+      wants = [ "network-online.target" ];
+      inherit environment;
+      # Clients run shell commands: give them the system's tools, not just the unit's.
+      path = [ pkgs.bashInteractive pkgs.coreutils "/run/current-system/sw" ];
+      serviceConfig = {
+        Type = "notify";
+        NotifyAccess = "main";
+        WatchdogSec = 30;
+        User = cfg.user;
+        ExecStartPre = lib.optionals (cfg.environmentFile == null) [ firstStart ];
+        ExecStart = "${lib.getExe cfg.package} serve --env-file ${envFile}";
+        Restart = "on-failure";
+        RestartSec = 5;
+        KillMode = "mixed";
+        TimeoutStopSec = 30;
+        LimitNOFILE = 65536;
+        StateDirectory = "mymcp";
+        StateDirectoryMode = "0750";
+        LogsDirectory = "mymcp";
+        LogsDirectoryMode = "0750";
+        WorkingDirectory = stateDir;
+        LockPersonality = true;
+      };
+    };
+  };
+}

@@ -1,0 +1,105 @@
+# Evaluate nix/module.nix without nixpkgs, against a small stand-in for its `lib` that type-checks
+# every option and rejects unknown ones. Run offline:
+#   nix-instantiate --eval --strict --json nix/tests/module-eval.nix
+# It prints the list of passed checks, or fails naming the ones that did not hold.
+let
+  stub = import ./stub-nixpkgs/stub-lib.nix;
+  inherit (stub) lib;
+
+  fakePackage = {
+    outPath = "/nix/store/fake-mymcp";
+    name = "mymcp";
+    meta.mainProgram = "mymcp";
+  };
+  pkgs = {
+    stdenv.hostPlatform.system = "x86_64-linux";
+    writeShellScript = name: _text: "/nix/store/fake-${name}";
+    bashInteractive = { outPath = "/nix/store/fake-bash"; };
+    coreutils = { outPath = "/nix/store/fake-coreutils"; };
+  };
+  self = { packages.x86_64-linux.mymcp = fakePackage; };
+  module = import ../module.nix self;
+
+  # Options resolved against the user's definitions: every defined name must be declared,
+  # every value must pass its type's check, every declared option needs a value or default.
+  resolve = path: decls: defs:
+    let
+      unknown = builtins.filter (n: !(decls ? ${n})) (builtins.attrNames defs);
+    in
+    if unknown != [ ] then
+      throw "unknown option ${path}.${builtins.head unknown}"
+    else
+      builtins.mapAttrs
+        (n: d:
+          if (d._type or null) == "option" then
+            let
+              v =
+                if defs ? ${n} then defs.${n}
+                else if d ? default then d.default
+                else throw "option ${path}.${n} is used but not defined";
+            in
+            if d.type.check v then v
+            else throw "option ${path}.${n}: value is not of type ${d.type.name}"
+          else resolve "${path}.${n}" d (defs.${n} or { }))
+        decls;
+
+  eval = user:
+    let
+      m = module { inherit config pkgs lib; };
+      config.services.mymcp = resolve "services.mymcp" m.options.services.mymcp (user.services.mymcp or { });
+      raw = m.config;
+    in
+    {
+      inherit config;
+      out = if (raw._type or null) == "if" then (if raw.cond then raw.content else { }) else raw;
+    };
+
+  fails = user: !(builtins.tryEval (builtins.deepSeq (eval user).config true)).success;
+
+  on = eval { services.mymcp.enable = true; };
+  svc = on.out.systemd.services.mymcp;
+  custom = eval {
+    services.mymcp = {
+      enable = true;
+      host = "0.0.0.0";
+      port = 9000;
+      openFirewall = true;
+      user = "mymcp";
+      environmentFile = "/run/secrets/mymcp.env";
+      metrics.enable = true;
+      audit.enable = false;
+      settings = { MYMCP_BASH_MAX_CONCURRENT = 4; MYMCP_TRUST_FORWARDED = true; };
+    };
+  };
+  csvc = custom.out.systemd.services.mymcp;
+
+  checks = {
+    disabled-adds-nothing = (eval { }).out == { };
+    exec-start = svc.serviceConfig.ExecStart == "/nix/store/fake-mymcp/bin/mymcp serve --env-file /var/lib/mymcp/.env";
+    first-start-generates-secrets = svc.serviceConfig.ExecStartPre == [ "/nix/store/fake-mymcp-first-start" ];
+    type-notify-with-watchdog = svc.serviceConfig.Type == "notify" && svc.serviceConfig.WatchdogSec == 30;
+    root-by-default = svc.serviceConfig.User == "root" && on.out.users.users == { };
+    loopback-by-default = svc.environment.MYMCP_HOST == "127.0.0.1" && svc.environment.MYMCP_PORT == "8765";
+    audit-on-metrics-off = svc.environment.MYMCP_AUDIT_ENABLED == "true" && svc.environment.MYMCP_METRICS_TOKEN == "";
+    firewall-closed = on.out.networking.firewall.allowedTCPPorts == [ ];
+    wanted-by-multi-user = svc.wantedBy == [ "multi-user.target" ];
+    bash-on-path = builtins.elem pkgs.bashInteractive svc.path;
+    custom-port-and-firewall = custom.out.networking.firewall.allowedTCPPorts == [ 9000 ]
+      && csvc.environment.MYMCP_PORT == "9000" && csvc.environment.MYMCP_HOST == "0.0.0.0";
+    custom-user-created = csvc.serviceConfig.User == "mymcp" && custom.out.users.users.mymcp.isSystemUser
+      && custom.out.users.groups ? mymcp;
+    custom-env-file = csvc.serviceConfig.ExecStartPre == [ ]
+      && csvc.serviceConfig.ExecStart == "/nix/store/fake-mymcp/bin/mymcp serve --env-file /run/secrets/mymcp.env";
+    custom-metrics-and-audit = !(csvc.environment ? MYMCP_METRICS_TOKEN) && csvc.environment.MYMCP_AUDIT_ENABLED == "false";
+    settings-stringified = csvc.environment.MYMCP_BASH_MAX_CONCURRENT == "4" && csvc.environment.MYMCP_TRUST_FORWARDED == "true";
+    rejects-unknown-option = fails { services.mymcp.enabled = true; };
+    rejects-unknown-nested = fails { services.mymcp.audit.enabled = true; };
+    rejects-port-string = fails { services.mymcp = { enable = true; port = "80"; }; };
+    rejects-port-range = fails { services.mymcp = { enable = true; port = 70000; }; };
+    rejects-list-setting = fails { services.mymcp = { enable = true; settings.X = [ 1 ]; }; };
+    rejects-relative-env-file = fails { services.mymcp = { enable = true; environmentFile = "secrets.env"; }; };
+  };
+  failed = builtins.filter (n: !checks.${n}) (builtins.attrNames checks);
+in
+if failed == [ ] then builtins.attrNames checks
+else throw "module checks failed: ${builtins.concatStringsSep ", " failed}"
