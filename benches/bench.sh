@@ -3,6 +3,7 @@
 #
 #   benches/bench.sh            # 10 s per wrk run
 #   DURATION=5 benches/bench.sh
+#   OURS_BIN=target/x86_64-unknown-linux-musl/release/mymcp benches/bench.sh
 #
 # Measures, for each server: requests/s and p50/p99 latency of `tools/call read_file` on a
 # 1 KiB file and of `tools/list`, at concurrency 1 and 32 (wrk, keep-alive, loopback); idle RSS
@@ -18,9 +19,14 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; e
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-echo "== building mymcp (release)" >&2
-cargo build --release --quiet
-OURS=$PWD/target/release/mymcp
+# OURS_BIN=path benches another build of ours (e.g. the static musl binary).
+if [ -n "${OURS_BIN:-}" ]; then
+  OURS=$(realpath "$OURS_BIN")
+else
+  echo "== building mymcp (release)" >&2
+  cargo build --release --quiet
+  OURS=$PWD/target/release/mymcp
+fi
 
 echo "== fetching the reference binary" >&2
 python3 -m pip download --quiet --no-deps -d "$WORK/ref" algony-mymcp==3.1.0

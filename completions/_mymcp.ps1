@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             [CompletionResult]::new('install-service', 'install-service', [CompletionResultType]::ParameterValue, 'Set mymcp up as a systemd service: config, tokens, unit, first client token')
             [CompletionResult]::new('uninstall-service', 'uninstall-service', [CompletionResultType]::ParameterValue, 'Stop and remove the service written by `mymcp init` (config kept unless --purge)')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the installation, configuration, service and a real tools/list call')
+            [CompletionResult]::new('recorder', 'recorder', [CompletionResultType]::ParameterValue, 'Keep the host overview behind `server_overview` up to date with an LLM (runs as the mymcp-recorder service; needs MYMCP_RECORDER_ENABLED=true and MYMCP_RECORDER_LLM_*)')
             [CompletionResult]::new('generate-assets', 'generate-assets', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions into a directory (used to refresh the committed copies; packaging ships those)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -240,6 +241,14 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'mymcp;recorder' {
+            [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Env file to read (same discovery as `serve`)')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'Run one cycle, print its outcome as JSON and exit')
+            [CompletionResult]::new('--install-unit', '--install-unit', [CompletionResultType]::ParameterName, 'Print the systemd unit for this binary and exit')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'mymcp;generate-assets' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -253,6 +262,7 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Set mymcp up as a systemd service: config, tokens, unit, first client token')
             [CompletionResult]::new('uninstall-service', 'uninstall-service', [CompletionResultType]::ParameterValue, 'Stop and remove the service written by `mymcp init` (config kept unless --purge)')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the installation, configuration, service and a real tools/list call')
+            [CompletionResult]::new('recorder', 'recorder', [CompletionResultType]::ParameterValue, 'Keep the host overview behind `server_overview` up to date with an LLM (runs as the mymcp-recorder service; needs MYMCP_RECORDER_ENABLED=true and MYMCP_RECORDER_LLM_*)')
             [CompletionResult]::new('generate-assets', 'generate-assets', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions into a directory (used to refresh the committed copies; packaging ships those)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -304,6 +314,9 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             break
         }
         'mymcp;help;doctor' {
+            break
+        }
+        'mymcp;help;recorder' {
             break
         }
         'mymcp;help;generate-assets' {

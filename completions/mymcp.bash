@@ -34,6 +34,9 @@ _mymcp() {
             mymcp,install-service)
                 cmd="mymcp__subcmd__init"
                 ;;
+            mymcp,recorder)
+                cmd="mymcp__subcmd__recorder"
+                ;;
             mymcp,serve)
                 cmd="mymcp__subcmd__serve"
                 ;;
@@ -72,6 +75,9 @@ _mymcp() {
                 ;;
             mymcp__subcmd__help,init)
                 cmd="mymcp__subcmd__help__subcmd__init"
+                ;;
+            mymcp__subcmd__help,recorder)
+                cmd="mymcp__subcmd__help__subcmd__recorder"
                 ;;
             mymcp__subcmd__help,serve)
                 cmd="mymcp__subcmd__help__subcmd__serve"
@@ -155,7 +161,7 @@ _mymcp() {
 
     case "${cmd}" in
         mymcp)
-            opts="-h -V --help --version serve version token config init install-service uninstall-service doctor generate-assets help"
+            opts="-h -V --help --version serve version token config init install-service uninstall-service doctor recorder generate-assets help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -271,7 +277,7 @@ _mymcp() {
             return 0
             ;;
         mymcp__subcmd__help)
-            opts="serve version token config init uninstall-service doctor generate-assets help"
+            opts="serve version token config init uninstall-service doctor recorder generate-assets help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -355,6 +361,20 @@ _mymcp() {
             return 0
             ;;
         mymcp__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mymcp__subcmd__help__subcmd__recorder)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -560,6 +580,24 @@ _mymcp() {
                     return 0
                     ;;
                 --install-ripgrep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mymcp__subcmd__recorder)
+            opts="-h --env-file --once --install-unit --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --env-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -30,6 +30,7 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand install-service 'Set mymcp up as a systemd service: config, tokens, unit, first client token'
             cand uninstall-service 'Stop and remove the service written by `mymcp init` (config kept unless --purge)'
             cand doctor 'Check the installation, configuration, service and a real tools/list call'
+            cand recorder 'Keep the host overview behind `server_overview` up to date with an LLM (runs as the mymcp-recorder service; needs MYMCP_RECORDER_ENABLED=true and MYMCP_RECORDER_LLM_*)'
             cand generate-assets 'Write man pages and shell completions into a directory (used to refresh the committed copies; packaging ships those)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -210,6 +211,13 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'mymcp;recorder'= {
+            cand --env-file 'Env file to read (same discovery as `serve`)'
+            cand --once 'Run one cycle, print its outcome as JSON and exit'
+            cand --install-unit 'Print the systemd unit for this binary and exit'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'mymcp;generate-assets'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -222,6 +230,7 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand init 'Set mymcp up as a systemd service: config, tokens, unit, first client token'
             cand uninstall-service 'Stop and remove the service written by `mymcp init` (config kept unless --purge)'
             cand doctor 'Check the installation, configuration, service and a real tools/list call'
+            cand recorder 'Keep the host overview behind `server_overview` up to date with an LLM (runs as the mymcp-recorder service; needs MYMCP_RECORDER_ENABLED=true and MYMCP_RECORDER_LLM_*)'
             cand generate-assets 'Write man pages and shell completions into a directory (used to refresh the committed copies; packaging ships those)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -259,6 +268,8 @@ set edit:completion:arg-completer[mymcp] = {|@words|
         &'mymcp;help;uninstall-service'= {
         }
         &'mymcp;help;doctor'= {
+        }
+        &'mymcp;help;recorder'= {
         }
         &'mymcp;help;generate-assets'= {
         }

@@ -21,6 +21,7 @@ let
     MYMCP_AUDIT_LOG_DIR = "/var/log/mymcp";
     MYMCP_TOKEN_FILE = "${stateDir}/tokens.json";
     MYMCP_RECORDER_DATA_DIR = "${stateDir}/recorder";
+    MYMCP_RECORDER_ENABLED = lib.boolToString cfg.recorder.enable;
   }
   // lib.optionalAttrs (!cfg.metrics.enable) { MYMCP_METRICS_TOKEN = ""; }
   // lib.mapAttrs (_: toEnv) cfg.settings;
@@ -105,6 +106,16 @@ in
       description = "Write one JSON line per tool call to /var/log/mymcp/audit.log.";
     };
 
+    recorder.enable = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Run mymcp-recorder, which keeps the overview behind the server_overview tool up to
+        date with an LLM. Put MYMCP_RECORDER_LLM_API_KEY (and provider/model settings) in
+        the env file; non-secret MYMCP_RECORDER_* settings can go in `settings`.
+      '';
+    };
+
     metrics.enable = mkOption {
       type = types.bool;
       default = false;
@@ -129,33 +140,56 @@ in
 
     networking.firewall.allowedTCPPorts = lib.optionals cfg.openFirewall [ cfg.port ];
 
-    systemd.services.mymcp = {
-      description = "mymcp MCP server (AI host control over Streamable HTTP)";
-      documentation = [ "man:mymcp(1)" ];
-      wantedBy = [ "multi-user.target" ];
-      after = [ "network-online.target" ];
-      wants = [ "network-online.target" ];
-      inherit environment;
-      # Clients run shell commands: give them the system's tools, not just the unit's.
-      path = [ pkgs.bashInteractive pkgs.coreutils "/run/current-system/sw" ];
-      serviceConfig = {
-        Type = "notify";
-        NotifyAccess = "main";
-        WatchdogSec = 30;
-        User = cfg.user;
-        ExecStartPre = lib.optionals (cfg.environmentFile == null) [ firstStart ];
-        ExecStart = "${lib.getExe cfg.package} serve --env-file ${envFile}";
-        Restart = "on-failure";
-        RestartSec = 5;
-        KillMode = "mixed";
-        TimeoutStopSec = 30;
-        LimitNOFILE = 65536;
-        StateDirectory = "mymcp";
-        StateDirectoryMode = "0750";
-        LogsDirectory = "mymcp";
-        LogsDirectoryMode = "0750";
-        WorkingDirectory = stateDir;
-        LockPersonality = true;
+    systemd.services = {
+      mymcp = {
+        description = "mymcp MCP server (AI host control over Streamable HTTP)";
+        documentation = [ "man:mymcp(1)" ];
+        wantedBy = [ "multi-user.target" ];
+        after = [ "network-online.target" ];
+        wants = [ "network-online.target" ];
+        inherit environment;
+        # Clients run shell commands: give them the system's tools, not just the unit's.
+        path = [ pkgs.bashInteractive pkgs.coreutils "/run/current-system/sw" ];
+        serviceConfig = {
+          Type = "notify";
+          NotifyAccess = "main";
+          WatchdogSec = 30;
+          User = cfg.user;
+          ExecStartPre = lib.optionals (cfg.environmentFile == null) [ firstStart ];
+          ExecStart = "${lib.getExe cfg.package} serve --env-file ${envFile}";
+          Restart = "on-failure";
+          RestartSec = 5;
+          KillMode = "mixed";
+          TimeoutStopSec = 30;
+          LimitNOFILE = 65536;
+          StateDirectory = "mymcp";
+          StateDirectoryMode = "0750";
+          LogsDirectory = "mymcp";
+          LogsDirectoryMode = "0750";
+          WorkingDirectory = stateDir;
+          LockPersonality = true;
+        };
+      };
+    } // lib.optionalAttrs cfg.recorder.enable {
+      mymcp-recorder = {
+        description = "mymcp recorder (LLM-maintained host overview)";
+        documentation = [ "man:mymcp-recorder(1)" ];
+        wantedBy = [ "multi-user.target" ];
+        # mymcp.service writes the env file on its first start.
+        after = [ "network-online.target" "mymcp.service" ];
+        wants = [ "network-online.target" ];
+        inherit environment;
+        path = [ pkgs.bashInteractive pkgs.coreutils "/run/current-system/sw" ];
+        serviceConfig = {
+          User = cfg.user;
+          ExecStart = "${lib.getExe cfg.package} recorder --env-file ${envFile}";
+          Restart = "on-failure";
+          RestartSec = 30;
+          StateDirectory = "mymcp";
+          StateDirectoryMode = "0750";
+          WorkingDirectory = stateDir;
+          LockPersonality = true;
+        };
       };
     };
   };

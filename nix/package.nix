@@ -28,6 +28,7 @@ rustPlatform.buildRustPackage {
       --zsh completions/_mymcp \
       --fish completions/mymcp.fish
     install -Dm644 packaging/systemd/mymcp.service $out/share/mymcp/mymcp.service
+    install -Dm644 packaging/systemd/mymcp-recorder.service $out/share/mymcp/mymcp-recorder.service
     install -Dm644 packaging/mymcp.env.example $out/share/mymcp/mymcp.env.example
   '';
 

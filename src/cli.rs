@@ -45,6 +45,9 @@ pub enum Command {
     UninstallService(UninstallArgs),
     /// Check the installation, configuration, service and a real tools/list call.
     Doctor(DoctorArgs),
+    /// Keep the host overview behind `server_overview` up to date with an LLM (runs as the
+    /// mymcp-recorder service; needs MYMCP_RECORDER_ENABLED=true and MYMCP_RECORDER_LLM_*).
+    Recorder(RecorderArgs),
     /// Write man pages and shell completions into a directory (used to refresh the
     /// committed copies; packaging ships those).
     #[command(hide = true)]
@@ -164,6 +167,28 @@ pub struct UninstallArgs {
     /// Only remove files; never call systemctl.
     #[arg(long)]
     pub files_only: bool,
+}
+
+/// `mymcp recorder` options.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Each cycle (every MYMCP_RECORDER_MERGE_INTERVAL_SEC) folds up to \
+MYMCP_RECORDER_MAX_EVENTS_PER_CYCLE new mutating audit events into overview.md and \
+changelog.md under MYMCP_RECORDER_DATA_DIR. Without an overview it first runs fixed read-only \
+probes (OS, services, ports, disks, containers, cron, users) and asks the model for one. The \
+model never chooses commands. Series for /metrics are written to metrics.prom in the data \
+directory."
+)]
+pub struct RecorderArgs {
+    /// Env file to read (same discovery as `serve`).
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+    /// Run one cycle, print its outcome as JSON and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Print the systemd unit for this binary and exit.
+    #[arg(long)]
+    pub install_unit: bool,
 }
 
 /// `mymcp doctor` options.

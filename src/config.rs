@@ -258,11 +258,13 @@ impl<'a> Lookup<'a> {
             .map(String::as_str)
     }
 
-    fn string(&self, key: &str, default: &str) -> String {
+    /// String value or `default`.
+    pub fn string(&self, key: &str, default: &str) -> String {
         self.get(key).unwrap_or(default).to_string()
     }
 
-    fn int(&self, key: &'static str, default: i64) -> Result<i64, ConfigError> {
+    /// Integer value or `default`.
+    pub fn int(&self, key: &'static str, default: i64) -> Result<i64, ConfigError> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => v.trim().parse::<i64>().map_err(|_| ConfigError::Invalid {
@@ -273,7 +275,8 @@ impl<'a> Lookup<'a> {
         }
     }
 
-    fn uint(&self, key: &'static str, default: u64, min: u64) -> Result<u64, ConfigError> {
+    /// Integer of at least `min`, or `default`.
+    pub fn uint(&self, key: &'static str, default: u64, min: u64) -> Result<u64, ConfigError> {
         let v = self.int(key, default as i64)?;
         if v < min as i64 {
             return Err(ConfigError::Range {
@@ -284,7 +287,8 @@ impl<'a> Lookup<'a> {
         Ok(v as u64)
     }
 
-    fn bool(&self, key: &'static str, default: bool) -> Result<bool, ConfigError> {
+    /// Boolean (reference spellings) or `default`.
+    pub fn bool(&self, key: &'static str, default: bool) -> Result<bool, ConfigError> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => parse_bool(v).ok_or_else(|| ConfigError::Invalid {

@@ -80,6 +80,9 @@ pub enum ToolError {
     /// Any other OS error.
     #[error("{0}")]
     Os(String),
+    /// The recorder has not written an overview (yet).
+    #[error("{0}")]
+    RecorderDisabled(String),
     /// A bug or an unexpected condition on our side.
     #[error("{0}")]
     Internal(String),
@@ -110,6 +113,7 @@ impl ToolError {
             ToolError::StringNotFound => "StringNotFound",
             ToolError::AmbiguousMatch(_) => "AmbiguousMatch",
             ToolError::Os(_) => "OSError",
+            ToolError::RecorderDisabled(_) => "RecorderDisabled",
             ToolError::Internal(_) => "InternalError",
         }
     }

@@ -420,11 +420,42 @@ async fn metrics(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Respons
                 header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            st.metrics.render(st.bash.inflight()),
+            {
+                let mut text = st.metrics.render(st.bash.inflight());
+                if st.config.recorder_enabled {
+                    text.push_str(&recorder_series(&st.config.recorder_data_dir));
+                }
+                text
+            },
         )
             .into_response(),
         _ => detail(StatusCode::UNAUTHORIZED, "Unauthorized"),
     }
+}
+
+/// The recorder's own series, from the `metrics.prom` it writes after each cycle. Only
+/// `mymcp_recorder_*` lines pass, so the file cannot add or shadow other series.
+fn recorder_series(data_dir: &std::path::Path) -> String {
+    use std::io::Read;
+    let mut raw = String::new();
+    let Ok(f) = std::fs::File::open(data_dir.join("metrics.prom")) else {
+        return raw;
+    };
+    if f.take(256 * 1024).read_to_string(&mut raw).is_err() {
+        return String::new();
+    }
+    let mut out = String::new();
+    for line in raw.lines() {
+        let body = line
+            .strip_prefix("# HELP ")
+            .or_else(|| line.strip_prefix("# TYPE "))
+            .unwrap_or(line);
+        if body.starts_with("mymcp_recorder_") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Count every request by route pattern (never the raw URL: tokens and tickets live in

@@ -15,6 +15,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod otel;
 pub mod raw;
+pub mod recorder;
 pub mod server;
 pub mod service;
 pub mod tokens;

@@ -62,6 +62,7 @@ fn main() -> ExitCode {
             let checks = mymcp::doctor::run_checks(&a);
             ExitCode::from(mymcp::doctor::report(&a, &checks))
         }
+        Some(Command::Recorder(a)) => recorder(a),
         Some(Command::GenerateAssets { dir }) => match mymcp::assets::write_to(&dir) {
             Ok(n) => {
                 println!("wrote {n} files under {}", dir.display());
@@ -112,6 +113,79 @@ fn serve(a: mymcp::cli::ServeArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn recorder(a: mymcp::cli::RecorderArgs) -> ExitCode {
+    use mymcp::recorder::{Recorder, RecorderConfig};
+    if a.install_unit {
+        let bin = std::env::current_exe().unwrap_or_else(|_| "/usr/bin/mymcp".into());
+        let env = a
+            .env_file
+            .clone()
+            .unwrap_or_else(|| config::SYSTEM_ENV_FILE.into());
+        print!("{}", mymcp::recorder::unit_text(&bin, &env));
+        return ExitCode::SUCCESS;
+    }
+    let env = config::process_env();
+    let cfg = match config::discover_env_file(a.env_file.as_deref(), &env)
+        .map_err(mymcp::recorder::RecorderError::from)
+        .and_then(|src| RecorderConfig::resolve(&env, &src))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("recorder: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    init_logging(&env_or(&env, "MYMCP_LOG_LEVEL", "info"), LogFormat::Text);
+    if !cfg.enabled {
+        eprintln!("recorder: disabled (MYMCP_RECORDER_ENABLED is not true); nothing to do");
+        return ExitCode::SUCCESS;
+    }
+    tracing::info!(config = %mymcp::recorder::redacted(&cfg), "recorder starting");
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("recorder: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async {
+        let mut rec = match Recorder::new(cfg) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("recorder: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        if a.once {
+            let reason = rec.cycle().await;
+            println!("{}", serde_json::json!({"reason": reason.as_str()}));
+            return ExitCode::SUCCESS;
+        }
+        let stop = async {
+            use tokio::signal::unix::{SignalKind, signal};
+            match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(mut t), Ok(mut i)) => {
+                    tokio::select! { _ = t.recv() => {}, _ = i.recv() => {} }
+                }
+                _ => std::future::pending::<()>().await,
+            }
+        };
+        rec.run(stop).await;
+        tracing::info!("recorder stopped");
+        ExitCode::SUCCESS
+    })
+}
+
+fn env_or(env: &std::collections::BTreeMap<String, String>, k: &str, d: &str) -> String {
+    env.get(k).cloned().unwrap_or_else(|| d.to_string())
 }
 
 fn init_logging(level: &str, format: LogFormat) {

@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Transfer tickets.
     pub tickets: crate::transfer::Tickets,
+    /// `server_overview`'s backlog counter (scan positions kept between calls).
+    pub pending: std::sync::Mutex<crate::recorder::events::PendingCounter>,
 }
 
 /// Options from the `serve` command line.
@@ -163,6 +165,7 @@ pub fn prepare(
             audit,
             metrics,
             tickets: crate::transfer::Tickets::default(),
+            pending: Default::default(),
         }),
         temp_tokens,
     })

@@ -68,6 +68,7 @@ let
       environmentFile = "/run/secrets/mymcp.env";
       metrics.enable = true;
       audit.enable = false;
+      recorder.enable = true;
       settings = { MYMCP_BASH_MAX_CONCURRENT = 4; MYMCP_TRUST_FORWARDED = true; };
     };
   };
@@ -92,6 +93,11 @@ let
       && csvc.serviceConfig.ExecStart == "/nix/store/fake-mymcp/bin/mymcp serve --env-file /run/secrets/mymcp.env";
     custom-metrics-and-audit = !(csvc.environment ? MYMCP_METRICS_TOKEN) && csvc.environment.MYMCP_AUDIT_ENABLED == "false";
     settings-stringified = csvc.environment.MYMCP_BASH_MAX_CONCURRENT == "4" && csvc.environment.MYMCP_TRUST_FORWARDED == "true";
+    recorder-off-by-default = !(on.out.systemd.services ? mymcp-recorder)
+      && svc.environment.MYMCP_RECORDER_ENABLED == "false";
+    recorder-service = custom.out.systemd.services.mymcp-recorder.serviceConfig.ExecStart
+      == "/nix/store/fake-mymcp/bin/mymcp recorder --env-file /run/secrets/mymcp.env"
+      && csvc.environment.MYMCP_RECORDER_ENABLED == "true";
     rejects-unknown-option = fails { services.mymcp.enabled = true; };
     rejects-unknown-nested = fails { services.mymcp.audit.enabled = true; };
     rejects-port-string = fails { services.mymcp = { enable = true; port = "80"; }; };

@@ -54,11 +54,12 @@ check "shellcheck maintainer scripts and CI scripts" shellcheck -s sh -x \
     packaging/ci/static.sh packaging/tarball/*.sh
 check "shellcheck the VM test (bash)" shellcheck packaging/ci/vmtest.sh
 # systemd-analyze only warns (rc 0) on unknown keys, so any output at all is a failure.
-sed "s|/usr/bin/mymcp|$ROOT/target/release/mymcp|" packaging/systemd/mymcp.service \
-    > "$WORK/mymcp.service"
-out=$(systemd-analyze verify --man=no "$WORK/mymcp.service" 2>&1) || fail "systemd-analyze: $out"
-[ -z "$out" ] || fail "systemd-analyze verify printed: $out"
-echo "  ok  systemd-analyze verify: silent"
+for unit in mymcp.service mymcp-recorder.service; do
+    sed "s|/usr/bin/mymcp|$ROOT/target/release/mymcp|" "packaging/systemd/$unit" > "$WORK/$unit"
+    out=$(systemd-analyze verify --man=no "$WORK/$unit" 2>&1) || fail "systemd-analyze $unit: $out"
+    [ -z "$out" ] || fail "systemd-analyze verify $unit printed: $out"
+done
+echo "  ok  systemd-analyze verify: silent for both units"
 
 step "lint the .deb and .rpm"
 lintian --fail-on error,warning "$DEB"
@@ -67,7 +68,8 @@ dpkg-deb -c "$DEB" > "$WORK/deb.list"
 for f in ./usr/bin/mymcp ./usr/lib/systemd/system/mymcp.service ./usr/share/man/man1/mymcp.1.gz \
          ./usr/share/man/man1/mymcp-init.1.gz ./usr/share/bash-completion/completions/mymcp \
          ./usr/share/zsh/vendor-completions/_mymcp ./usr/share/fish/vendor_completions.d/mymcp.fish \
-         ./etc/mymcp/mymcp.env.example ./usr/share/doc/mymcp/service.md; do
+         ./etc/mymcp/mymcp.env.example ./usr/share/doc/mymcp/service.md \
+         ./usr/lib/systemd/system/mymcp-recorder.service ./usr/share/man/man1/mymcp-recorder.1.gz; do
     grep -q " $f\$" "$WORK/deb.list" || fail ".deb lacks $f"
 done
 dpkg-deb -f "$DEB" Depends | grep -q adduser || fail ".deb does not depend on adduser"
@@ -75,6 +77,7 @@ dpkg-deb -I "$DEB" conffiles | grep -qx /etc/mymcp/mymcp.env.example || fail "co
 echo "  ok  .deb contents, Depends and conffiles"
 rpm -qpl "$RPM" > "$WORK/rpm.list"
 for f in /usr/bin/mymcp /usr/lib/systemd/system/mymcp.service /usr/share/man/man1/mymcp.1 \
+         /usr/lib/systemd/system/mymcp-recorder.service \
          /etc/mymcp/mymcp.env.example /usr/share/licenses/mymcp/LICENSE; do
     grep -qx "$f" "$WORK/rpm.list" || fail ".rpm lacks $f"
 done

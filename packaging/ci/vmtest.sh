@@ -42,6 +42,9 @@ done
 expect "tools/list over loopback" "$tools" 9
 expect "doctor" "$(mymcp doctor >/dev/null 2>&1; echo $?)" 0
 
+expect "recorder unit shipped, not enabled" "$(systemctl is-enabled mymcp-recorder)" disabled
+expect "recorder exits cleanly while disabled" "$(systemctl start mymcp-recorder; systemctl show -p Result --value mymcp-recorder)" success
+
 systemctl stop mymcp
 expect "stopped" "$(systemctl is-active mymcp)" inactive
 expect "clean exit" "$(systemctl show -p Result --value mymcp)" success

@@ -2,7 +2,7 @@
 if [ -d /run/systemd/system ]; then
     systemctl daemon-reload >/dev/null 2>&1 || :
     if [ "$1" -ge 1 ]; then
-        systemctl try-restart mymcp.service >/dev/null 2>&1 || :
+        systemctl try-restart mymcp.service mymcp-recorder.service >/dev/null 2>&1 || :
     fi
 fi
 if [ "$1" -eq 0 ] && [ -e /etc/mymcp/.env ]; then

@@ -27,7 +27,7 @@ mkdir -p "$S/bin" "$S/share/man/man1" "$S/share/completions" "$S/systemd" "$S/et
 install -m 0755 "$BIN" "$S/bin/mymcp"
 install -m 0644 packaging/man/*.1 "$S/share/man/man1/"
 install -m 0644 completions/mymcp.bash completions/_mymcp completions/mymcp.fish "$S/share/completions/"
-install -m 0644 packaging/systemd/mymcp.service "$S/systemd/"
+install -m 0644 packaging/systemd/mymcp.service packaging/systemd/mymcp-recorder.service "$S/systemd/"
 install -m 0644 packaging/mymcp.env.example "$S/etc/"
 install -m 0644 LICENSE README.md "$S/"
 install -m 0755 packaging/tarball/install.sh packaging/tarball/uninstall.sh "$S/"

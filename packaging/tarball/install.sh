@@ -68,11 +68,13 @@ put 0644 "$HERE/LICENSE" "$PREFIX/share/doc/mymcp/LICENSE"
 put 0644 "$HERE/etc/mymcp.env.example" "$PREFIX/share/mymcp/mymcp.env.example"
 put 0755 "$HERE/uninstall.sh" "$PREFIX/share/mymcp/uninstall.sh"
 
-# The unit names the binary where it was installed.
+# The units name the binary where it was installed. The recorder's stays disabled.
 mkdir -p "$D/etc/systemd/system"
-sed "s|/usr/bin/mymcp|$PREFIX/bin/mymcp|g" "$HERE/systemd/mymcp.service" > "$D/etc/systemd/system/mymcp.service"
-chmod 0644 "$D/etc/systemd/system/mymcp.service"
-echo "/etc/systemd/system/mymcp.service" >> "$MANIFEST.tmp"
+for unit in mymcp.service mymcp-recorder.service; do
+    sed "s|/usr/bin/mymcp|$PREFIX/bin/mymcp|g" "$HERE/systemd/$unit" > "$D/etc/systemd/system/$unit"
+    chmod 0644 "$D/etc/systemd/system/$unit"
+    echo "/etc/systemd/system/$unit" >> "$MANIFEST.tmp"
+done
 echo "$PREFIX/share/mymcp/install-manifest" >> "$MANIFEST.tmp"
 mv "$MANIFEST.tmp" "$MANIFEST"
 

@@ -28,7 +28,7 @@ if [ ! -f "$MANIFEST" ]; then
     exit 1
 fi
 if [ -z "$D" ] && [ -d /run/systemd/system ]; then
-    systemctl disable --now mymcp.service >/dev/null 2>&1 || true
+    systemctl disable --now mymcp.service mymcp-recorder.service >/dev/null 2>&1 || true
 fi
 # Read from a copy: the manifest lists itself.
 LIST=$(mktemp)

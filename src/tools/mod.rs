@@ -6,6 +6,7 @@ pub mod bash;
 pub mod edit_file;
 pub mod glob;
 pub mod grep;
+pub mod overview;
 pub mod read_file;
 pub mod write_file;
 
@@ -469,9 +470,19 @@ pub async fn dispatch(
             let max = state.config.edit_string_max_bytes;
             blocking("edit_file", move || edit_file::run(&state.guard, max, a)).await
         }
-        other => Err(ToolError::Internal(format!(
-            "Tool '{other}' is not available in this build yet"
-        ))),
+        "server_overview" => {
+            blocking("server_overview", move || {
+                let cfg = &state.config;
+                let src = overview::Sources {
+                    data_dir: &cfg.recorder_data_dir,
+                    audit_dir: &cfg.audit_log_dir,
+                    merge_interval: std::time::Duration::from_secs(cfg.recorder_merge_interval_sec),
+                };
+                overview::run(src, &state.pending, std::time::SystemTime::now())
+            })
+            .await
+        }
+        other => Err(ToolError::Internal(format!("Tool '{other}' is unknown"))),
     }
 }
 

@@ -274,6 +274,21 @@ pub struct Sample {
     pub value: f64,
 }
 
+impl Sample {
+    /// `{k="v",…}` in sorted key order, or empty: `name + labels_text()` names a series.
+    pub fn labels_text(&self) -> String {
+        if self.labels.is_empty() {
+            return String::new();
+        }
+        let inner: Vec<String> = self
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{v}\""))
+            .collect();
+        format!("{{{}}}", inner.join(","))
+    }
+}
+
 /// A strict parser for the Prometheus text exposition format (0.0.4): comments, `name value`
 /// and `name{k="v",…} value` with escaped label values. Panics on anything malformed.
 pub fn parse_prometheus(text: &str) -> Vec<Sample> {
