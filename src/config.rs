@@ -521,9 +521,23 @@ MYMCP_AUDIT_LOG_DIR=/var/log/mymcp
 # Trust X-Forwarded-Proto/Host from a reverse proxy.
 # MYMCP_TRUST_FORWARDED=false
 
-# Host overview recorder (server_overview tool).
+# Host overview recorder (`mymcp recorder`, unit mymcp-recorder; feeds server_overview).
 MYMCP_RECORDER_ENABLED=false
 MYMCP_RECORDER_DATA_DIR=/var/lib/mymcp/recorder
+# MYMCP_RECORDER_LLM_PROVIDER=anthropic          # or openai (OpenAI-compatible endpoints)
+# MYMCP_RECORDER_LLM_API_KEY=
+# MYMCP_RECORDER_LLM_MODEL=                      # default: claude-sonnet-4-5 / gpt-4.1-mini
+# MYMCP_RECORDER_LLM_BASE_URL=                   # e.g. https://api.deepseek.com/v1
+# MYMCP_RECORDER_LLM_MAX_TOKENS=32768
+# MYMCP_RECORDER_LLM_TIMEOUT_SEC=120
+# MYMCP_RECORDER_LLM_RETRIES=2
+# MYMCP_RECORDER_MERGE_INTERVAL_SEC=300
+# MYMCP_RECORDER_MAX_EVENTS_PER_CYCLE=50
+# MYMCP_RECORDER_BOOTSTRAP_MAX_ITERATIONS=200    # probes run at most
+# MYMCP_RECORDER_BOOTSTRAP_TOKEN_BUDGET=10000000
+# MYMCP_RECORDER_BOOTSTRAP_PROBE_TIMEOUT_SEC=30
+# MYMCP_RECORDER_BOOTSTRAP_RETRY_INTERVAL_SEC=3600
+# MYMCP_RECORDER_CIRCUIT_BREAKER_THRESHOLD=5     # 0: never open
 
 # Application log (stderr): trace|debug|info|warning|error, text|json.
 # MYMCP_LOG_LEVEL=info
