@@ -4,6 +4,7 @@
 #
 # Usage: packaging/ci/check.sh            (from .ci/run; needs root and the Debian mirror)
 # Env:   MYMCP_CI_CACHE  cache dir for tools and root file systems (default /var/cache/mymcp-ci)
+#        PKG_PROFILE     cargo profile of the packaged binary (default release; CI: ci-dist)
 #        SKIP_VM=1       skip the qemu boot (the slowest step)
 set -eu
 
@@ -25,10 +26,11 @@ command -v cargo-generate-rpm >/dev/null 2>&1 || cargo install --locked cargo-ge
 
 step "build"
 # Packaged builds carry the OpenTelemetry exporter (inert unless OTEL_* points somewhere).
-cargo build --release --locked --features otlp
+PROFILE=${PKG_PROFILE:-release}
+cargo build --profile "$PROFILE" --locked --features otlp
 rm -f "$OUT"/*.deb "$OUT"/*.rpm
-cargo deb --no-build --locked -o "$OUT/"
-cargo generate-rpm -o "$OUT/"
+cargo deb --no-build --locked --profile "$PROFILE" -o "$OUT/"
+cargo generate-rpm --profile "$PROFILE" -o "$OUT/"
 DEB=$(ls "$OUT"/mymcp_*.deb)
 RPM=$(ls "$OUT"/mymcp-*.rpm)
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
@@ -55,7 +57,7 @@ check "shellcheck maintainer scripts and CI scripts" shellcheck -s sh -x \
 check "shellcheck the VM test (bash)" shellcheck packaging/ci/vmtest.sh
 # systemd-analyze only warns (rc 0) on unknown keys, so any output at all is a failure.
 for unit in mymcp.service mymcp-recorder.service; do
-    sed "s|/usr/bin/mymcp|$ROOT/target/release/mymcp|" "packaging/systemd/$unit" > "$WORK/$unit"
+    sed "s|/usr/bin/mymcp|$ROOT/target/$PROFILE/mymcp|" "packaging/systemd/$unit" > "$WORK/$unit"
     out=$(systemd-analyze verify --man=no "$WORK/$unit" 2>&1) || fail "systemd-analyze $unit: $out"
     [ -z "$out" ] || fail "systemd-analyze verify $unit printed: $out"
 done

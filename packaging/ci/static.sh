@@ -22,15 +22,17 @@ apt_need qemu-aarch64-static:qemu-user-static readelf:binutils curl:curl unshare
 rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl >/dev/null 2>&1 || true
 
 step "static builds"
+PROFILE=${PKG_PROFILE:-release}
+export PKG_PROFILE="$PROFILE"
 for arch in x86_64 aarch64; do
-    cargo build --release --locked --features otlp --target "$arch-unknown-linux-musl"
-    bin=target/$arch-unknown-linux-musl/release/mymcp
+    cargo build --profile "$PROFILE" --locked --features otlp --target "$arch-unknown-linux-musl"
+    bin=target/$arch-unknown-linux-musl/$PROFILE/mymcp
     if readelf -l "$bin" | grep -q INTERP; then fail "$bin has an ELF interpreter"; fi
     echo "  ok  $arch: static, no INTERP, $(wc -c < "$bin") bytes"
 done
 check "x86_64 static binary runs" sh -c \
-    "target/x86_64-unknown-linux-musl/release/mymcp --version | grep -qx 'mymcp $VERSION'"
-A64=target/aarch64-unknown-linux-musl/release/mymcp
+    "target/x86_64-unknown-linux-musl/$PROFILE/mymcp --version | grep -qx 'mymcp $VERSION'"
+A64=target/aarch64-unknown-linux-musl/$PROFILE/mymcp
 check "aarch64 binary runs under qemu-user" sh -c \
     "qemu-aarch64-static $A64 --version | grep -qx 'mymcp $VERSION'"
 

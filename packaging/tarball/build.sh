@@ -3,7 +3,8 @@
 #   packaging/tarball/build.sh x86_64|aarch64 [OUTDIR]
 # -> OUTDIR/mymcp-<version>-<arch>-linux.tar.gz (default OUTDIR target/dist) and a line in
 #    OUTDIR/SHA256SUMS. The static binary is built first when missing. Same inputs and
-#    SOURCE_DATE_EPOCH (default: the last commit's time) give the same bytes.
+#    SOURCE_DATE_EPOCH (default: the last commit's time) give the same bytes. PKG_PROFILE
+#    picks the cargo profile (default release).
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -11,8 +12,9 @@ ARCH=${1:?usage: build.sh x86_64|aarch64 [OUTDIR]}
 OUTDIR=${2:-$ROOT/target/dist}
 case "$ARCH" in x86_64|aarch64) ;; *) echo "build.sh: unknown arch $ARCH" >&2; exit 2 ;; esac
 TRIPLE=$ARCH-unknown-linux-musl
-BIN=target/$TRIPLE/release/mymcp
-[ -x "$BIN" ] || cargo build --release --locked --features otlp --target "$TRIPLE"
+PROFILE=${PKG_PROFILE:-release}
+BIN=target/$TRIPLE/$PROFILE/mymcp
+[ -x "$BIN" ] || cargo build --profile "$PROFILE" --locked --features otlp --target "$TRIPLE"
 if readelf -l "$BIN" | grep -q INTERP; then
     echo "build.sh: $BIN has an ELF interpreter: not static" >&2
     exit 1
