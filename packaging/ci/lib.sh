@@ -22,7 +22,8 @@ apt_need() {
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -q >/dev/null
         # shellcheck disable=SC2086 # word splitting of the package list is intended
-        apt-get install -y -q --no-install-recommends $need >/dev/null
+        apt-get install -y -q --no-install-recommends $need >/dev/null 2>"$CACHE/apt.err" \
+            || { cat "$CACHE/apt.err" >&2; return 1; }
     fi
 }
 
