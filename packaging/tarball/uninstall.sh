@@ -38,12 +38,20 @@ while IFS= read -r f; do
 done < "$LIST"
 rm -f "$LIST"
 # Directories install.sh made; rmdir leaves any that still hold other files.
-for d in share/mymcp share/doc/mymcp share/man/man1 share/man share/bash-completion/completions \
-         share/bash-completion share/zsh/site-functions share/zsh share/fish/vendor_completions.d \
-         share/fish share bin; do
+for d in share/mymcp share/doc/mymcp share/doc share/man/man1 share/man \
+         share/bash-completion/completions share/bash-completion share/zsh/site-functions \
+         share/zsh share/fish/vendor_completions.d share/fish share bin; do
     rmdir "$D$PREFIX/$d" 2>/dev/null || true
 done
-rmdir "$D$PREFIX" "$D/etc/systemd/system" "$D/etc/systemd" 2>/dev/null || true
+if [ -n "$D" ]; then
+    # Staged: also the empty parents install.sh created under DESTDIR.
+    p=$PREFIX
+    while [ -n "$p" ] && [ "$p" != / ]; do
+        rmdir "$D$p" 2>/dev/null || break
+        p=$(dirname "$p")
+    done
+    rmdir "$D/etc/systemd/system" "$D/etc/systemd" 2>/dev/null || true
+fi
 if [ -z "$D" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload || true
 fi
