@@ -45,13 +45,25 @@ fi
 (cd "$HERE" && sha256sum -c --quiet SHA256SUMS) || { echo "install.sh: checksum mismatch" >&2; exit 1; }
 
 D=$DESTDIR
+CREATED=""
+# mkdirs DIR (absolute, without DESTDIR): create missing components, remembering which were
+# new so uninstall.sh removes exactly those (never a directory that was there before).
+mkdirs() {
+    case "$1" in /|.|'') return 0 ;; esac
+    [ -d "$D$1" ] && return 0
+    mkdirs "$(dirname "$1")"
+    mkdir "$D$1"
+    CREATED="$CREATED$1
+"
+}
+[ -z "$D" ] || mkdir -p "$D"
+mkdirs "$PREFIX/share/mymcp"
 MANIFEST_DIR="$D$PREFIX/share/mymcp"
-mkdir -p "$MANIFEST_DIR"
 MANIFEST="$MANIFEST_DIR/install-manifest"
 : > "$MANIFEST.tmp"
 
 put() { # put MODE SRC DEST(absolute, without DESTDIR)
-    mkdir -p "$D$(dirname "$3")"
+    mkdirs "$(dirname "$3")"
     install -m "$1" "$2" "$D$3"
     echo "$3" >> "$MANIFEST.tmp"
 }
@@ -69,13 +81,19 @@ put 0644 "$HERE/etc/mymcp.env.example" "$PREFIX/share/mymcp/mymcp.env.example"
 put 0755 "$HERE/uninstall.sh" "$PREFIX/share/mymcp/uninstall.sh"
 
 # The units name the binary where it was installed. The recorder's stays disabled.
-mkdir -p "$D/etc/systemd/system"
+mkdirs /etc/systemd/system
 for unit in mymcp.service mymcp-recorder.service; do
     sed "s|/usr/bin/mymcp|$PREFIX/bin/mymcp|g" "$HERE/systemd/$unit" > "$D/etc/systemd/system/$unit"
     chmod 0644 "$D/etc/systemd/system/$unit"
     echo "/etc/systemd/system/$unit" >> "$MANIFEST.tmp"
 done
 echo "$PREFIX/share/mymcp/install-manifest" >> "$MANIFEST.tmp"
+# Directories this install created, deepest last; a re-install keeps the earlier list.
+if [ -f "$MANIFEST_DIR/created-dirs" ]; then CREATED="$(cat "$MANIFEST_DIR/created-dirs")
+$CREATED"; fi
+printf '%s' "$CREATED" | grep -v '^$' | awk '!seen[$0]++' > "$MANIFEST_DIR/created-dirs.tmp"
+mv "$MANIFEST_DIR/created-dirs.tmp" "$MANIFEST_DIR/created-dirs"
+echo "$PREFIX/share/mymcp/created-dirs" >> "$MANIFEST.tmp"
 mv "$MANIFEST.tmp" "$MANIFEST"
 
 if [ -n "$DESTDIR" ]; then

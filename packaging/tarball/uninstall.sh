@@ -30,34 +30,24 @@ fi
 if [ -z "$D" ] && [ -d /run/systemd/system ]; then
     systemctl disable --now mymcp.service mymcp-recorder.service >/dev/null 2>&1 || true
 fi
-# Read from a copy: the manifest lists itself.
+# Read from copies: the manifest lists itself and the directory list.
 LIST=$(mktemp)
+DIRS=$(mktemp)
 cp "$MANIFEST" "$LIST"
+cp "$D$PREFIX/share/mymcp/created-dirs" "$DIRS" 2>/dev/null || : > "$DIRS"
 while IFS= read -r f; do
     [ -n "$f" ] && rm -f "$D$f"
 done < "$LIST"
-rm -f "$LIST"
-# Directories install.sh made; rmdir leaves any that still hold other files.
-for d in share/mymcp share/doc/mymcp share/doc share/man/man1 share/man \
-         share/bash-completion/completions share/bash-completion share/zsh/site-functions \
-         share/zsh share/fish/vendor_completions.d share/fish share bin; do
-    rmdir "$D$PREFIX/$d" 2>/dev/null || true
+# Only directories install.sh created, deepest first; rmdir keeps any that hold other files.
+sort -r "$DIRS" | while IFS= read -r d; do
+    if [ -n "$d" ]; then rmdir "$D$d" 2>/dev/null || true; fi
 done
-if [ -n "$D" ]; then
-    # Staged: also the empty parents install.sh created under DESTDIR.
-    p=$PREFIX
-    while [ -n "$p" ] && [ "$p" != / ]; do
-        rmdir "$D$p" 2>/dev/null || break
-        p=$(dirname "$p")
-    done
-    rmdir "$D/etc/systemd/system" "$D/etc/systemd" 2>/dev/null || true
-fi
+rm -f "$LIST" "$DIRS"
 if [ -z "$D" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload || true
 fi
 if [ "$PURGE" = 1 ]; then
     rm -rf "$D/etc/mymcp" "$D/var/log/mymcp" "$D/var/lib/mymcp"
-    rmdir "$D/etc" "$D/var/log" "$D/var/lib" "$D/var" 2>/dev/null || true
     if [ -z "$D" ] && getent passwd mymcp >/dev/null 2>&1; then
         userdel mymcp 2>/dev/null || true
         if getent group mymcp >/dev/null 2>&1; then groupdel mymcp 2>/dev/null || true; fi
