@@ -7,6 +7,11 @@ use mymcp::cli::{Cli, Command, ConfigCommand};
 use mymcp::config::{self, LogFormat};
 use mymcp::{commands, server};
 
+// musl's malloc takes a global lock; see benches/alloc.sh and docs/decisions.md.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = mymcp::cli::normalize_args(std::env::args_os().collect());
     let cli = match Cli::try_parse_from(args) {

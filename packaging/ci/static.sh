@@ -17,8 +17,11 @@ VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 step "tools"
 apt_need qemu-aarch64-static:qemu-user-static readelf:binutils curl:curl unshare:util-linux \
     musl-gcc:musl-tools aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu
-# ring's C code for aarch64 needs libc headers (it uses only freestanding ones).
-[ -d /usr/aarch64-linux-gnu/include ] || apt_need /nonexistent/force:libc6-dev-arm64-cross
+# musl's aarch64 headers for ring and mimalloc (see packaging/musl/aarch64-linux-musl-gcc).
+if [ ! -f /usr/lib/aarch64-linux-musl/musl-gcc.specs ]; then
+    dpkg --add-architecture arm64
+    apt_need /nonexistent/force:musl-dev:arm64
+fi
 rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl >/dev/null 2>&1 || true
 
 step "static builds"
