@@ -529,7 +529,7 @@ _mymcp() {
             return 0
             ;;
         mymcp__subcmd__init)
-            opts="-y -h --yes --bind --port --config-dir --log-dir --recorder-data-dir --service-user --enable-audit --no-audit --audit --metrics-token --enable-metrics --no-metrics-token --no-metrics --client-name --client-role --no-client-token --no-start --start --unit-dir --no-unit --files-only --dry-run --install-ripgrep --skip-ripgrep --help"
+            opts="-y -h --yes --bind --port --config-dir --log-dir --recorder-data-dir --unit-dir --service-user --enable-audit --no-audit --audit --metrics-token --enable-metrics --no-metrics-token --no-metrics --client-name --client-role --no-client-token --no-start --start --no-unit --files-only --dry-run --install-ripgrep --skip-ripgrep --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -555,6 +555,10 @@ _mymcp() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --unit-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --service-user)
                     COMPREPLY=($(compgen -W "root mymcp" -- "${cur}"))
                     return 0
@@ -573,10 +577,6 @@ _mymcp() {
                     ;;
                 --start)
                     COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --unit-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --install-ripgrep)

@@ -93,6 +93,7 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l port -d 'Port to li
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l config-dir -d 'Directory for .env and tokens.json' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l log-dir -d 'Directory for the audit log' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l recorder-data-dir -d 'Directory for the recorder\'s overview and cursor' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l unit-dir -d 'Directory for mymcp.service' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l service-user -d 'User the service runs as, root or mymcp: root gives the AI client full control of the host; the unprivileged mymcp user limits it to what that user may do' -r -f -a "root\t''
 mymcp\t''"
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l audit -d 'v3 spelling: --audit=false turns the audit log off' -r -f -a "true\t''
@@ -102,7 +103,6 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l client-role -d 'Rol
 rw\t''"
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l start -d 'v3 spelling: --start=false is --no-start' -r -f -a "true\t''
 false\t''"
-complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l unit-dir -d 'Where to write mymcp.service' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l install-ripgrep -d 'Accepted for compatibility; grep and glob run in-process and need no ripgrep' -r
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -s y -l yes -d 'Do not ask for confirmation'
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l enable-audit -d 'Write the audit log (default)'
@@ -121,6 +121,7 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l port -d 
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l config-dir -d 'Directory for .env and tokens.json' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l log-dir -d 'Directory for the audit log' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l recorder-data-dir -d 'Directory for the recorder\'s overview and cursor' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l unit-dir -d 'Directory for mymcp.service' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l service-user -d 'User the service runs as, root or mymcp: root gives the AI client full control of the host; the unprivileged mymcp user limits it to what that user may do' -r -f -a "root\t''
 mymcp\t''"
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l audit -d 'v3 spelling: --audit=false turns the audit log off' -r -f -a "true\t''
@@ -130,7 +131,6 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l client-r
 rw\t''"
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l start -d 'v3 spelling: --start=false is --no-start' -r -f -a "true\t''
 false\t''"
-complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l unit-dir -d 'Where to write mymcp.service' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l install-ripgrep -d 'Accepted for compatibility; grep and glob run in-process and need no ripgrep' -r
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -s y -l yes -d 'Do not ask for confirmation'
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l enable-audit -d 'Write the audit log (default)'
@@ -144,10 +144,10 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l files-on
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l dry-run -d 'Print what would be done and change nothing'
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l skip-ripgrep -d 'Accepted for compatibility (see --install-ripgrep)'
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -s h -l help -d 'Print help'
-complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l config-dir -d 'Config directory used by `init`' -r -F
-complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l log-dir -d 'Audit log directory used by `init`' -r -F
-complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l recorder-data-dir -d 'Recorder data directory used by `init`' -r -F
-complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l unit-dir -d 'Directory holding the unit written by `init`' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l config-dir -d 'Directory for .env and tokens.json' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l log-dir -d 'Directory for the audit log' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l recorder-data-dir -d 'Directory for the recorder\'s overview and cursor' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l unit-dir -d 'Directory for mymcp.service' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -s y -l yes -d 'Do not ask for confirmation'
 complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l purge -d 'Also delete the config directory (env file, tokens), the audit log directory and the recorder data. This cannot be undone'
 complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l files-only -d 'Only remove files; never call systemctl'

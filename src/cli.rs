@@ -76,15 +76,8 @@ pub struct InitArgs {
     /// Port to listen on.
     #[arg(long, value_name = "PORT", default_value_t = 8765)]
     pub port: u16,
-    /// Directory for .env and tokens.json.
-    #[arg(long, value_name = "DIR", default_value = "/etc/mymcp")]
-    pub config_dir: PathBuf,
-    /// Directory for the audit log.
-    #[arg(long, value_name = "DIR", default_value = "/var/log/mymcp")]
-    pub log_dir: PathBuf,
-    /// Directory for the recorder's overview and cursor.
-    #[arg(long, value_name = "DIR", default_value = "/var/lib/mymcp/recorder")]
-    pub recorder_data_dir: PathBuf,
+    #[command(flatten)]
+    pub dirs: ServiceDirs,
     /// User the service runs as, root or mymcp: root gives the AI client full control of the host; the
     /// unprivileged mymcp user limits it to what that user may do.
     #[arg(long, value_name = "USER", default_value = "root", value_parser = ["root", "mymcp"],
@@ -122,9 +115,6 @@ pub struct InitArgs {
     /// v3 spelling: --start=false is --no-start.
     #[arg(long, value_name = "BOOL", hide = true, num_args = 0..=1, default_missing_value = "true")]
     pub start: Option<bool>,
-    /// Where to write mymcp.service.
-    #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
-    pub unit_dir: PathBuf,
     /// Do not write a unit file (the packages ship their own).
     #[arg(long)]
     pub no_unit: bool,
@@ -142,6 +132,23 @@ pub struct InitArgs {
     pub skip_ripgrep: bool,
 }
 
+/// Where `init` puts things and `uninstall-service` looks for them.
+#[derive(Debug, Args, Clone)]
+pub struct ServiceDirs {
+    /// Directory for .env and tokens.json.
+    #[arg(long, value_name = "DIR", default_value = "/etc/mymcp")]
+    pub config_dir: PathBuf,
+    /// Directory for the audit log.
+    #[arg(long, value_name = "DIR", default_value = "/var/log/mymcp")]
+    pub log_dir: PathBuf,
+    /// Directory for the recorder's overview and cursor.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/mymcp/recorder")]
+    pub recorder_data_dir: PathBuf,
+    /// Directory for mymcp.service.
+    #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
+    pub unit_dir: PathBuf,
+}
+
 /// `mymcp uninstall-service` options.
 #[derive(Debug, Args)]
 pub struct UninstallArgs {
@@ -152,18 +159,8 @@ pub struct UninstallArgs {
     /// recorder data. This cannot be undone.
     #[arg(long)]
     pub purge: bool,
-    /// Config directory used by `init`.
-    #[arg(long, value_name = "DIR", default_value = "/etc/mymcp")]
-    pub config_dir: PathBuf,
-    /// Audit log directory used by `init`.
-    #[arg(long, value_name = "DIR", default_value = "/var/log/mymcp")]
-    pub log_dir: PathBuf,
-    /// Recorder data directory used by `init`.
-    #[arg(long, value_name = "DIR", default_value = "/var/lib/mymcp/recorder")]
-    pub recorder_data_dir: PathBuf,
-    /// Directory holding the unit written by `init`.
-    #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
-    pub unit_dir: PathBuf,
+    #[command(flatten)]
+    pub dirs: ServiceDirs,
     /// Only remove files; never call systemctl.
     #[arg(long)]
     pub files_only: bool,

@@ -141,13 +141,13 @@ pub struct InitPlan {
 
 /// Render the unit for the given options (binary path and directories substituted).
 pub fn render_unit(a: &InitArgs, binary: &Path) -> Result<String, ServiceError> {
-    let cfg_dir = unit_safe(&a.config_dir)?;
+    let cfg_dir = unit_safe(&a.dirs.config_dir)?;
     let bin = unit_safe(binary)?;
-    unit_safe(&a.log_dir)?;
-    unit_safe(&a.recorder_data_dir)?;
+    unit_safe(&a.dirs.log_dir)?;
+    unit_safe(&a.dirs.recorder_data_dir)?;
     let env = format!("{cfg_dir}/.env");
-    let logs = a.log_dir.strip_prefix("/var/log").ok();
-    let state = a.recorder_data_dir.strip_prefix("/var/lib").ok();
+    let logs = a.dirs.log_dir.strip_prefix("/var/log").ok();
+    let state = a.dirs.recorder_data_dir.strip_prefix("/var/lib").ok();
     let mut out = format!("{UNIT_MARKER}\n");
     for line in UNIT_TEMPLATE.lines() {
         let key = line.split('=').next().unwrap_or("");
@@ -189,7 +189,7 @@ pub fn render_unit(a: &InitArgs, binary: &Path) -> Result<String, ServiceError> 
 /// The env file `init` writes for a fresh install.
 pub fn render_env(a: &InitArgs, admin: &str, metrics: &str) -> String {
     let audit = a.audit.unwrap_or(!a.no_audit);
-    let cfg = a.config_dir.display();
+    let cfg = a.dirs.config_dir.display();
     format!(
         "# Written by `mymcp init`. Mode 0600: it holds the admin token.\n\
          # All settings: `mymcp config example`. Restart after editing: systemctl restart mymcp\n\
@@ -204,8 +204,8 @@ pub fn render_env(a: &InitArgs, admin: &str, metrics: &str) -> String {
          MYMCP_RECORDER_DATA_DIR={rec}\n",
         host = a.bind,
         port = a.port,
-        log = a.log_dir.display(),
-        rec = a.recorder_data_dir.display(),
+        log = a.dirs.log_dir.display(),
+        rec = a.dirs.recorder_data_dir.display(),
     )
 }
 
@@ -231,14 +231,18 @@ fn health_host(bind: &str) -> String {
 
 /// Work out what `init` will do.
 pub fn plan_init(a: &InitArgs) -> Result<InitPlan, ServiceError> {
-    let env_file = a.config_dir.join(".env");
+    let env_file = a.dirs.config_dir.join(".env");
     let env_exists = env_file.exists();
     let (host, port, token_file) = if env_exists {
         let src = config::discover_env_file(Some(&env_file), &Default::default())?;
         let cfg = Config::resolve(&Default::default(), &src)?;
         (cfg.host, cfg.port, cfg.token_file)
     } else {
-        (a.bind.clone(), a.port, a.config_dir.join("tokens.json"))
+        (
+            a.bind.clone(),
+            a.port,
+            a.dirs.config_dir.join("tokens.json"),
+        )
     };
     // A package's postinst may run in a chroot without /proc; it writes no unit anyway.
     let binary = match std::env::current_exe() {
@@ -247,7 +251,7 @@ pub fn plan_init(a: &InitArgs) -> Result<InitPlan, ServiceError> {
         Err(e) => return Err(io_err(Path::new("/proc/self/exe"))(e)),
     };
     let unit_text = render_unit(a, &binary)?;
-    let unit_path = (!a.no_unit).then(|| a.unit_dir.join(UNIT_NAME));
+    let unit_path = (!a.no_unit).then(|| a.dirs.unit_dir.join(UNIT_NAME));
     Ok(InitPlan {
         env_file,
         env_exists,
@@ -261,7 +265,11 @@ pub fn plan_init(a: &InitArgs) -> Result<InitPlan, ServiceError> {
 
 fn describe(a: &InitArgs, p: &InitPlan) -> Vec<String> {
     let mut v = Vec::new();
-    for d in [&a.config_dir, &a.log_dir, &a.recorder_data_dir] {
+    for d in [
+        &a.dirs.config_dir,
+        &a.dirs.log_dir,
+        &a.dirs.recorder_data_dir,
+    ] {
         v.push(format!("create directory {} (0750)", d.display()));
     }
     if p.env_exists {
@@ -413,7 +421,11 @@ pub fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
     if a.service_user == "mymcp" && is_root() {
         ensure_service_user()?;
     }
-    for d in [&a.config_dir, &a.log_dir, &a.recorder_data_dir] {
+    for d in [
+        &a.dirs.config_dir,
+        &a.dirs.log_dir,
+        &a.dirs.recorder_data_dir,
+    ] {
         make_dir(d)?;
     }
     if !plan.env_exists {
@@ -442,7 +454,11 @@ pub fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
     };
     if a.service_user == "mymcp" && is_root() {
         let mut args = vec!["-R".to_string(), "mymcp:mymcp".to_string()];
-        for d in [&a.config_dir, &a.log_dir, &a.recorder_data_dir] {
+        for d in [
+            &a.dirs.config_dir,
+            &a.dirs.log_dir,
+            &a.dirs.recorder_data_dir,
+        ] {
             args.push(d.to_string_lossy().into_owned());
         }
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -536,7 +552,7 @@ pub fn uninstall(a: &UninstallArgs) -> Result<(), ServiceError> {
     if !a.files_only && !systemd_running() {
         return Err(ServiceError::NoSystemd);
     }
-    let unit = a.unit_dir.join(UNIT_NAME);
+    let unit = a.dirs.unit_dir.join(UNIT_NAME);
     let ours = std::fs::read_to_string(&unit)
         .map(|t| t.starts_with(UNIT_MARKER))
         .unwrap_or(false);
@@ -552,7 +568,11 @@ pub fn uninstall(a: &UninstallArgs) -> Result<(), ServiceError> {
             unit.display()
         ));
     }
-    let dirs = [&a.config_dir, &a.log_dir, &a.recorder_data_dir];
+    let dirs = [
+        &a.dirs.config_dir,
+        &a.dirs.log_dir,
+        &a.dirs.recorder_data_dir,
+    ];
     if a.purge {
         for d in dirs {
             if !deletable(d) {
@@ -563,9 +583,9 @@ pub fn uninstall(a: &UninstallArgs) -> Result<(), ServiceError> {
     } else {
         steps.push(format!(
             "keep {}, {} and {} (pass --purge to delete them)",
-            a.config_dir.display(),
-            a.log_dir.display(),
-            a.recorder_data_dir.display()
+            a.dirs.config_dir.display(),
+            a.dirs.log_dir.display(),
+            a.dirs.recorder_data_dir.display()
         ));
     }
     println!("mymcp uninstall-service will:");

@@ -54,6 +54,21 @@ fn init(d: &Dirs, extra: &[&str]) -> Output {
         .unwrap()
 }
 
+fn uninstall(d: &Dirs, extra: &[&str]) -> Output {
+    mymcp_cmd()
+        .args(["uninstall-service", "--files-only", "--yes", "--unit-dir"])
+        .arg(&d.unit)
+        .arg("--config-dir")
+        .arg(&d.cfg)
+        .arg("--log-dir")
+        .arg(&d.log)
+        .arg("--recorder-data-dir")
+        .arg(&d.rec)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -197,37 +212,11 @@ async fn init_files_only_gives_a_working_server_and_doctor_passes() {
     drop(srv);
 
     // uninstall --files-only keeps config unless --purge; the unit goes.
-    let un = mymcp_cmd()
-        .args(["uninstall-service", "--files-only", "--yes", "--unit-dir"])
-        .arg(&d.unit)
-        .arg("--config-dir")
-        .arg(&d.cfg)
-        .arg("--log-dir")
-        .arg(&d.log)
-        .arg("--recorder-data-dir")
-        .arg(&d.rec)
-        .output()
-        .unwrap();
+    let un = uninstall(&d, &[]);
     assert!(un.status.success(), "{}", stderr(&un));
     assert!(!d.unit.join("mymcp.service").exists());
     assert!(env.exists());
-    let un = mymcp_cmd()
-        .args([
-            "uninstall-service",
-            "--files-only",
-            "--yes",
-            "--purge",
-            "--unit-dir",
-        ])
-        .arg(&d.unit)
-        .arg("--config-dir")
-        .arg(&d.cfg)
-        .arg("--log-dir")
-        .arg(&d.log)
-        .arg("--recorder-data-dir")
-        .arg(&d.rec)
-        .output()
-        .unwrap();
+    let un = uninstall(&d, &["--purge"]);
     assert!(un.status.success(), "{}", stderr(&un));
     for dir in [&d.cfg, &d.log, &d.rec] {
         assert!(!dir.exists(), "{} survived --purge", dir.display());

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::ops::ControlFlow;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -132,33 +133,22 @@ pub fn read_batch(dir: &Path, cursor: Option<&Cursor>, limit: usize) -> std::io:
         ..Batch::default()
     };
     for f in files.iter().skip(first) {
-        let mut file = std::fs::File::open(&f.path)?;
-        file.seek(SeekFrom::Start(offset))?;
         let name = f
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut reader = BufReader::new(file);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = reader.read_until(b'\n', &mut line)?;
-            if n == 0 || line.last() != Some(&b'\n') {
-                break;
-            }
-            offset += n as u64;
+        let mut full = false;
+        for_each_line(&f.path, offset, |line, after| {
             let here = Cursor {
                 file: name.clone(),
                 inode: f.inode,
-                offset,
+                offset: after,
             };
-            if let Ok(v) = serde_json::from_slice::<Value>(&line)
-                && is_mutating(&v)
-            {
+            if let Some(v) = mutating_record(line) {
                 if batch.events.len() == limit {
-                    batch.more = true;
-                    return Ok(batch);
+                    full = true;
+                    return ControlFlow::Break(());
                 }
                 batch.events.push(Event {
                     record: v,
@@ -166,10 +156,55 @@ pub fn read_batch(dir: &Path, cursor: Option<&Cursor>, limit: usize) -> std::io:
                 });
             }
             batch.end = Some(here);
+            ControlFlow::Continue(())
+        })?;
+        if full {
+            batch.more = true;
+            return Ok(batch);
         }
         offset = 0;
     }
     Ok(batch)
+}
+
+/// Call `f(line, offset_after_line)` for each complete line from `offset` until it breaks;
+/// returns the bytes consumed (through the last line `f` accepted).
+fn for_each_line(
+    path: &Path,
+    offset: u64,
+    mut f: impl FnMut(&[u8], u64) -> ControlFlow<()>,
+) -> std::io::Result<u64> {
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let mut pos = offset;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            break;
+        }
+        if f(&line, pos + n as u64).is_break() {
+            break;
+        }
+        pos += n as u64;
+    }
+    Ok(pos - offset)
+}
+
+/// The parsed record when `line` is a successful mutating call. A substring pre-filter
+/// skips JSON parsing for the (many) lines of read-only tools.
+fn mutating_record(line: &[u8]) -> Option<Value> {
+    if !MUTATING_TOOLS
+        .iter()
+        .any(|t| memchr::memmem::find(line, t.as_bytes()).is_some())
+    {
+        return None;
+    }
+    serde_json::from_slice::<Value>(line)
+        .ok()
+        .filter(is_mutating)
 }
 
 /// Counts mutating events past the cursor without rescanning what it already counted:
@@ -222,27 +257,13 @@ impl PendingCounter {
 
 /// Count mutating events in complete lines from `offset`; returns (bytes consumed, count).
 fn count_from(path: &Path, offset: u64) -> std::io::Result<(u64, u64)> {
-    let mut file = std::fs::File::open(path)?;
-    file.seek(SeekFrom::Start(offset))?;
-    let mut reader = BufReader::with_capacity(64 * 1024, file);
-    let (mut read, mut count) = (0u64, 0u64);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line)?;
-        if n == 0 || line.last() != Some(&b'\n') {
-            break;
-        }
-        read += n as u64;
-        // Cheap pre-filter before parsing: most lines are read-only tools.
-        if MUTATING_TOOLS
-            .iter()
-            .any(|t| memchr::memmem::find(&line, t.as_bytes()).is_some())
-            && serde_json::from_slice::<Value>(&line).is_ok_and(|v| is_mutating(&v))
-        {
+    let mut count = 0;
+    let read = for_each_line(path, offset, |line, _| {
+        if mutating_record(line).is_some() {
             count += 1;
         }
-    }
+        ControlFlow::Continue(())
+    })?;
     Ok((read, count))
 }
 

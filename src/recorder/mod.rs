@@ -549,18 +549,21 @@ impl Recorder {
 
 /// `YYYY-MM-DD HH:MM` in UTC, the changelog's time column.
 fn minute_stamp(t: SystemTime) -> String {
+    format_utc(
+        t,
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]"),
+    )
+}
+
+/// `t` (whole seconds, UTC) in the given format; empty if it cannot be represented.
+pub fn format_utc(t: SystemTime, format: &(impl time::formatting::Formattable + ?Sized)) -> String {
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute]"
-            ))
-            .ok()
-        })
+        .and_then(|t| t.format(format).ok())
         .unwrap_or_default()
 }
 
