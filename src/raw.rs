@@ -141,18 +141,25 @@ pub async fn put(
             return fail((500, "write_failed", e.to_string()));
         }
     };
-    // A blocking writer thread hashes and writes 1 MiB blocks while the next ones arrive:
-    // per-chunk async file writes cost a thread hand-off each and halved throughput.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    // Blocking threads write and hash 1 MiB blocks while the next ones arrive: per-chunk
+    // async file writes cost a thread hand-off each and halved throughput, and hashing in
+    // the writing thread made SHA-256 and the write add up instead of overlapping.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Arc<Vec<u8>>>(4);
+    let (htx, mut hrx) = tokio::sync::mpsc::channel::<Arc<Vec<u8>>>(4);
     let writer = tokio::task::spawn_blocking(move || {
         use std::io::Write;
         let mut f = std_file;
-        let mut h = Sha256::new();
         while let Some(buf) = rx.blocking_recv() {
-            h.update(&buf);
             f.write_all(&buf)?;
         }
-        Ok::<_, std::io::Error>(h)
+        Ok::<_, std::io::Error>(())
+    });
+    let hashing = tokio::task::spawn_blocking(move || {
+        let mut h = Sha256::new();
+        while let Some(buf) = hrx.blocking_recv() {
+            h.update(&buf[..]);
+        }
+        h
     });
     let mut total: u64 = 0;
     let mut stream = body.into_data_stream();
@@ -181,24 +188,31 @@ pub async fn put(
         }
         pending.extend_from_slice(&chunk);
         if pending.len() >= WRITE_CHUNK {
-            let buf = std::mem::replace(&mut pending, Vec::with_capacity(WRITE_CHUNK));
-            if tx.send(buf).await.is_err() {
+            let buf = Arc::new(std::mem::replace(
+                &mut pending,
+                Vec::with_capacity(WRITE_CHUNK),
+            ));
+            if htx.send(buf.clone()).await.is_err() || tx.send(buf).await.is_err() {
                 break; // the writer failed; its error is reported below
             }
         }
     }
     if err.is_none() && !pending.is_empty() {
-        let _ = tx.send(pending).await;
+        let buf = Arc::new(pending);
+        let _ = htx.send(buf.clone()).await;
+        let _ = tx.send(buf).await;
     }
     drop(tx);
-    let hasher = match writer.await {
-        Ok(Ok(h)) => h,
-        Ok(Err(e)) => {
-            err = err.or(Some((500, "write_failed", e.to_string())));
-            Sha256::new()
-        }
+    drop(htx);
+    match writer.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => err = err.or(Some((500, "write_failed", e.to_string()))),
+        Err(e) => err = err.or(Some((500, "write_failed", e.to_string()))),
+    }
+    let hasher = match hashing.await {
+        Ok(h) => h,
         Err(e) => {
-            err = err.or(Some((500, "write_failed", e.to_string())));
+            err = err.or(Some((500, "write_failed", format!("hashing failed: {e}"))));
             Sha256::new()
         }
     };
