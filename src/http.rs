@@ -588,6 +588,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn recorder_file_cannot_add_other_series() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(recorder_series(d.path()), "");
+        std::fs::write(
+            d.path().join("metrics.prom"),
+            "# HELP mymcp_recorder_pending_events x\n# TYPE mymcp_recorder_pending_events gauge\n\
+             mymcp_recorder_pending_events 2\nmymcp_tool_calls_total{tool=\"x\"} 99\n\
+             # TYPE up gauge\nup 1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            recorder_series(d.path()),
+            "# HELP mymcp_recorder_pending_events x\n# TYPE mymcp_recorder_pending_events gauge\n\
+             mymcp_recorder_pending_events 2\n"
+        );
+    }
+
+    #[test]
     fn loopback_bind_accepts_only_loopback_names() {
         let p = HostPolicy::new("127.0.0.1", &[], "");
         assert!(p.allows("127.0.0.1:8765"));

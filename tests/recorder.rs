@@ -550,4 +550,27 @@ fn disabled_recorder_exits_cleanly_and_prints_its_unit() {
     let out = l.cli(&["recorder", "--once"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("MYMCP_RECORDER_LLM_API_KEY"));
+    // A provider we do not speak, and a non-numeric limit: named, exit 1, nothing written.
+    for (extra, named) in [
+        (
+            "MYMCP_RECORDER_LLM_PROVIDER=gemini\n",
+            "MYMCP_RECORDER_LLM_PROVIDER",
+        ),
+        (
+            "MYMCP_RECORDER_MAX_EVENTS_PER_CYCLE=lots\n",
+            "MYMCP_RECORDER_MAX_EVENTS_PER_CYCLE",
+        ),
+    ] {
+        let l = Layout::new(&format!(
+            "MYMCP_RECORDER_ENABLED=true\nMYMCP_RECORDER_LLM_API_KEY=k\n{extra}"
+        ));
+        let out = l.cli(&["recorder", "--once"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(named),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!rec(&l).exists());
+    }
 }

@@ -82,9 +82,17 @@ pub fn audit_files(dir: &Path) -> Vec<AuditFile> {
         .collect()
 }
 
-/// Read the cursor; a missing or unreadable file is "no cursor yet".
+/// Read the cursor; a missing file is "no cursor yet". A damaged one is treated the same
+/// (events are then read from the oldest retained file: repeated, never lost) and logged.
 pub fn read_cursor(path: &Path) -> Option<Cursor> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    let bytes = std::fs::read(path).ok()?;
+    match serde_json::from_slice(&bytes) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cursor file is damaged; reading the audit log from its oldest retained file");
+            None
+        }
+    }
 }
 
 /// Where reading starts: (index into `files`, offset), and whether the cursor's file is gone
