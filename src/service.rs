@@ -518,8 +518,13 @@ pub fn print_summary(a: &InitArgs, o: &InitOutcome) {
             "Start it: mymcp serve --env-file {}",
             o.plan.env_file.display()
         );
-    } else {
+    } else if a.dirs.config_dir == Path::new("/etc/mymcp") {
         println!("Check it: sudo mymcp doctor");
+    } else {
+        println!(
+            "Check it: sudo mymcp doctor --config-dir {}",
+            a.dirs.config_dir.display()
+        );
     }
 }
 

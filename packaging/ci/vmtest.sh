@@ -7,12 +7,13 @@ expect() {
     if [ "$2" = "$3" ]; then say "ok   $1: $2"; else say "FAIL $1: got '$2', want '$3'"; pass=0; fi
 }
 
+PORT=8765
 # http METHOD PATH [TOKEN] [BODY]: one request over bash's /dev/tcp; prints the raw response.
 http() {
     local auth="" body=${4:-}
     [ -n "${3:-}" ] && auth=$'Authorization: Bearer '"$3"$'\r\n'
-    exec 3<>/dev/tcp/127.0.0.1/8765 || return 1
-    printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1:8765\r\nConnection: close\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n%sContent-Length: %d\r\n\r\n%s' \
+    exec 3<>"/dev/tcp/127.0.0.1/$PORT" || return 1
+    printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1:'"$PORT"'\r\nConnection: close\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n%sContent-Length: %d\r\n\r\n%s' \
         "$1" "$2" "$auth" "${#body}" "$body" >&3
     cat <&3
     exec 3<&-
@@ -49,6 +50,24 @@ systemctl stop mymcp
 expect "stopped" "$(systemctl is-active mymcp)" inactive
 expect "clean exit" "$(systemctl show -p Result --value mymcp)" success
 journalctl -u mymcp --no-pager -o cat | tail -5 | sed 's/^/VMTEST journal: /'
+
+# `mymcp init` for real under systemd (its own directories and port), then take it down.
+dirs=(--config-dir /etc/mymcp-init --log-dir /var/log/mymcp-init --recorder-data-dir /var/lib/mymcp-init/recorder)
+out=$(mymcp init --yes --port 8766 "${dirs[@]}" 2>&1)
+expect "init exit code" "$?" 0
+echo "$out" | sed 's/tok_[0-9a-f]*/tok_…/g; s/^/VMTEST init: /'
+expect "init prints a claude line" "$(echo "$out" | grep -c 'claude mcp add --transport http mymcp http://127.0.0.1:8766/mcp')" 1
+expect "init unit active" "$(systemctl is-active mymcp)" active
+expect "init unit is ours" "$(grep -c '^# Written by .mymcp init.;' /etc/systemd/system/mymcp.service)" 1
+PORT=8766
+token=$(echo "$out" | sed -n 's/^  client token: \(tok_[0-9a-f]*\).*/\1/p')
+expect "init token lists tools" "$(http POST /mcp "$token" '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' | grep -o '"inputSchema"' | wc -l)" 9
+expect "init doctor" "$(mymcp doctor --config-dir /etc/mymcp-init >/dev/null 2>&1; echo $?)" 0
+mymcp uninstall-service --yes --purge "${dirs[@]}" >/dev/null 2>&1
+expect "uninstall exit code" "$?" 0
+expect "uninstall stopped it" "$(systemctl is-active mymcp)" inactive
+expect "uninstall removed the unit" "$(test -e /etc/systemd/system/mymcp.service && echo present || echo gone)" gone
+expect "purge removed the config" "$(test -e /etc/mymcp-init && echo present || echo gone)" gone
 if journalctl -u mymcp --no-pager -o cat | grep -q $'\e\['; then
     say "FAIL journal has colour escape codes"; pass=0
 fi
