@@ -37,9 +37,10 @@ fn dirs() -> Dirs {
     }
 }
 
-fn init(d: &Dirs, extra: &[&str]) -> Output {
+/// `mymcp <args…>` pointed at the scratch directories, stdin closed.
+fn with_dirs(args: &[&str], d: &Dirs, extra: &[&str]) -> Output {
     mymcp_cmd()
-        .arg("init")
+        .args(args)
         .arg("--config-dir")
         .arg(&d.cfg)
         .arg("--log-dir")
@@ -54,19 +55,12 @@ fn init(d: &Dirs, extra: &[&str]) -> Output {
         .unwrap()
 }
 
+fn init(d: &Dirs, extra: &[&str]) -> Output {
+    with_dirs(&["init"], d, extra)
+}
+
 fn uninstall(d: &Dirs, extra: &[&str]) -> Output {
-    mymcp_cmd()
-        .args(["uninstall-service", "--files-only", "--yes", "--unit-dir"])
-        .arg(&d.unit)
-        .arg("--config-dir")
-        .arg(&d.cfg)
-        .arg("--log-dir")
-        .arg(&d.log)
-        .arg("--recorder-data-dir")
-        .arg(&d.rec)
-        .args(extra)
-        .output()
-        .unwrap()
+    with_dirs(&["uninstall-service", "--files-only", "--yes"], d, extra)
 }
 
 fn stdout(o: &Output) -> String {
