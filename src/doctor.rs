@@ -269,8 +269,9 @@ pub fn run_checks(a: &DoctorArgs) -> Vec<Check> {
                 "run doctor as root",
             ),
         }
-        let parsed = config::discover_env_file(Some(&env_file), &config::process_env())
-            .and_then(|src| Config::resolve(&config::process_env(), &src));
+        let env = config::process_env();
+        let parsed = config::discover_env_file(Some(&env_file), &env)
+            .and_then(|src| Config::resolve(&env, &src));
         match parsed {
             Err(e) => r.add(
                 "CONFIG",

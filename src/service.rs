@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::cli::{InitArgs, UninstallArgs};
-use crate::config::{self, Config, EnvSource};
+use crate::config::{self, Config};
 use crate::tokens::{self, Role, TokenFile};
 
 /// The unit the packages install; `init` rewrites a few lines of it.
@@ -621,9 +621,4 @@ pub fn uninstall(a: &UninstallArgs) -> Result<(), ServiceError> {
     }
     println!("done.");
     Ok(())
-}
-
-/// True when `source` came from an env file (for `doctor`).
-pub fn env_source_path(src: &EnvSource) -> Option<&Path> {
-    src.file().map(|f| f.path.as_path())
 }

@@ -136,11 +136,6 @@ impl LlmClient {
         Ok(LlmClient { cfg, http })
     }
 
-    /// Settings in use.
-    pub fn config(&self) -> &LlmConfig {
-        &self.cfg
-    }
-
     /// Send one system + user message; retries transient failures with backoff.
     pub async fn complete(
         &self,

@@ -286,11 +286,6 @@ impl Recorder {
         })
     }
 
-    /// Persisted state (for tests and status output).
-    pub fn state(&self) -> &State {
-        &self.state
-    }
-
     /// Run one cycle and record its outcome.
     pub async fn cycle(&mut self) -> Reason {
         let started = Instant::now();
