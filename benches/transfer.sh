@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# 1 GB upload and download through /files/raw/{ticket}: mymcp vs a plain local copy (cp) vs
+# 1 GiB upload and download through /files/raw/{ticket}: mymcp vs a plain local copy (cp) vs
 # the reference binary (downloaded into a temp dir, never committed), in one run.
 #
-#   benches/transfer.sh          # SIZE_MB=1024 by default; ORDER="ref ours" to swap
+#   benches/transfer.sh                # SIZE_MB=1024, ROUNDS=5, files under the repo's disk
+#   DIR=/dev/shm benches/transfer.sh   # the same on tmpfs (CPU cost only, no disk)
 #
-# Disk writeback from the previous step weighs on whoever runs first (measured: the same
-# binary moved from 169 to 518 MB/s upload just by going second), so compare both orders.
+# Every figure includes getting the bytes to disk: `cp` is followed by `sync`, an upload by
+# `sync` after the server answered (ours fsyncs before answering, the reference does not).
+# Each round runs cp, then each server, in turn; the medians are printed at the end.
+#
+# Noise seen on the 2-core VM and what the script does about it:
+# - The first write into memory the guest never touched runs at a third of the speed (the
+#   host faults pages in), so a warm-up copy of the same size runs first and is not counted.
+# - Writeback left by one step slows the next, so every step ends with `sync` and deletes
+#   its output (and syncs again) before the next starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${SIZE_MB:-1024}
-WORK=$(mktemp -d)
+ROUNDS=${ROUNDS:-5}
+WORK=$(mktemp -d -p "${DIR:-$PWD/target}")
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 RW=tok_00000000000000000000000000bench1
 ADMIN=tok_00000000000000000000000000admin
@@ -19,31 +28,58 @@ cargo build --release --quiet
 REF=$(fetch_reference)
 start_server ours 18793 "$PWD/target/release/mymcp"
 start_server ref 18794 "$REF"
-mkdir -p "$WORK/files"
-head -c $((SIZE_MB << 20)) /dev/urandom > "$WORK/files/src.bin"
-sync
+F=$WORK/files
+mkdir -p "$F"
+head -c $((SIZE_MB << 20)) /dev/urandom > "$F/src.bin"
+cp "$F/src.bin" "$F/warm.bin"; sync; rm -f "$F/warm.bin"; sync
 
-secs() { python3 -c 'import sys,time; print(f"{time.time():.3f}")'; }
-mbps() { python3 -c "import sys; print(f'{$SIZE_MB/($2-$1):.0f}')"; }
+now() { date +%s.%N; }
 url_of() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["url"])'; }
+# ticket PORT TOOL ARGS: an absolute URL for a fresh ticket.
+ticket() {
+  local u; u=$(tool_call "$1" "$2" "$3" | url_of)
+  case $u in http*) echo "$u" ;; *) echo "http://127.0.0.1:$1$u" ;; esac
+}
+# record NAME T0 T1: append one MB/s figure to $WORK/NAME.
+record() { python3 -c "print(round($SIZE_MB/($3-$2)))" >> "$WORK/$1"; }
+settle() { rm -f "$@"; sync; }
 
-t0=$(secs); cp "$WORK/files/src.bin" "$WORK/files/copy.bin"; sync; t1=$(secs)
-echo "plain cp:          $(mbps "$t0" "$t1") MB/s"
-for impl in ${ORDER:-ours ref}; do
-  port=$([ "$impl" = ours ] && echo 18793 || echo 18794)
-  u=$(tool_call "$port" prepare_upload "{\"dest_path\":\"$WORK/files/up-$impl.bin\"}" | url_of)
-  case $u in http*) ;; *) u="http://127.0.0.1:$port$u" ;; esac
-  t0=$(secs); curl -fsS -T "$WORK/files/src.bin" "$u" >/dev/null; sync; t1=$(secs)
-  d=$(tool_call "$port" prepare_download "{\"src_path\":\"$WORK/files/src.bin\"}" | url_of)
-  case $d in http*) ;; *) d="http://127.0.0.1:$port$d" ;; esac
-  t2=$(secs); curl -fsS "$d" -o "$WORK/files/down-$impl.bin"; sync; t3=$(secs)
-  # The same download into /dev/null: what the server sends, without curl's own disk writes.
-  n=$(tool_call "$port" prepare_download "{\"src_path\":\"$WORK/files/src.bin\"}" | url_of)
-  case $n in http*) ;; *) n="http://127.0.0.1:$port$n" ;; esac
-  t4=$(secs); curl -fsS "$n" -o /dev/null; t5=$(secs)
-  cmp -s "$WORK/files/src.bin" "$WORK/files/up-$impl.bin" || echo "$impl: upload differs!"
-  cmp -s "$WORK/files/src.bin" "$WORK/files/down-$impl.bin" || echo "$impl: download differs!"
-  printf '%-18s upload %s MB/s, download to file %s MB/s, download to /dev/null %s MB/s\n' \
-    "$impl:" "$(mbps "$t0" "$t1")" "$(mbps "$t2" "$t3")" "$(mbps "$t4" "$t5")"
-  rm -f "$WORK/files/up-$impl.bin" "$WORK/files/down-$impl.bin"
+for r in $(seq "$ROUNDS"); do
+  t0=$(now); cp "$F/src.bin" "$F/copy.bin"; sync; t1=$(now); record cp "$t0" "$t1"
+  settle "$F/copy.bin"
+  for impl in ours ref; do
+    port=$([ "$impl" = ours ] && echo 18793 || echo 18794)
+    u=$(ticket "$port" prepare_upload "{\"dest_path\":\"$F/up.bin\"}")
+    t0=$(now); curl -fsS -T "$F/src.bin" "$u" >/dev/null; sync; t1=$(now)
+    record "$impl-up" "$t0" "$t1"
+    cmp -s "$F/src.bin" "$F/up.bin" || { echo "$impl: upload differs!" >&2; exit 1; }
+    settle "$F/up.bin"
+    d=$(ticket "$port" prepare_download "{\"src_path\":\"$F/src.bin\"}")
+    t0=$(now); curl -fsS "$d" -o "$F/down.bin"; sync; t1=$(now)
+    record "$impl-down" "$t0" "$t1"
+    cmp -s "$F/src.bin" "$F/down.bin" || { echo "$impl: download differs!" >&2; exit 1; }
+    settle "$F/down.bin"
+    # What the server sends, without curl's own disk writes.
+    n=$(ticket "$port" prepare_download "{\"src_path\":\"$F/src.bin\"}")
+    t0=$(now); curl -fsS "$n" -o /dev/null; t1=$(now); record "$impl-null" "$t0" "$t1"
+  done
+  echo "round $r: cp $(tail -1 "$WORK/cp"), uploads ours $(tail -1 "$WORK/ours-up") ref $(tail -1 "$WORK/ref-up")" >&2
 done
+
+python3 - "$WORK" <<'EOF'
+import statistics, sys
+w = sys.argv[1]
+def col(name):
+    xs = [float(x) for x in open(f"{w}/{name}")]
+    return statistics.median(xs), min(xs), max(xs)
+cp = col("cp")[0]
+print(f"{'MB/s (median, min-max)':34} {'upload':>22} {'download to file':>22} {'download to null':>22}")
+print(f"{'plain cp + sync':34} {cp:>10.0f}")
+for impl in ("ours", "ref"):
+    cells = []
+    for kind in ("up", "down", "null"):
+        m, lo, hi = col(f"{impl}-{kind}")
+        cells.append(f"{m:.0f} ({lo:.0f}-{hi:.0f})")
+    pct = 100 * col(f"{impl}-up")[0] / cp
+    print(f"{impl:34} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22}   upload = {pct:.0f}% of cp")
+EOF

