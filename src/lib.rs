@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod otel;
 pub mod raw;
 pub mod recorder;
+pub mod scrub;
 pub mod server;
 pub mod service;
 pub mod tokens;

@@ -83,6 +83,7 @@ fn main() -> ExitCode {
 
 fn serve(a: mymcp::cli::ServeArgs) -> ExitCode {
     let env = config::process_env();
+    let scrubbed = mymcp::scrub::scrub_environment_block();
     let opts = server::ServeOptions {
         env_file: a.env_file,
         host: a.host,
@@ -99,6 +100,7 @@ fn serve(a: mymcp::cli::ServeArgs) -> ExitCode {
     let cfg = &prepared.state.config;
     let level = a.log_level.unwrap_or_else(|| cfg.log_level.clone());
     init_logging(&level, a.log_format.unwrap_or(cfg.log_format));
+    log_scrub(scrubbed);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -132,6 +134,7 @@ fn recorder(a: mymcp::cli::RecorderArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let env = config::process_env();
+    let scrubbed = mymcp::scrub::scrub_environment_block();
     let cfg = match config::discover_env_file(a.env_file.as_deref(), &env)
         .map_err(mymcp::recorder::RecorderError::from)
         .and_then(|src| RecorderConfig::resolve(&env, &src))
@@ -143,6 +146,7 @@ fn recorder(a: mymcp::cli::RecorderArgs) -> ExitCode {
         }
     };
     init_logging(&env_or(&env, "MYMCP_LOG_LEVEL", "info"), LogFormat::Text);
+    log_scrub(scrubbed);
     if !cfg.enabled {
         eprintln!("recorder: disabled (MYMCP_RECORDER_ENABLED is not true); nothing to do");
         return ExitCode::SUCCESS;
@@ -187,6 +191,21 @@ fn recorder(a: mymcp::cli::RecorderArgs) -> ExitCode {
         tracing::info!("recorder stopped");
         ExitCode::SUCCESS
     })
+}
+
+/// Say what happened to secrets in the process environment: they should not be there at all.
+fn log_scrub(r: Result<usize, mymcp::scrub::ScrubError>) {
+    match r {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            blanked = n,
+            "secrets were passed as environment variables; blanked them in /proc/self/environ \
+             (prefer --env-file: see docs/security.md)"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not blank secrets in the process environment block")
+        }
+    }
 }
 
 fn env_or(env: &std::collections::BTreeMap<String, String>, k: &str, d: &str) -> String {

@@ -154,7 +154,6 @@ pub fn render_unit(a: &InitArgs, binary: &Path) -> Result<String, ServiceError> 
         let new = match key {
             "User" => format!("User={}", a.service_user),
             "WorkingDirectory" => format!("WorkingDirectory={cfg_dir}"),
-            "EnvironmentFile" => format!("EnvironmentFile={env}"),
             "ExecStart" => format!("ExecStart={bin} serve --env-file {env}"),
             // systemd creates (and chowns to User=) directories under /var/log and /var/lib;
             // elsewhere init creates them itself.

@@ -119,7 +119,6 @@ async fn init_files_only_gives_a_working_server_and_doctor_passes() {
     for want in [
         "Type=notify".to_string(),
         "User=root".to_string(),
-        format!("EnvironmentFile={}", env.display()),
         format!(
             "ExecStart={} serve --env-file {}",
             exe.display(),
@@ -131,6 +130,9 @@ async fn init_files_only_gives_a_working_server_and_doctor_passes() {
             "missing {want:?} in\n{unit}"
         );
     }
+    // Secrets stay out of the process environment (/proc/<pid>/environ): the server reads
+    // the env file itself.
+    assert!(!unit.contains("EnvironmentFile"), "{unit}");
     // Directories outside /var/log and /var/lib are made by init, not by systemd.
     assert!(!unit.contains("LogsDirectory"), "{unit}");
 

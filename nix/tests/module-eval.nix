@@ -89,6 +89,8 @@ let
       && csvc.environment.MYMCP_PORT == "9000" && csvc.environment.MYMCP_HOST == "0.0.0.0";
     custom-user-created = csvc.serviceConfig.User == "mymcp" && custom.out.users.users.mymcp.isSystemUser
       && custom.out.users.groups ? mymcp;
+    # Secrets must not reach the process environment (readable in /proc/<pid>/environ).
+    no-environment-file = !(svc.serviceConfig ? EnvironmentFile) && !(csvc.serviceConfig ? EnvironmentFile);
     custom-env-file = csvc.serviceConfig.ExecStartPre == [ ]
       && csvc.serviceConfig.ExecStart == "/nix/store/fake-mymcp/bin/mymcp serve --env-file /run/secrets/mymcp.env";
     custom-metrics-and-audit = !(csvc.environment ? MYMCP_METRICS_TOKEN) && csvc.environment.MYMCP_AUDIT_ENABLED == "false";
