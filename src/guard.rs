@@ -10,11 +10,16 @@
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use rustix::fs::{FileType, Mode, OFlags};
 
 use crate::config::Config;
 use crate::error::ToolError;
+
+/// Longest path any tool accepts, in bytes (Linux `PATH_MAX`). Longer paths cannot be opened
+/// anyway; refusing them up front also keeps them out of logs and audit lines.
+pub const PATH_MAX: usize = 4096;
 
 /// What an operation does with a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,17 +41,50 @@ pub struct Protected {
     pub read: bool,
 }
 
+/// (device, inode) of a file or directory: what a bind mount, a hard link or another mount
+/// namespace cannot disguise.
+type Identity = (u64, u64);
+
+fn identity(st: &rustix::fs::Stat) -> Identity {
+    (st.st_dev, st.st_ino)
+}
+
+/// Files under `/proc/<pid>/` (and `/proc/<pid>/task/<tid>/`) that expose another process's
+/// secrets or memory: environment variables, memory and its layout. Refused for every process.
+const SECRET_PROC_FILES: [&str; 11] = [
+    "environ",
+    "mem",
+    "maps",
+    "smaps",
+    "smaps_rollup",
+    "numa_maps",
+    "pagemap",
+    "auxv",
+    "syscall",
+    "stack",
+    "map_files",
+];
+
 /// The protected set, built once at start-up.
 #[derive(Debug, Clone, Default)]
 pub struct Guard {
     entries: Vec<Protected>,
+    /// Identities of the entries that exist, refreshed by [`Guard::refresh_identities`]
+    /// (the audit directory, say, appears only with the first record).
+    ids: Arc<RwLock<Vec<(Identity, usize)>>>,
+    /// This process.
+    own_pid: u32,
+    /// Our executable: any process running it (the recorder, another instance, one of our
+    /// own threads under its thread id) is off limits in `/proc`.
+    own_exe: Option<Identity>,
 }
 
-/// `realpath` for paths that may not exist: the deepest existing ancestor is resolved and the
-/// rest appended (after lexical cleaning of `.` and `..`).
+/// `realpath` for paths that may not exist: the deepest existing ancestor is resolved by the
+/// kernel (symlinks and `..` exactly as an open would see them, magic links included) and the
+/// missing rest is appended, with `.` and `..` in that rest cleaned lexically (they name
+/// directories that do not exist yet, so no link can change their meaning).
 pub fn canonicalize_lenient(p: &Path) -> PathBuf {
-    let clean = lexical_clean(p);
-    let mut existing = clean.clone();
+    let mut existing = p.to_path_buf();
     let mut rest: Vec<std::ffi::OsString> = Vec::new();
     loop {
         if let Ok(c) = std::fs::canonicalize(&existing) {
@@ -54,22 +92,23 @@ pub fn canonicalize_lenient(p: &Path) -> PathBuf {
             for r in rest.iter().rev() {
                 out.push(r);
             }
-            return out;
+            return lexical_clean(&out);
         }
-        match (
-            existing.file_name().map(|n| n.to_os_string()),
-            existing.parent(),
-        ) {
-            (Some(name), Some(parent)) => {
-                rest.push(name);
-                existing = parent.to_path_buf();
-            }
-            _ => return clean,
+        let name = match existing.components().next_back() {
+            Some(Component::Normal(n)) => n.to_os_string(),
+            Some(Component::ParentDir) => "..".into(),
+            Some(Component::CurDir) => ".".into(),
+            _ => return lexical_clean(p),
+        };
+        rest.push(name);
+        if !existing.pop() {
+            return lexical_clean(p);
         }
     }
 }
 
-/// Remove `.` and resolve `..` lexically (used only for not-yet-existing tails).
+/// Remove `.` and resolve `..` lexically. Only sound on a path with no symlinks in it: a
+/// canonical prefix followed by components that do not exist.
 pub fn lexical_clean(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
@@ -89,7 +128,13 @@ impl Guard {
     /// their directories (which covers lock and temp siblings), the audit log directory, every
     /// `MYMCP_PROTECTED_PATHS` entry, and the recorder data directory (write only).
     pub fn from_config(cfg: &Config, token_file: Option<&Path>) -> Guard {
-        let mut g = Guard::default();
+        let mut g = Guard {
+            own_pid: std::process::id(),
+            own_exe: rustix::fs::stat("/proc/self/exe")
+                .ok()
+                .map(|s| identity(&s)),
+            ..Guard::default()
+        };
         let add_file_and_dir = |g: &mut Guard, file: &Path| {
             g.add(&file.display().to_string(), file, true);
             if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -120,6 +165,7 @@ impl Guard {
             &cfg.recorder_data_dir,
             false,
         );
+        g.refresh_identities();
         g
     }
 
@@ -139,6 +185,21 @@ impl Guard {
             canonical,
             read,
         });
+        self.refresh_identities();
+    }
+
+    /// Record the (device, inode) of every entry that exists now. Called at start-up and
+    /// then periodically, so entries created later (the audit directory) are covered too.
+    pub fn refresh_identities(&self) {
+        let ids: Vec<(Identity, usize)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((identity(&rustix::fs::stat(&e.canonical).ok()?), i)))
+            .collect();
+        if let Ok(mut w) = self.ids.write() {
+            *w = ids;
+        }
     }
 
     /// The entries (for `doctor` and logs).
@@ -146,21 +207,112 @@ impl Guard {
         &self.entries
     }
 
-    /// Check a canonical path against the set.
+    /// Check a canonical path against the set, and against the `/proc` rules.
     pub fn check_real(&self, real: &Path, access: Access) -> Result<(), ToolError> {
         for e in &self.entries {
             if (access == Access::Write || e.read) && real.starts_with(&e.canonical) {
                 return Err(ToolError::ProtectedPath(e.display.clone()));
             }
         }
+        if let Some(why) = self.proc_refusal(real) {
+            return Err(ToolError::ProtectedPath(why));
+        }
         Ok(())
+    }
+
+    /// Check what a descriptor really is: its (device, inode) against the protected entries.
+    /// This is what catches a protected file reached through a bind mount, a hard link or
+    /// another process's root (`/proc/<pid>/root/...`), where the path string looks harmless.
+    pub fn check_identity(&self, st: &rustix::fs::Stat, access: Access) -> Result<(), ToolError> {
+        match self.identity_match(identity(st), access) {
+            Some(i) => Err(ToolError::ProtectedPath(self.entries[i].display.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Guard::check_identity`] for a (device, inode) pair from `std` metadata (walks).
+    pub fn is_protected_id(&self, dev: u64, ino: u64, access: Access) -> bool {
+        self.identity_match((dev, ino), access).is_some()
+    }
+
+    /// The entry whose identity `id` is. A recorded identity can be stale: the token file is
+    /// replaced by rename, and its old inode number is then free for any new file. So a
+    /// candidate counts only if the entry's path still has that identity now.
+    fn identity_match(&self, id: Identity, access: Access) -> Option<usize> {
+        let candidates: Vec<usize> = match self.ids.read() {
+            Ok(ids) => ids
+                .iter()
+                .filter(|(pid, i)| *pid == id && (access == Access::Write || self.entries[*i].read))
+                .map(|(_, i)| *i)
+                .collect(),
+            Err(_) => return None,
+        };
+        let mut stale = false;
+        for i in candidates {
+            match rustix::fs::stat(&self.entries[i].canonical) {
+                Ok(now) if identity(&now) == id => return Some(i),
+                _ => stale = true,
+            }
+        }
+        if stale {
+            self.refresh_identities();
+        }
+        None
+    }
+
+    /// Why a path inside `/proc` is off limits, if it is: the kernel's memory and log
+    /// (`kcore`, `kmsg`), every file of a process running our executable (its environment holds
+    /// the admin token, its memory everything), and the secret files of any process.
+    fn proc_refusal(&self, real: &Path) -> Option<String> {
+        let rest = real.strip_prefix("/proc").ok()?;
+        let mut comps = rest.components().filter_map(|c| match c {
+            Component::Normal(n) => n.to_str(),
+            _ => None,
+        });
+        let first = comps.next()?;
+        if matches!(
+            first,
+            "kcore" | "kmsg" | "self" | "thread-self" | "kpagecount" | "kpageflags" | "kpagecgroup"
+        ) {
+            return Some(format!("/proc/{first}"));
+        }
+        let pid: u32 = first.parse().ok()?;
+        if pid == self.own_pid || self.runs_our_exe(pid) {
+            return Some(format!("/proc/{pid} (a mymcp process)"));
+        }
+        let mut next = comps.next()?;
+        if next == "task" {
+            comps.next()?;
+            next = comps.next()?;
+        }
+        SECRET_PROC_FILES
+            .contains(&next)
+            .then(|| format!("/proc/{pid}/{next}"))
+    }
+
+    fn runs_our_exe(&self, pid: u32) -> bool {
+        let Some(own) = self.own_exe else {
+            return false;
+        };
+        match rustix::fs::stat(format!("/proc/{pid}/exe")) {
+            Ok(st) => identity(&st) == own,
+            // A process whose executable we may not see (another user's, when not root) is
+            // not one of ours: ours run as the same user.
+            Err(_) => false,
+        }
     }
 }
 
-/// Refuse empty and relative paths (D-27).
+/// Refuse empty, relative and over-long paths (D-27).
 pub fn require_absolute<'a>(path: &'a str, param: &str) -> Result<&'a Path, ToolError> {
     if path.is_empty() {
         return Err(ToolError::InvalidPath(format!("{param} must not be empty")));
+    }
+    if path.len() > PATH_MAX {
+        return Err(ToolError::InvalidPath(format!(
+            "{param} is {} bytes long; paths are at most {PATH_MAX} bytes",
+            path.len()
+        )));
     }
     if path.contains('\0') {
         return Err(ToolError::InvalidPath(format!(
@@ -184,27 +336,117 @@ pub fn fd_path(fd: &impl AsFd) -> std::io::Result<PathBuf> {
 /// A file opened for reading after the guard approved what it really is.
 #[derive(Debug)]
 pub struct OpenedFile {
-    /// The open file.
+    /// The open file (non-blocking: a pseudo-file with nothing to read answers `EAGAIN`
+    /// instead of parking a thread forever).
     pub file: File,
     /// Its size at open time.
     pub size: u64,
     /// Its canonical path.
     pub real: PathBuf,
+    /// It lives on a pseudo file system (procfs, sysfs, tracefs, ...): its size says nothing
+    /// and its reads may be slow, so it is never read on an async worker.
+    pub pseudo: bool,
 }
 
 fn io_of(e: rustix::io::Errno) -> std::io::Error {
     std::io::Error::from(e)
 }
 
+/// File systems whose files are generated by the kernel or a driver on read.
+fn is_pseudo_fs(fd: &impl AsFd) -> bool {
+    const PROC: i64 = 0x9fa0;
+    const SYSFS: i64 = 0x6265_6572;
+    const TRACEFS: i64 = 0x7472_6163;
+    const DEBUGFS: i64 = 0x6462_6720;
+    const SECURITYFS: i64 = 0x7365_6373;
+    const CGROUP2: i64 = 0x6367_7270;
+    const CGROUP: i64 = 0x27e0eb;
+    const BPF: i64 = 0xcafe_4a11;
+    const FUSE: i64 = 0x6573_5546;
+    const PSTORE: i64 = 0x6165_676c;
+    const EFIVARFS: i64 = 0xde5e_81e4;
+    const CONFIGFS: i64 = 0x6265_6570;
+    match rustix::fs::fstatfs(fd) {
+        #[allow(clippy::unnecessary_cast)]
+        Ok(s) => matches!(
+            s.f_type as i64,
+            PROC | SYSFS
+                | TRACEFS
+                | DEBUGFS
+                | SECURITYFS
+                | CGROUP2
+                | CGROUP
+                | BPF
+                | FUSE
+                | PSTORE
+                | EFIVARFS
+                | CONFIGFS
+        ),
+        Err(_) => true,
+    }
+}
+
+/// Pseudo-files whose read waits for an event that may never come. `O_NONBLOCK` covers most
+/// of them; these are refused by name as well, so a driver that ignores the flag cannot park
+/// a thread.
+fn blocking_pseudo_file(real: &Path) -> bool {
+    let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    real == Path::new("/proc/kmsg")
+        || name.starts_with("trace_pipe")
+        || real.starts_with("/sys/kernel/debug")
+        || real.starts_with("/sys/kernel/tracing")
+        || name == "kmsg"
+}
+
 impl Guard {
+    /// Resolve `path` one component at a time from `/`, the way the kernel would (symlinks and
+    /// magic links followed, `..` taken from the directory actually reached), checking the
+    /// identity of every directory on the way and of the end. Returns an `O_PATH` descriptor
+    /// of what the path names and the first protected entry met on the way, if any (the
+    /// caller checks the real path first, so messages name the most specific entry). Nothing
+    /// is created.
+    fn walk(
+        &self,
+        path: &Path,
+        access: Access,
+    ) -> Result<(OwnedFd, Option<ToolError>), rustix::io::Errno> {
+        let mut cur: OwnedFd = rustix::fs::open(
+            "/",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut hit = None;
+        for c in path.components() {
+            let name = match c {
+                Component::Normal(n) => n,
+                Component::ParentDir => std::ffi::OsStr::new(".."),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
+            };
+            let next: OwnedFd =
+                rustix::fs::openat(&cur, name, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
+            if hit.is_none() {
+                hit = self
+                    .check_identity(&rustix::fs::fstat(&next)?, access)
+                    .err();
+            }
+            cur = next;
+        }
+        Ok((cur, hit))
+    }
+
     /// Open a regular file for reading. `path` must be absolute. Symlinks are followed, and
-    /// the protected check applies to the file actually opened.
+    /// the protected check applies to the file actually opened: its real path, its identity
+    /// and the identity of every directory the path went through.
     pub fn open_read(&self, path: &str) -> Result<OpenedFile, ToolError> {
         let p = require_absolute(path, "file_path")?;
-        let o_path: OwnedFd = rustix::fs::open(p, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+        let (o_path, hit) = self
+            .walk(p, Access::Read)
             .map_err(|e| ToolError::from_io_read(&io_of(e), path))?;
         let real = fd_path(&o_path).map_err(|e| ToolError::Os(format!("{path}: {e}")))?;
         self.check_real(&real, Access::Read)?;
+        if let Some(e) = hit {
+            return Err(e);
+        }
         let st =
             rustix::fs::fstat(&o_path).map_err(|e| ToolError::from_io_read(&io_of(e), path))?;
         match FileType::from_raw_mode(st.st_mode) {
@@ -219,10 +461,17 @@ impl Guard {
                 )));
             }
         }
+        let pseudo = is_pseudo_fs(&o_path);
+        if pseudo && blocking_pseudo_file(&real) {
+            return Err(ToolError::NotARegularFile(format!(
+                "{path} is a kernel pseudo-file whose reads wait for events; it cannot be read here"
+            )));
+        }
         // Reopen the same inode through the descriptor, not by name: no race with renames.
+        // O_NONBLOCK: a pseudo-file with nothing to say answers EAGAIN instead of blocking.
         let fd: OwnedFd = rustix::fs::open(
             format!("/proc/self/fd/{}", o_path.as_raw_fd()),
-            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
             Mode::empty(),
         )
         .map_err(|e| ToolError::from_io_read(&io_of(e), path))?;
@@ -234,6 +483,7 @@ impl Guard {
             file: File::from(fd),
             size: st2.st_size as u64,
             real,
+            pseudo,
         })
     }
 }
@@ -320,13 +570,6 @@ pub struct WriteTarget {
     pub existing: Option<rustix::fs::Stat>,
 }
 
-impl WriteTarget {
-    /// The real path of the target.
-    pub fn real(&self) -> PathBuf {
-        self.dir_real.join(&self.name)
-    }
-}
-
 fn io_err(e: impl Into<std::io::Error>) -> std::io::Error {
     e.into()
 }
@@ -349,10 +592,71 @@ pub fn write_error(e: &std::io::Error, path: &str) -> ToolError {
 }
 
 impl Guard {
+    /// Open the directory `dir` for a write, one component at a time from `/` (as
+    /// [`Guard::walk`]), checking every directory reached by identity and by real path. With
+    /// `create`, a missing directory is made with `mkdirat` inside its parent, which was
+    /// opened and checked first: nothing is ever created inside a protected tree, whatever
+    /// links or `..` the path holds.
+    fn open_dir_for_write(
+        &self,
+        dir: &Path,
+        create: bool,
+        path: &str,
+    ) -> Result<OwnedFd, ToolError> {
+        let werr = |e: rustix::io::Errno| write_error(&io_err(e), path);
+        let mut cur: OwnedFd = rustix::fs::open(
+            "/",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(werr)?;
+        for c in dir.components() {
+            let name = match c {
+                Component::Normal(n) => n,
+                Component::ParentDir => std::ffi::OsStr::new(".."),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
+            };
+            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let next = match rustix::fs::openat(&cur, name, flags, Mode::empty()) {
+                Ok(fd) => fd,
+                Err(rustix::io::Errno::NOENT) if create => {
+                    let here = fd_path(&cur).map_err(|e| ToolError::Os(format!("{path}: {e}")))?;
+                    self.check_real(&here.join(name), Access::Write)?;
+                    match rustix::fs::mkdirat(&cur, name, Mode::from_raw_mode(0o755)) {
+                        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                        Err(e) => return Err(werr(e)),
+                    }
+                    rustix::fs::openat(&cur, name, flags, Mode::empty()).map_err(werr)?
+                }
+                Err(rustix::io::Errno::NOTDIR) => {
+                    return Err(ToolError::Os(format!(
+                        "{path}: a component of {} is not a directory",
+                        dir.display()
+                    )));
+                }
+                Err(e) => return Err(werr(e)),
+            };
+            let st = rustix::fs::fstat(&next).map_err(werr)?;
+            self.check_identity(&st, Access::Write)?;
+            let here = fd_path(&next).map_err(|e| ToolError::Os(format!("{path}: {e}")))?;
+            self.check_real(&here, Access::Write)?;
+            cur = next;
+        }
+        // A real descriptor (not O_PATH): fsync after the rename needs one.
+        rustix::fs::openat(
+            &cur,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(werr)
+    }
+
     /// Resolve `path` for creating or replacing a regular file. A symlink at the last
-    /// component is followed (at most 8 times); every hop and the final target are checked
-    /// against the protected set on real, opened directories. With `create_parents`, missing
-    /// directories are created (0755) after the protected check.
+    /// component is followed (at most 8 times); every directory on the way, every hop and the
+    /// final target are checked against the protected set by identity and by real path. With
+    /// `create_parents`, missing directories are created (0755) one by one under checked
+    /// parents.
     pub fn resolve_write(
         &self,
         path: &str,
@@ -364,31 +668,7 @@ impl Guard {
                 return Err(ToolError::Os(format!("{path} is a directory")));
             };
             let name = name.to_os_string();
-            // Refuse before creating anything inside a protected tree.
-            self.check_real(&canonicalize_lenient(&cur), Access::Write)?;
-            if create_parents && !parent.is_dir() {
-                use std::os::unix::fs::DirBuilderExt;
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o755)
-                    .create(parent)
-                    .map_err(|e| {
-                        if e.kind() == std::io::ErrorKind::AlreadyExists {
-                            ToolError::Os(format!(
-                                "{path}: a component of {} is not a directory",
-                                parent.display()
-                            ))
-                        } else {
-                            write_error(&e, path)
-                        }
-                    })?;
-            }
-            let dir: OwnedFd = rustix::fs::open(
-                parent,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|e| write_error(&io_err(e), path))?;
+            let dir = self.open_dir_for_write(parent, create_parents, path)?;
             let dir_real = fd_path(&dir).map_err(|e| ToolError::Os(format!("{path}: {e}")))?;
             self.check_real(&dir_real.join(&name), Access::Write)?;
             match rustix::fs::statat(
@@ -407,6 +687,7 @@ impl Guard {
                 Err(e) => return Err(write_error(&io_err(e), path)),
                 Ok(st) => match FileType::from_raw_mode(st.st_mode) {
                     FileType::RegularFile => {
+                        self.check_identity(&st, Access::Write)?;
                         return Ok(WriteTarget {
                             dir,
                             dir_real,
@@ -489,7 +770,9 @@ pub fn commit_temp(t: &WriteTarget, tmp: TempFile, no_replace: bool) -> std::io:
                     Some(rustix::fs::Uid::from_raw(st.st_uid)),
                     Some(rustix::fs::Gid::from_raw(st.st_gid)),
                 );
-                rustix::fs::fchmod(&tmp.file, Mode::from_raw_mode(st.st_mode & 0o7777))?;
+                // New content is not the program that was made setuid/setgid: drop those bits,
+                // as `cp` and `install` do, so a write cannot plant a privileged binary.
+                rustix::fs::fchmod(&tmp.file, Mode::from_raw_mode(st.st_mode & 0o1777))?;
             }
             None => rustix::fs::fchmod(&tmp.file, Mode::from_raw_mode(0o644))?,
         }
@@ -580,6 +863,12 @@ impl Guard {
                 if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
                     return Err(ToolError::NotARegularFile(format!(
                         "{path} is not a regular file"
+                    )));
+                }
+                self.check_identity(&st, Access::Read)?;
+                if blocking_pseudo_file(Path::new(path)) && is_pseudo_fs(&fd) {
+                    return Err(ToolError::NotARegularFile(format!(
+                        "{path} is a kernel pseudo-file whose reads wait for events"
                     )));
                 }
                 Ok(File::from(fd))
