@@ -6,7 +6,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -53,7 +53,44 @@ pub struct Record<'a> {
     pub output: Option<Value>,
 }
 
-/// `content`, `old_string`, `new_string` become `"<N chars>"` (N = code points).
+/// Longest string value kept whole in an audit line, in characters. Longer values keep a
+/// prefix, their length and SHA-256: enough to recognise them, while one call can no longer
+/// write megabytes into the log (and rotate the history away).
+pub const MAX_LOGGED_CHARS: usize = 1024;
+
+/// Characters kept of a value over [`MAX_LOGGED_CHARS`].
+pub const LOGGED_PREFIX_CHARS: usize = 256;
+
+/// Largest `params` object kept, in serialised bytes; past it only its size and digest stay.
+pub const MAX_LOGGED_PARAMS_BYTES: usize = 16 * 1024;
+
+/// A string as it may appear in an audit line: whole when short, else a prefix, its length in
+/// bytes and its SHA-256.
+pub fn cap_str(s: &str) -> String {
+    if s.chars().count() <= MAX_LOGGED_CHARS {
+        return s.to_string();
+    }
+    format!(
+        "{}… <{} bytes, sha256:{}>",
+        first_chars(s, LOGGED_PREFIX_CHARS),
+        s.len(),
+        hex::encode(Sha256::digest(s.as_bytes()))
+    )
+}
+
+fn cap_value(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(cap_str(s)),
+        Value::Array(a) => Value::Array(a.iter().map(cap_value).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (cap_str(k), cap_value(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// `content`, `old_string`, `new_string` become `"<N chars>"` (N = code points); every other
+/// string is capped ([`cap_str`]), and the whole object too ([`MAX_LOGGED_PARAMS_BYTES`]).
 pub fn redact_params(args: &Map<String, Value>) -> Value {
     let mut out = Map::new();
     for (k, v) in args {
@@ -61,11 +98,41 @@ pub fn redact_params(args: &Map<String, Value>) -> Value {
             ("content" | "old_string" | "new_string", Value::String(s)) => {
                 Value::String(format!("<{} chars>", s.chars().count()))
             }
-            _ => v.clone(),
+            _ => cap_value(v),
         };
-        out.insert(k.clone(), v);
+        out.insert(cap_str(k), v);
     }
-    Value::Object(out)
+    let out = Value::Object(out);
+    let text = out.to_string();
+    if text.len() > MAX_LOGGED_PARAMS_BYTES {
+        return json!({
+            "_truncated": format!(
+                "<{} bytes, sha256:{}>",
+                text.len(),
+                hex::encode(Sha256::digest(text.as_bytes()))
+            )
+        });
+    }
+    out
+}
+
+/// Text fit for one line of the application log: control characters (newline, ESC, ...)
+/// are escaped so a caller-chosen value cannot forge lines or drive a terminal, and it is cut
+/// at 200 characters.
+pub fn loggable(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == 200 {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn first_chars(s: &str, n: usize) -> String {
@@ -77,11 +144,11 @@ pub fn classify(
     outcome: &Result<Value, ToolError>,
 ) -> (&'static str, Option<String>, Option<String>, Option<String>) {
     match outcome {
-        Err(ToolError::PermissionDenied(m)) => ("denied", None, None, Some(m.clone())),
+        Err(ToolError::PermissionDenied(m)) => ("denied", None, None, Some(cap_str(m))),
         Err(e) => (
             "error",
             Some(e.code().to_string()),
-            Some(e.to_string()),
+            Some(cap_str(&e.to_string())),
             None,
         ),
         Ok(v) => {
@@ -142,6 +209,18 @@ pub fn summarize(tool: &str, args: &Map<String, Value>, v: &Value) -> Option<Val
     }
 }
 
+/// Remove whatever is at `p` if it is not a regular file (a planted directory, link, FIFO).
+/// Returns whether something was removed.
+fn clear_obstacle(p: &Path) -> std::io::Result<bool> {
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.is_file() => Ok(false),
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(p).map(|()| true),
+        Ok(_) => std::fs::remove_file(p).map(|()| true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 struct Open {
     file: File,
     size: u64,
@@ -185,12 +264,32 @@ impl AuditLog {
                 .mode(0o750)
                 .create(&self.dir)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(self.path())?;
+        let open = || {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                // Never follow a link planted at the log's name.
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(self.path())
+        };
+        let file = match open() {
+            Ok(f) => f,
+            Err(e) => {
+                // Whatever sits at the log's name (a directory, a link, a FIFO) is not our
+                // log: move it out of the way once, then try again.
+                if clear_obstacle(&self.path())? {
+                    tracing::warn!(path = %self.path().display(), error = %e, "removed a non-file at the audit log's name");
+                    open()?
+                } else {
+                    return Err(e);
+                }
+            }
+        };
         let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(std::io::Error::other("audit log is not a regular file"));
+        }
         if meta.permissions().mode() & 0o077 != 0 {
             // A log left world-readable by the reference (D-13) is tightened.
             file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
@@ -203,6 +302,7 @@ impl AuditLog {
 
     fn rotate(&self) -> std::io::Result<()> {
         let base = self.path();
+        let numbered = |i: u32| PathBuf::from(format!("{}.{i}", base.display()));
         if self.backups == 0 {
             return std::fs::remove_file(&base).or_else(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
@@ -212,15 +312,42 @@ impl AuditLog {
                 }
             });
         }
+        // Whatever was planted at a backup's name (a non-empty directory made rename fail,
+        // and with it every later write) is cleared first.
+        clear_obstacle(&numbered(self.backups))?;
         for i in (1..self.backups).rev() {
-            let from = PathBuf::from(format!("{}.{i}", base.display()));
+            let from = numbered(i);
+            if clear_obstacle(&from)? {
+                continue;
+            }
             if from.exists() {
-                std::fs::rename(&from, format!("{}.{}", base.display(), i + 1))?;
+                std::fs::rename(&from, numbered(i + 1))?;
             }
         }
         if base.exists() {
-            std::fs::rename(&base, format!("{}.1", base.display()))?;
+            std::fs::rename(&base, numbered(1))?;
         }
+        Ok(())
+    }
+
+    /// Can records be written right now? Opens the log if needed. Mutating tools call this
+    /// first and refuse to run when it fails: an action nobody can audit does not happen.
+    pub fn ready(&self) -> std::io::Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let mut g = self
+            .state
+            .lock()
+            .map_err(|_| std::io::Error::other("audit lock poisoned"))?;
+        if let Some(o) = g.as_ref() {
+            // Still the file at the log's name, and still linked?
+            let linked = o.file.metadata().is_ok_and(|m| m.nlink() > 0);
+            if linked {
+                return Ok(());
+            }
+        }
+        *g = Some(self.open()?);
         Ok(())
     }
 
@@ -243,7 +370,10 @@ impl AuditLog {
         });
         if needs_rotation {
             *g = None;
-            self.rotate()?;
+            if let Err(e) = self.rotate() {
+                // Keep auditing into the current file rather than losing records.
+                tracing::error!(error = %e, dir = %self.dir.display(), "audit log rotation failed; appending to the current file");
+            }
             *g = Some(self.open()?);
         }
         let Some(o) = g.as_mut() else {

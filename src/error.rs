@@ -83,6 +83,9 @@ pub enum ToolError {
     /// The recorder has not written an overview (yet).
     #[error("{0}")]
     RecorderDisabled(String),
+    /// Audit is on but the log cannot be written: mutating tools are refused.
+    #[error("{0}")]
+    AuditUnavailable(String),
     /// A bug or an unexpected condition on our side.
     #[error("{0}")]
     Internal(String),
@@ -114,6 +117,7 @@ impl ToolError {
             ToolError::AmbiguousMatch(_) => "AmbiguousMatch",
             ToolError::Os(_) => "OSError",
             ToolError::RecorderDisabled(_) => "RecorderDisabled",
+            ToolError::AuditUnavailable(_) => "AuditUnavailable",
             ToolError::Internal(_) => "InternalError",
         }
     }

@@ -174,25 +174,34 @@ impl McpHandler {
         args: serde_json::Map<String, Value>,
         progress: Option<Arc<dyn ProgressSink>>,
     ) -> CallToolResult {
-        let started = Instant::now();
         let audit_on = self.state.audit.enabled();
-        let params = audit_on.then(|| crate::audit::redact_params(&args));
         let kept_args =
             (audit_on && matches!(name, "write_file" | "edit_file")).then(|| args.clone());
+        let mut pending = PendingAudit {
+            state: self.state.clone(),
+            caller: caller.clone(),
+            tool: name.to_string(),
+            params: audit_on.then(|| crate::audit::redact_params(&args)),
+            started: Instant::now(),
+            done: false,
+        };
         let span = tracing::debug_span!(
             "tool_call",
-            tool = %name,
+            tool = %crate::audit::loggable(name),
             role = %caller.role,
             token = %caller.token_name,
             request_id = %caller.request_id,
         );
+        // If the client goes away, hyper drops this future here; `pending` then writes the
+        // call's one audit line as abandoned.
         let mut outcome =
             tracing::Instrument::instrument(self.run(caller, name, args, progress), span).await;
-        let elapsed = started.elapsed();
+        pending.done = true;
+        let elapsed = pending.started.elapsed();
         let ms = elapsed.as_millis() as u64;
         let (result, code, message, reason) = crate::audit::classify(&outcome);
         let executed = result != "denied";
-        if let Some(params) = params {
+        if let Some(params) = pending.params.take() {
             let empty = serde_json::Map::new();
             let output = match (&outcome, result) {
                 (Ok(v), "ok") => {
@@ -200,12 +209,13 @@ impl McpHandler {
                 }
                 _ => None,
             };
+            let tool = crate::audit::cap_str(name);
             let record = crate::audit::Record {
                 ts: crate::tokens::now_rfc3339(),
                 token_name: &caller.token_name,
                 role: caller.role.as_str(),
                 ip: caller.ip.to_string(),
-                tool: name,
+                tool: &tool,
                 params,
                 result,
                 request_id: Some(&caller.request_id),
@@ -217,10 +227,11 @@ impl McpHandler {
             };
             if let Err(e) = self.state.audit.write(&record) {
                 self.state.metrics.audit_failures.inc();
-                tracing::error!(error = %e, tool = %name, request_id = %caller.request_id, "audit log write failed");
+                tracing::error!(error = %e, tool = %crate::audit::loggable(name), request_id = %caller.request_id, "audit log write failed");
                 // The action happened, but an unaudited success must not look like one.
                 outcome = Err(ToolError::Internal(format!(
-                    "Tool '{name}' ran but its audit record could not be written: {e}"
+                    "Tool '{}' ran but its audit record could not be written: {e}",
+                    crate::audit::loggable(name)
                 )));
             }
         }
@@ -235,22 +246,87 @@ impl McpHandler {
             result,
             executed.then_some(elapsed.as_secs_f64()),
         );
+        let shown = crate::audit::loggable(name);
         match &outcome {
             Ok(_) => tracing::debug!(
-                tool = %name, token = %caller.token_name, request_id = %caller.request_id,
+                tool = %shown, token = %caller.token_name, request_id = %caller.request_id,
                 duration_ms = ms, "tool call ok"
             ),
             Err(e @ ToolError::PermissionDenied(_)) => tracing::warn!(
-                tool = %name, token = %caller.token_name, role = %caller.role, ip = %caller.ip,
-                request_id = %caller.request_id, "denied: {e}"
+                tool = %shown, token = %caller.token_name, role = %caller.role, ip = %caller.ip,
+                request_id = %caller.request_id, "denied: {}", crate::audit::loggable(&e.to_string())
             ),
             Err(e) => tracing::warn!(
-                tool = %name, token = %caller.token_name, ip = %caller.ip,
+                tool = %shown, token = %caller.token_name, ip = %caller.ip,
                 request_id = %caller.request_id, error = e.code(), duration_ms = ms,
-                "tool returned error: {e}"
+                "tool returned error: {}", crate::audit::loggable(&e.to_string())
             ),
         }
         to_result(&outcome)
+    }
+}
+
+/// The audit line of a call in progress. A call that ends normally writes its own line and
+/// sets `done`; one whose future is dropped first (the client disconnected) writes it here,
+/// as `error`/`Cancelled`, so every call that started leaves exactly one line.
+struct PendingAudit {
+    state: Arc<AppState>,
+    caller: Caller,
+    tool: String,
+    params: Option<Value>,
+    started: Instant,
+    done: bool,
+}
+
+impl Drop for PendingAudit {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let elapsed = self.started.elapsed();
+        tracing::warn!(
+            tool = %crate::audit::loggable(&self.tool), token = %self.caller.token_name,
+            request_id = %self.caller.request_id, duration_ms = elapsed.as_millis() as u64,
+            "client disconnected before the call finished; call abandoned"
+        );
+        let label = if tools::spec(&self.tool).is_some() {
+            self.tool.as_str()
+        } else {
+            "<unknown>"
+        };
+        self.state.metrics.tool_call(
+            label,
+            self.caller.role.as_str(),
+            "error",
+            Some(elapsed.as_secs_f64()),
+        );
+        let Some(params) = self.params.take() else {
+            return;
+        };
+        let tool = crate::audit::cap_str(&self.tool);
+        let record = crate::audit::Record {
+            ts: crate::tokens::now_rfc3339(),
+            token_name: &self.caller.token_name,
+            role: self.caller.role.as_str(),
+            ip: self.caller.ip.to_string(),
+            tool: &tool,
+            params,
+            result: "error",
+            request_id: Some(&self.caller.request_id),
+            reason: None,
+            error_code: Some("Cancelled".into()),
+            error_message: Some(
+                "the client disconnected before the call finished; what the call had done by \
+                 then stays done"
+                    .into(),
+            ),
+            duration_ms: Some(elapsed.as_millis() as u64),
+            output: None,
+        };
+        if let Err(e) = self.state.audit.write(&record) {
+            self.state.metrics.audit_failures.inc();
+            tracing::error!(error = %e, "audit log write failed for an abandoned call");
+        }
     }
 }
 
@@ -263,7 +339,10 @@ impl McpHandler {
         progress: Option<Arc<dyn ProgressSink>>,
     ) -> Result<Value, ToolError> {
         let Some(spec) = tools::spec(name) else {
-            return Err(ToolError::PermissionDenied(format!("Unknown tool: {name}")));
+            return Err(ToolError::PermissionDenied(format!(
+                "Unknown tool: {}",
+                crate::audit::cap_str(name)
+            )));
         };
         if caller.role < spec.role {
             return Err(ToolError::PermissionDenied(format!(
@@ -272,11 +351,21 @@ impl McpHandler {
             )));
         }
         tools::validate(&spec.schema, &args)?;
+        if spec.role == Role::Rw
+            && let Err(e) = self.state.audit.ready()
+        {
+            // Fail closed: an rw action that could not be audited does not run.
+            self.state.metrics.audit_failures.inc();
+            tracing::error!(error = %e, tool = %name, "audit log unavailable; refusing a mutating call");
+            return Err(ToolError::AuditUnavailable(format!(
+                "The audit log cannot be written ({e}); mutating tools are refused until it can."
+            )));
+        }
         let fut = tools::dispatch(self.state.clone(), caller, name, args, progress);
         match AssertUnwindSafe(fut).catch_unwind().await {
             Ok(r) => r,
             Err(_) => {
-                tracing::error!(tool = %name, request_id = %caller.request_id, "tool panicked");
+                tracing::error!(tool = %crate::audit::loggable(name), request_id = %caller.request_id, "tool panicked");
                 Err(ToolError::Internal(format!(
                     "Tool '{name}' failed with an unexpected error"
                 )))

@@ -14,13 +14,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Tools whose successful calls change the host (the reference's set).
-pub const MUTATING_TOOLS: [&str; 6] = [
+/// Tools whose successful calls change the host: the rw tools and the upload redeem. Not
+/// `prepare_download`: an ro caller could otherwise push path strings into the recorder's LLM
+/// prompt at will.
+pub const MUTATING_TOOLS: [&str; 5] = [
     "bash_execute",
     "write_file",
     "edit_file",
     "prepare_upload",
-    "prepare_download",
     "transfer_upload",
 ];
 
