@@ -89,23 +89,22 @@ impl HostPolicy {
         }
     }
 
-    /// Is this host (no port) acceptable?
+    /// Is this `Host` value (with or without a port) acceptable? A value that is not a
+    /// well-formed `host[:port]` (such as `[::1]evil`) never is.
     pub fn allows(&self, host: &str) -> bool {
+        let Some(h) = parse_host(host) else {
+            return false;
+        };
         if self.any {
             return true;
         }
-        let h = strip_port(&host.to_ascii_lowercase()).to_string();
         if self.names.contains(&h) {
             return true;
         }
         if self.loopback_only {
             return false;
         }
-        if h.trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok()
-        {
+        if h.parse::<IpAddr>().is_ok() {
             return true;
         }
         match &self.hostname {
@@ -113,6 +112,46 @@ impl HostPolicy {
             None => false,
         }
     }
+}
+
+/// Parse a `Host` header value strictly (RFC 3986 authority without userinfo): a DNS name or
+/// IPv4 address, or an IPv6 address in brackets, each optionally followed by `:port`.
+/// Returns the host in lower case, without brackets or port.
+pub fn parse_host(value: &str) -> Option<String> {
+    let v = value.to_ascii_lowercase();
+    if v.parse::<std::net::Ipv6Addr>().is_ok() {
+        // A bare IPv6 address: what `url_host` leaves of an Origin's `[v6]:port`.
+        return Some(v);
+    }
+    let (host, port) = if let Some(rest) = v.strip_prefix('[') {
+        let (addr, after) = rest.split_once(']')?;
+        addr.parse::<std::net::Ipv6Addr>().ok()?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (addr.to_string(), port)
+    } else {
+        let (name, port) = match v.split_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (v.as_str(), None),
+        };
+        let ok = !name.is_empty()
+            && name.len() <= 253
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+        if !ok {
+            return None;
+        }
+        (name.to_string(), port)
+    };
+    if let Some(p) = port
+        && (p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    Some(host)
 }
 
 fn strip_port(h: &str) -> &str {
@@ -302,6 +341,22 @@ fn admin_auth(st: &AppState, headers: &HeaderMap) -> Option<Response> {
     None
 }
 
+/// Run token-file work on a fresh thread rather than tokio's blocking pool: admin calls are
+/// rare, and revocation must work even while the pool is full.
+async fn on_own_thread<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("mymcp-admin".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| format!("cannot start a thread: {e}"))?;
+    rx.await
+        .map_err(|_| "the admin operation failed unexpectedly".to_string())
+}
+
 async fn admin_list(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Some(r) = admin_auth(&st, &headers) {
         return r;
@@ -366,7 +421,7 @@ async fn admin_create(
     };
     let st2 = st.clone();
     let name2 = name.clone();
-    let res = tokio::task::spawn_blocking(move || st2.tokens.create(&name2, role)).await;
+    let res = on_own_thread(move || st2.tokens.create(&name2, role)).await;
     match res {
         Ok(Ok((token, id))) => {
             tracing::info!(token_id = %id, name = %name, role = %role, "admin API created a token");
@@ -388,7 +443,7 @@ async fn admin_revoke(
     }
     let st2 = st.clone();
     let t2 = token.clone();
-    match tokio::task::spawn_blocking(move || st2.tokens.revoke(&t2)).await {
+    match on_own_thread(move || st2.tokens.revoke(&t2)).await {
         Ok(Ok(id)) => {
             tracing::info!(token_id = %id, "admin API revoked a token");
             axum::Json(json!({"revoked": token, "id": id})).into_response()
@@ -613,6 +668,23 @@ mod tests {
         assert!(p.allows("[::1]:80"));
         assert!(!p.allows("evil.example"));
         assert!(!p.allows("10.0.0.5"));
+        // Malformed values are refused, not trimmed into something acceptable.
+        for bad in [
+            "[::1]evil",
+            "[::1]:80x",
+            "localhost:",
+            "local host",
+            "[::1",
+            "127.0.0.1:99999x",
+            "",
+        ] {
+            assert!(!p.allows(bad), "{bad:?}");
+        }
+        assert!(p.allows("[::1]"));
+        assert_eq!(
+            parse_host("Example.COM:8443").as_deref(),
+            Some("example.com")
+        );
     }
 
     #[test]

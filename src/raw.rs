@@ -17,7 +17,9 @@ use crate::audit::Record;
 use crate::error::ToolError;
 use crate::guard::{commit_temp, create_temp, discard_temp};
 use crate::server::AppState;
-use crate::transfer::{Op, Refusal, Ticket, content_disposition, parse_range};
+use crate::transfer::{
+    Op, Refusal, STALL_TIMEOUT, Ticket, TransferPermit, content_disposition, parse_range,
+};
 
 /// Bytes gathered before each blocking write of an upload, and read at a time for a
 /// download.
@@ -213,7 +215,26 @@ pub async fn put(
     if !st.config.transfer_enabled {
         return disabled();
     }
-    let t = match st.tickets.redeem(&id, Op::Upload, true) {
+    if let Err(e) = st.audit.ready() {
+        // Fail closed, as the mutating tools do.
+        st.metrics.audit_failures.inc();
+        return refuse((
+            503,
+            "audit_unavailable",
+            format!("The audit log cannot be written ({e}); uploads are refused until it can."),
+        ));
+    }
+    let active = |issuer: &str| st.tokens.is_active(issuer);
+    // Take a transfer slot before the ticket is used up, so a busy answer keeps it valid.
+    let _slot = match st
+        .tickets
+        .redeem(&id, Op::Upload, false, active)
+        .and_then(|t| st.transfers.try_acquire(&t.issuer_id))
+    {
+        Ok(s) => s,
+        Err(r) => return refuse(r),
+    };
+    let t = match st.tickets.redeem(&id, Op::Upload, true, active) {
         Ok(t) => t,
         Err(r) => return refuse(r),
     };
@@ -289,7 +310,23 @@ pub async fn put(
     let mut err: Option<Refusal> = None;
     let pool = Pool::default();
     let mut pending = pool.get();
-    'body: while let Some(chunk) = stream.next().await {
+    'body: loop {
+        // A client that stops sending is dropped: it would hold a slot and two threads.
+        let chunk = match tokio::time::timeout(STALL_TIMEOUT, stream.next()).await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(_) => {
+                err = Some((
+                    408,
+                    "body_stalled",
+                    format!(
+                        "No body bytes arrived for {} s; the upload was abandoned.",
+                        STALL_TIMEOUT.as_secs()
+                    ),
+                ));
+                break;
+            }
+        };
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
@@ -381,18 +418,66 @@ struct Prepared {
     range: Option<(u64, u64)>,
 }
 
+/// Look the ticket up and open its file. With `get`, the ticket is marked as streaming
+/// (one GET at a time); the caller must end that with `Tickets::end_get` on every path.
 async fn prepare_download(
     st: &Arc<AppState>,
     id: &str,
     headers: &HeaderMap,
+    get: bool,
 ) -> Result<Prepared, Response> {
     if !st.config.transfer_enabled {
         return Err(disabled());
     }
-    let t = st.tickets.redeem(id, Op::Download, false).map_err(refuse)?;
+    let active = |issuer: &str| st.tokens.is_active(issuer);
+    let t = if get {
+        st.tickets.begin_get(id, active).map_err(refuse)?
+    } else {
+        st.tickets
+            .redeem(id, Op::Download, false, active)
+            .map_err(refuse)?
+    };
+    let opened = open_download(st, &t, headers).await;
+    if get && opened.is_err() {
+        st.tickets.end_get(id);
+    }
+    let (file, size, range) = opened?;
+    Ok(Prepared {
+        t,
+        file,
+        size,
+        range,
+    })
+}
+
+type OpenedDownload = (std::fs::File, u64, Option<(u64, u64)>);
+
+async fn open_download(
+    st: &Arc<AppState>,
+    t: &Ticket,
+    headers: &HeaderMap,
+) -> Result<OpenedDownload, Response> {
     let st2 = st.clone();
     let p = t.path.display().to_string();
-    let opened = match tokio::task::spawn_blocking(move || st2.guard.open_read(&p)).await {
+    // The open shares the file tools' bound on blocking threads (HEAD has no transfer slot).
+    let Ok(Ok(permit)) = tokio::time::timeout(
+        crate::tools::FILE_JOB_QUEUE_WAIT,
+        st.file_jobs.clone().acquire_owned(),
+    )
+    .await
+    else {
+        return Err(refuse((
+            503,
+            "busy",
+            "The server is busy; retry shortly.".into(),
+        )));
+    };
+    let opened = match tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        st2.guard.open_read(&p)
+    })
+    .await
+    {
         Ok(Ok(o)) => o,
         Ok(Err(e @ ToolError::ProtectedPath(_))) => {
             return Err(refuse((403, "path_protected", e.to_string())));
@@ -429,12 +514,7 @@ async fn prepare_download(
             return Err(r);
         }
     };
-    Ok(Prepared {
-        t,
-        file: opened.file,
-        size,
-        range,
-    })
+    Ok((opened.file, size, range))
 }
 
 fn download_headers(p: &Prepared) -> (StatusCode, HeaderMap, u64, u64) {
@@ -469,7 +549,7 @@ pub async fn head(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    match prepare_download(&st, &id, &headers).await {
+    match prepare_download(&st, &id, &headers, false).await {
         Ok(p) => {
             let (status, h, _, _) = download_headers(&p);
             (status, h).into_response()
@@ -490,6 +570,8 @@ struct Download {
     len: u64,
     reaches_end: bool,
     done: bool,
+    /// The transfer slot, freed when the body is dropped.
+    _slot: TransferPermit,
 }
 
 impl Stream for Download {
@@ -516,12 +598,14 @@ impl Download {
         if self.sent >= self.len && self.reaches_end {
             self.st.tickets.consume(&self.id);
         }
-        audit(&self.st, &self.t, &self.id, self.peer, self.sent, None);
+        let cut_short = (self.sent < self.len).then_some("download_incomplete");
+        audit(&self.st, &self.t, &self.id, self.peer, self.sent, cut_short);
     }
 }
 
 impl Drop for Download {
     fn drop(&mut self) {
+        self.st.tickets.end_get(&self.id);
         if !self.done {
             audit(
                 &self.st,
@@ -542,9 +626,16 @@ pub async fn get(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let p = match prepare_download(&st, &id, &headers).await {
+    let p = match prepare_download(&st, &id, &headers, true).await {
         Ok(p) => p,
         Err(r) => return r,
+    };
+    let slot = match st.transfers.try_acquire(&p.t.issuer_id) {
+        Ok(s) => s,
+        Err(r) => {
+            st.tickets.end_get(&id);
+            return refuse(r);
+        }
     };
     let (status, h, start, len) = download_headers(&p);
     let reaches_end = p.size == 0 || p.range.is_none_or(|(_, e)| e + 1 == p.size);
@@ -552,6 +643,7 @@ pub async fn get(
     // file reads cost a thread hand-off per read.
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     let mut file = p.file;
+    let rt = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         use std::io::{Read, Seek};
         if let Err(e) = file.seek(std::io::SeekFrom::Start(start)) {
@@ -571,8 +663,13 @@ pub async fn get(
                 Ok(n) => {
                     left -= n as u64;
                     let chunk = Bytes::from_owner(pool.wrap(buf));
-                    if tx.blocking_send(Ok(chunk)).is_err() {
-                        break; // the client went away
+                    // A client that stops reading frees this thread after STALL_TIMEOUT; the
+                    // connection's write timeout then drops the client itself.
+                    if rt
+                        .block_on(tx.send_timeout(Ok(chunk), STALL_TIMEOUT))
+                        .is_err()
+                    {
+                        break;
                     }
                 }
                 Err(e) => {
@@ -592,6 +689,7 @@ pub async fn get(
         len,
         reaches_end,
         done: false,
+        _slot: slot,
     };
     let mut stream = stream;
     if len == 0 {

@@ -39,9 +39,17 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Transfer tickets.
     pub tickets: crate::transfer::Tickets,
+    /// Transfers streaming at once.
+    pub transfers: crate::transfer::TransferSlots,
+    /// Slots for file tool jobs on blocking threads (see `tools::MAX_FILE_JOBS`).
+    pub file_jobs: Arc<tokio::sync::Semaphore>,
     /// `server_overview`'s backlog counter (scan positions kept between calls).
     pub pending: std::sync::Mutex<crate::recorder::events::PendingCounter>,
 }
+
+/// A connection whose peer accepts none of our bytes for this long is closed: a client that
+/// stops reading a download (or any reply) must not hold its buffers and slot forever.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Options from the `serve` command line.
 #[derive(Debug, Clone, Default)]
@@ -165,6 +173,8 @@ pub fn prepare(
             audit,
             metrics,
             tickets: crate::transfer::Tickets::default(),
+            transfers: Default::default(),
+            file_jobs: Arc::new(tokio::sync::Semaphore::new(crate::tools::MAX_FILE_JOBS)),
             pending: Default::default(),
         }),
         temp_tokens,
@@ -206,7 +216,10 @@ pub async fn run(prepared: Prepared, env: BTreeMap<String, String>) -> Result<()
         source,
     })?;
     eprintln!("[mymcp] serving on {local}");
-    let bg = spawn_background(state.clone(), env, shutdown.clone());
+    spawn_background(state.clone(), env, shutdown.clone()).map_err(|source| ServeError::Bind {
+        addr: "reload thread".to_string(),
+        source,
+    })?;
     let sweeper = crate::transfer::spawn_sweeper(state.clone());
     let watchdog = notify_systemd_ready(&local);
 
@@ -232,6 +245,9 @@ pub async fn run(prepared: Prepared, env: BTreeMap<String, String>) -> Result<()
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+                stream.set_write_timeout(Some(WRITE_TIMEOUT));
+                let stream = Box::pin(stream);
                 let svc = app.clone().map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
                     req
@@ -271,7 +287,6 @@ pub async fn run(prepared: Prepared, env: BTreeMap<String, String>) -> Result<()
             eprintln!("[mymcp] shutdown grace period exceeded; forcing exit");
         }
     }
-    bg.abort();
     sweeper.abort();
     let st = state.clone();
     let _ = tokio::task::spawn_blocking(move || {
@@ -337,44 +352,37 @@ fn spawn_signal_handler(shutdown: CancellationToken) -> std::io::Result<()> {
 /// Once a second: reload the token file if it changed, and pick up admin/metrics token
 /// rotations written to the env file (unless the process environment pins them). Every
 /// minute: merge `last_used` into the token file.
+///
+/// This runs on a thread of its own, not on tokio's blocking pool: whatever else fills that
+/// pool (transfers, file tools on a hung mount), a revoked token stops working within about a
+/// second. It ends by itself once `shutdown` is cancelled.
 fn spawn_background(
     state: Arc<AppState>,
     env: BTreeMap<String, String>,
     shutdown: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut n: u64 = 0;
-        let mut env_stamp = None;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.cancelled() => return,
-            }
-            n += 1;
-            if state.temp_mode {
-                continue;
-            }
-            let st = state.clone();
-            let env2 = env.clone();
-            let prev = env_stamp;
-            let res = tokio::task::spawn_blocking(move || {
-                st.tokens.reload_if_changed();
-                let stamp = reload_env_secrets(&st, &env2, prev);
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("mymcp-reload".into())
+        .spawn(move || {
+            let mut n: u64 = 0;
+            let mut env_stamp = None;
+            while !shutdown.is_cancelled() {
+                std::thread::sleep(Duration::from_secs(1));
+                n += 1;
+                state.guard.refresh_identities();
+                if state.temp_mode {
+                    continue;
+                }
+                state.tokens.reload_if_changed();
+                env_stamp = reload_env_secrets(&state, &env, env_stamp);
                 if n.is_multiple_of(60)
-                    && let Err(e) = st.tokens.persist_last_used()
+                    && let Err(e) = state.tokens.persist_last_used()
                 {
                     tracing::warn!(error = %e, "could not save last_used times");
                 }
-                stamp
-            })
-            .await;
-            if let Ok(s) = res {
-                env_stamp = s;
             }
-        }
-    })
+        })
+        .map(drop)
 }
 
 type EnvStamp = Option<(u64, i64, i64)>;

@@ -513,6 +513,15 @@ impl TokenStore {
         Some(principal)
     }
 
+    /// Is the token with this id present, enabled and of a valid role right now?
+    pub fn is_active(&self, id: &str) -> bool {
+        self.set.read().is_ok_and(|set| {
+            set.tokens
+                .get(id)
+                .is_some_and(|e| e.enabled && e.role().is_some())
+        })
+    }
+
     /// A copy of the current entries with in-memory `last_used` applied.
     pub fn list(&self) -> BTreeMap<String, StoredToken> {
         let mut tokens = self

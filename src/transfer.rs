@@ -21,6 +21,18 @@ use crate::guard::{Access, Guard, canonicalize_lenient, require_absolute};
 /// Live tickets one token may hold.
 pub const MAX_LIVE_PER_TOKEN: usize = 64;
 
+/// Uploads and downloads streaming at once, server-wide. Each holds a few MiB of buffers and
+/// one or two blocking threads; past this a redeem answers 503 with `Retry-After`.
+pub const MAX_TRANSFERS: usize = 16;
+
+/// Uploads and downloads streaming at once for the tickets of one token, so one caller cannot
+/// take every transfer slot.
+pub const MAX_TRANSFERS_PER_TOKEN: usize = 4;
+
+/// A transfer whose client sends no body bytes, or reads none of ours, for this long is
+/// dropped and its slot freed.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Upload or download.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -61,6 +73,8 @@ pub struct Ticket {
     pub issuer_id: String,
     /// Redeemed.
     pub consumed: bool,
+    /// A GET is streaming it now (a download ticket serves one GET at a time).
+    pub in_flight: bool,
 }
 
 /// Why a redeem was refused: (HTTP status, error code, hint).
@@ -116,8 +130,15 @@ impl Tickets {
         Ok(id)
     }
 
-    /// Look a ticket up for `op`. With `consume`, it is marked used atomically.
-    pub fn redeem(&self, id: &str, op: Op, consume: bool) -> Result<Ticket, Refusal> {
+    /// Look a ticket up for `op`. With `consume`, it is marked used atomically. `issuer_active`
+    /// says whether the minting token is still valid: a revoked token's tickets die with it.
+    pub fn redeem(
+        &self,
+        id: &str,
+        op: Op,
+        consume: bool,
+        issuer_active: impl Fn(&str) -> bool,
+    ) -> Result<Ticket, Refusal> {
         let mut m = self
             .map
             .lock()
@@ -135,10 +156,54 @@ impl Tickets {
             let need = if t.op == Op::Upload { "PUT" } else { "GET" };
             return Err((405, "wrong_method", format!("This ticket requires {need}.")));
         }
+        if !issuer_active(&t.issuer_id) {
+            t.consumed = true;
+            return Err((
+                410,
+                "ticket_revoked",
+                "The token that minted this ticket was revoked or disabled.".into(),
+            ));
+        }
         if consume {
             t.consumed = true;
         }
         Ok(t.clone())
+    }
+
+    /// Start a GET: refuses while another GET of the same ticket is streaming (each would
+    /// hold its own buffers and thread).
+    pub fn begin_get(
+        &self,
+        id: &str,
+        issuer_active: impl Fn(&str) -> bool,
+    ) -> Result<Ticket, Refusal> {
+        let t = self.redeem(id, Op::Download, false, issuer_active)?;
+        let mut m = self
+            .map
+            .lock()
+            .map_err(|_| (500, "internal", "ticket table poisoned".to_string()))?;
+        let Some(live) = m.get_mut(id) else {
+            return Err((404, "ticket_not_found", "Mint a new ticket.".into()));
+        };
+        if live.in_flight {
+            return Err((
+                409,
+                "transfer_in_progress",
+                "Another download of this ticket is running; wait for it or mint a new ticket."
+                    .into(),
+            ));
+        }
+        live.in_flight = true;
+        Ok(t)
+    }
+
+    /// A GET ended (completed or cut off).
+    pub fn end_get(&self, id: &str) {
+        if let Ok(mut m) = self.map.lock()
+            && let Some(t) = m.get_mut(id)
+        {
+            t.in_flight = false;
+        }
     }
 
     /// Mark a download ticket used (after its last byte).
@@ -148,6 +213,70 @@ impl Tickets {
         {
             t.consumed = true;
         }
+    }
+}
+
+/// Bounds on transfers streaming at once: [`MAX_TRANSFERS`] in all, [`MAX_TRANSFERS_PER_TOKEN`]
+/// per minting token.
+pub struct TransferSlots {
+    sem: std::sync::Arc<tokio::sync::Semaphore>,
+    per_token: std::sync::Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Default for TransferSlots {
+    fn default() -> Self {
+        TransferSlots {
+            sem: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_TRANSFERS)),
+            per_token: Default::default(),
+        }
+    }
+}
+
+/// A held transfer slot; freed on drop.
+pub struct TransferPermit {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    per_token: std::sync::Arc<Mutex<HashMap<String, usize>>>,
+    issuer: String,
+}
+
+impl Drop for TransferPermit {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.per_token.lock()
+            && let Some(n) = m.get_mut(&self.issuer)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.issuer);
+            }
+        }
+    }
+}
+
+impl TransferSlots {
+    /// Take a slot for a transfer of `issuer`'s ticket, or say why not (503).
+    pub fn try_acquire(&self, issuer: &str) -> Result<TransferPermit, Refusal> {
+        let busy = |why: String| (503, "busy", why);
+        let mut m = self
+            .per_token
+            .lock()
+            .map_err(|_| (500, "internal", "transfer table poisoned".to_string()))?;
+        let n = m.get(issuer).copied().unwrap_or(0);
+        if n >= MAX_TRANSFERS_PER_TOKEN {
+            return Err(busy(format!(
+                "{n} transfers of this token's tickets are running (limit {MAX_TRANSFERS_PER_TOKEN}); retry when one ends."
+            )));
+        }
+        let permit = self.sem.clone().try_acquire_owned().map_err(|_| {
+            busy(format!(
+                "{MAX_TRANSFERS} transfers are running on this server; retry shortly."
+            ))
+        })?;
+        m.insert(issuer.to_string(), n + 1);
+        Ok(TransferPermit {
+            _permit: permit,
+            per_token: self.per_token.clone(),
+            issuer: issuer.to_string(),
+        })
     }
 }
 
@@ -242,6 +371,7 @@ impl Issuer<'_> {
             issuer_role: self.role.to_string(),
             issuer_id: self.id.to_string(),
             consumed: false,
+            in_flight: false,
         }
     }
 }

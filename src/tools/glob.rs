@@ -37,7 +37,46 @@ fn has_meta(c: &str) -> bool {
     c.contains(['*', '?', '[', '{', '\\'])
 }
 
+/// Longest glob pattern accepted, in bytes: a path pattern longer than `PATH_MAX` cannot match
+/// anything a path can be.
+pub const MAX_GLOB_LEN: usize = crate::guard::PATH_MAX;
+
+/// Deepest `{…}` nesting accepted. The glob parser recurses per level: thousands of nested
+/// braces overflowed the thread's stack, which aborts the whole process (a stack overflow
+/// cannot be caught). Real patterns nest one or two levels.
+pub const MAX_BRACE_DEPTH: usize = 10;
+
+/// Refuse a glob pattern before any parser sees it: too long, or braces nested too deep.
+pub fn check_glob_shape(pattern: &str) -> Result<(), ToolError> {
+    if pattern.len() > MAX_GLOB_LEN {
+        return Err(ToolError::InvalidPattern(format!(
+            "glob pattern is {} bytes long; at most {MAX_GLOB_LEN} bytes are accepted",
+            pattern.len()
+        )));
+    }
+    let (mut depth, mut deepest, mut escaped) = (0usize, 0usize, false);
+    for b in pattern.bytes() {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' => escaped = true,
+            b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_BRACE_DEPTH {
+        return Err(ToolError::InvalidPattern(format!(
+            "glob pattern nests {{…}} {deepest} levels deep; at most {MAX_BRACE_DEPTH} are accepted"
+        )));
+    }
+    Ok(())
+}
+
 fn compile(pattern: &str) -> Result<GlobMatcher, ToolError> {
+    check_glob_shape(pattern)?;
     GlobBuilder::new(pattern)
         .literal_separator(true)
         .backslash_escape(true)
@@ -46,16 +85,25 @@ fn compile(pattern: &str) -> Result<GlobMatcher, ToolError> {
         .map_err(|e| ToolError::InvalidPattern(format!("invalid glob pattern {pattern:?}: {e}")))
 }
 
-/// Should a walk skip this directory entry? Shared by glob and grep.
-pub fn skip_dir(guard: &Guard, root_is_slash: bool, path: &Path) -> bool {
+/// Should a walk skip this directory? Shared by glob and grep. `id` is the directory's
+/// (device, inode) when known: a bind mount of a protected directory has a harmless path but
+/// the protected directory's identity.
+pub fn skip_dir(guard: &Guard, root_is_slash: bool, path: &Path, id: Option<(u64, u64)>) -> bool {
     (root_is_slash && VIRTUAL_ROOTS.iter().any(|v| path == Path::new(v)))
         || guard.check_real(path, Access::Read).is_err()
+        || id.is_some_and(|(d, i)| guard.is_protected_id(d, i, Access::Read))
+}
+
+/// (device, inode) of a walked directory entry.
+pub fn entry_id(m: Option<std::fs::Metadata>) -> Option<(u64, u64)> {
+    m.map(|m| (m.dev(), m.ino()))
 }
 
 /// Run the tool (blocking).
 pub fn run(guard: &Guard, max: u64, deadline: Duration, args: Args) -> Result<Value, ToolError> {
     let root_s = args.path.as_deref().unwrap_or("/");
     let root = require_absolute(root_s, "path")?;
+    check_glob_shape(&args.pattern)?;
     let pattern = args.pattern.trim_start_matches('/');
     let comps: Vec<&str> = pattern
         .split('/')
@@ -122,7 +170,8 @@ pub fn run(guard: &Guard, max: u64, deadline: Duration, args: Args) -> Result<Va
             if hidden && !dot_globs.iter().any(|g| g.is_match(e.file_name())) {
                 return false;
             }
-            !(e.file_type().is_dir() && skip_dir(guard, root_is_slash, e.path()))
+            !(e.file_type().is_dir()
+                && skip_dir(guard, root_is_slash, e.path(), entry_id(e.metadata().ok())))
         });
     for (i, entry) in walker.enumerate() {
         if i % 256 == 0 && started.elapsed() > deadline {

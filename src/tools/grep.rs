@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::error::ToolError;
 use crate::guard::{Access, Guard, require_absolute};
-use crate::tools::glob::skip_dir;
+use crate::tools::glob::{entry_id, skip_dir};
 
 /// Arguments as in the reference schema.
 #[derive(Debug, Deserialize)]
@@ -42,6 +42,16 @@ pub struct Args {
 
 /// How long one search may run before it returns what it has.
 pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Longest regular expression accepted, in bytes.
+pub const MAX_REGEX_LEN: usize = 8 * 1024;
+
+/// Compiled-program and lazy-DFA budgets. Without them a short pattern of large Unicode
+/// classes (`\p{L}` repeated) spent seconds of CPU compiling before failing; with them it
+/// fails in milliseconds, while ordinary patterns stay far below.
+pub const REGEX_SIZE_LIMIT: usize = 8 << 20;
+/// See [`REGEX_SIZE_LIMIT`].
+pub const REGEX_DFA_SIZE_LIMIT: usize = 16 << 20;
 
 /// Longest line text returned; longer lines are cut (minified files would blow up output).
 pub const MAX_LINE_CHARS: usize = 2000;
@@ -203,6 +213,26 @@ fn flush(c: &mut Collector, path: &str, sink_buf: Vec<String>, matches: u64, sto
     }
 }
 
+/// Compile a search pattern within the length and size budgets.
+pub fn build_matcher(
+    pattern: &str,
+    case_insensitive: bool,
+) -> Result<grep_regex::RegexMatcher, ToolError> {
+    if pattern.len() > MAX_REGEX_LEN {
+        return Err(ToolError::InvalidRegex(format!(
+            "invalid regex: the pattern is {} bytes long; at most {MAX_REGEX_LEN} bytes are accepted",
+            pattern.len()
+        )));
+    }
+    RegexMatcherBuilder::new()
+        .case_insensitive(case_insensitive)
+        .line_terminator(Some(b'\n'))
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+        .build(pattern)
+        .map_err(|e| ToolError::InvalidRegex(format!("invalid regex: {e}")))
+}
+
 /// Run the tool (blocking).
 pub fn run(
     guard: &Guard,
@@ -228,17 +258,16 @@ pub fn run(
     let ctx = args.context_lines.unwrap_or(0).clamp(0, 100) as usize;
     let root_s = args.path.as_deref().unwrap_or("/");
     let root = require_absolute(root_s, "path")?;
-    let matcher = RegexMatcherBuilder::new()
-        .case_insensitive(args.case_insensitive)
-        .line_terminator(Some(b'\n'))
-        .build(&args.pattern)
-        .map_err(|e| ToolError::InvalidRegex(format!("invalid regex: {e}")))?;
+    let matcher = build_matcher(&args.pattern, args.case_insensitive)?;
     let name_glob: Option<GlobMatcher> = match args.glob.as_deref().filter(|g| !g.is_empty()) {
         Some(g) => Some(
-            globset::GlobBuilder::new(g)
-                .literal_separator(g.contains('/'))
-                .build()
-                .map_err(|e| ToolError::InvalidPattern(format!("invalid glob {g:?}: {e}")))?
+            crate::tools::glob::check_glob_shape(g)
+                .and_then(|()| {
+                    globset::GlobBuilder::new(g)
+                        .literal_separator(g.contains('/'))
+                        .build()
+                        .map_err(|e| ToolError::InvalidPattern(format!("invalid glob {g:?}: {e}")))
+                })?
                 .compile_matcher(),
         ),
         None => None,
@@ -301,7 +330,12 @@ pub fn run(
             .sort_by_file_name(|a, b| a.cmp(b))
             .filter_entry(move |e| {
                 !(e.file_type().is_some_and(|t| t.is_dir())
-                    && skip_dir(&guard2, root_is_slash, e.path()))
+                    && skip_dir(
+                        &guard2,
+                        root_is_slash,
+                        e.path(),
+                        entry_id(e.metadata().ok()),
+                    ))
             })
             .build();
         for entry in walker {

@@ -370,16 +370,48 @@ fn parse<T: serde::de::DeserializeOwned>(args: Map<String, Value>) -> Result<T, 
         .map_err(|e| ToolError::InvalidArguments(e.to_string()))
 }
 
-/// Run blocking file work off the async workers.
+/// File tool jobs (read, glob, grep, write, edit, overview) running at once on blocking
+/// threads. Bounded so that no caller can fill tokio's blocking pool (which token reloads,
+/// transfers and the admin API need too) with reads that hang on a slow file system.
+pub const MAX_FILE_JOBS: usize = 32;
+
+/// How long a call waits for a free file-job slot before answering `Busy`.
+pub const FILE_JOB_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a call waits for its file job. Tools stop themselves well before (walks and reads
+/// have 30 s deadlines); this only fires when a file system stops answering. The job keeps its
+/// slot until the kernel returns, so a hung mount cannot take more than [`MAX_FILE_JOBS`].
+pub const FILE_JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Run blocking file work off the async workers, within the file-job bound.
 async fn blocking(
+    jobs: &Arc<tokio::sync::Semaphore>,
     tool: &'static str,
     f: impl FnOnce() -> Result<Value, ToolError> + Send + 'static,
 ) -> Result<Value, ToolError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        ToolError::Internal(format!(
+    let permit = match tokio::time::timeout(FILE_JOB_QUEUE_WAIT, jobs.clone().acquire_owned()).await
+    {
+        Ok(Ok(p)) => p,
+        _ => {
+            return Err(ToolError::Busy(format!(
+                "{MAX_FILE_JOBS} file operations are already running; retry shortly"
+            )));
+        }
+    };
+    let job = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    });
+    match tokio::time::timeout(FILE_JOB_TIMEOUT, job).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(ToolError::Internal(format!(
             "Tool '{tool}' failed with an unexpected error: {e}"
-        ))
-    })?
+        ))),
+        Err(_) => Err(ToolError::Os(format!(
+            "Tool '{tool}' gave up after {} s: the file system did not answer",
+            FILE_JOB_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 /// Run a validated call. The caller has already checked the role.
@@ -412,17 +444,20 @@ pub async fn dispatch(
                 max_limit: state.config.read_file_max_limit,
                 max_line_bytes: state.config.read_file_max_line_bytes,
             };
-            let p = read_file::prepare(&state.guard, limits, a)?;
-            if p.size() <= read_file::INLINE_MAX_BYTES {
-                read_file::read(p)
-            } else {
-                blocking("read_file", move || read_file::read(p)).await
-            }
+            // Open and read on a blocking thread, even for small files: the open walks the
+            // path, and on a stuck network or FUSE mount that alone can hang. An async worker
+            // must never wait on the kernel's file system code (docs/decisions.md).
+            let jobs = state.file_jobs.clone();
+            blocking(&jobs, "read_file", move || {
+                read_file::read(read_file::prepare(&state.guard, limits, a)?)
+            })
+            .await
         }
         "glob" => {
             let a: glob::Args = parse(args)?;
             let max = state.config.glob_max_results;
-            blocking("glob", move || {
+            let jobs = state.file_jobs.clone();
+            blocking(&jobs, "glob", move || {
                 glob::run(&state.guard, max, glob::DEADLINE, a)
             })
             .await
@@ -433,7 +468,8 @@ pub async fn dispatch(
                 state.config.grep_default_max_results,
                 state.config.grep_max_results,
             );
-            blocking("grep", move || {
+            let jobs = state.file_jobs.clone();
+            blocking(&jobs, "grep", move || {
                 grep::run(&state.guard, d, m, grep::DEADLINE, a)
             })
             .await
@@ -463,15 +499,24 @@ pub async fn dispatch(
         "write_file" => {
             let a: write_file::Args = parse(args)?;
             let max = state.config.write_file_max_bytes;
-            blocking("write_file", move || write_file::run(&state.guard, max, a)).await
+            let jobs = state.file_jobs.clone();
+            blocking(&jobs, "write_file", move || {
+                write_file::run(&state.guard, max, a)
+            })
+            .await
         }
         "edit_file" => {
             let a: edit_file::Args = parse(args)?;
             let max = state.config.edit_string_max_bytes;
-            blocking("edit_file", move || edit_file::run(&state.guard, max, a)).await
+            let jobs = state.file_jobs.clone();
+            blocking(&jobs, "edit_file", move || {
+                edit_file::run(&state.guard, max, a)
+            })
+            .await
         }
         "server_overview" => {
-            blocking("server_overview", move || {
+            let jobs = state.file_jobs.clone();
+            blocking(&jobs, "server_overview", move || {
                 let cfg = &state.config;
                 let src = overview::Sources {
                     data_dir: &cfg.recorder_data_dir,
@@ -551,5 +596,121 @@ mod tests {
         assert!(validate(s, &args(json!({"command":"x","timeout":5}))).is_ok());
         let g = &spec("grep").unwrap().schema;
         assert!(validate(g, &args(json!({"pattern":"x","output_mode":"lines"}))).is_err());
+    }
+}
+
+/// Property-based fuzzing of everything a caller's arguments reach before a tool runs: schema
+/// validation, typed parsing, and the glob and regex builders. Any panic, overflow or hang
+/// fails the test; it runs a few hundred cases per property in every `cargo test`.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    use super::*;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            ".{0,40}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn args_for(name: &'static str) -> impl Strategy<Value = Map<String, Value>> {
+        let keys: Vec<String> = spec(name)
+            .and_then(|s| s.schema["properties"].as_object())
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        let key = if keys.is_empty() {
+            ".{0,12}".boxed()
+        } else {
+            prop_oneof![prop::sample::select(keys).boxed(), ".{0,12}".boxed()].boxed()
+        };
+        prop::collection::btree_map(key, json_value(), 0..6).prop_map(|m| m.into_iter().collect())
+    }
+
+    /// Brace-, bracket- and star-heavy strings: the glob parser's worst inputs.
+    fn globbish() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop::sample::select(vec![
+                "{", "}", ",", "[", "]", "!", "*", "**", "?", "\\", "/", "a", ".", "-", "^",
+            ]),
+            0..200,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn validation_and_parsing_never_panic(
+            (name, args) in prop::sample::select(TOOLS.iter().map(|t| t.name).collect::<Vec<_>>())
+                .prop_flat_map(|n| (Just(n), args_for(n))),
+        ) {
+            if let Some(s) = spec(name) && validate(&s.schema, &args).is_ok() {
+                let v = Value::Object(args.clone());
+                let _ = match name {
+                    "bash_execute" => serde_json::from_value::<bash::Args>(v).map(drop),
+                    "read_file" => serde_json::from_value::<read_file::Args>(v).map(drop),
+                    "glob" => serde_json::from_value::<glob::Args>(v).map(drop),
+                    "grep" => serde_json::from_value::<grep::Args>(v).map(drop),
+                    "write_file" => serde_json::from_value::<write_file::Args>(v).map(drop),
+                    "edit_file" => serde_json::from_value::<edit_file::Args>(v).map(drop),
+                    "prepare_upload" => serde_json::from_value::<crate::transfer::UploadArgs>(v).map(drop),
+                    "prepare_download" => serde_json::from_value::<crate::transfer::DownloadArgs>(v).map(drop),
+                    _ => Ok(()),
+                };
+            }
+            let _ = crate::audit::redact_params(&args);
+        }
+
+        #[test]
+        fn glob_builders_never_panic(p in globbish()) {
+            let _ = glob::check_glob_shape(&p).map(|()| globset::Glob::new(&p).map(|g| g.compile_matcher()));
+            let d = tempfile::tempdir().unwrap();
+            let args = glob::Args { pattern: p, path: Some(d.path().display().to_string()) };
+            let _ = glob::run(&crate::guard::Guard::default(), 10, std::time::Duration::from_secs(5), args);
+        }
+
+        #[test]
+        fn regex_builder_never_panics(p in "(\\\\p\\{L\\}|[(){}\\[\\]|*+?.a-z^$\\\\]){0,60}", ci in any::<bool>()) {
+            let _ = grep::build_matcher(&p, ci);
+        }
+
+        #[test]
+        fn host_parser_never_panics(h in ".{0,64}") {
+            let _ = crate::http::parse_host(&h);
+            let _ = crate::guard::require_absolute(&h, "p");
+        }
+    }
+
+    #[test]
+    fn deep_braces_are_refused_before_parsing() {
+        let bomb = format!("{}a{}", "{".repeat(20_000), "}".repeat(20_000));
+        assert_eq!(
+            glob::check_glob_shape(&bomb).unwrap_err().code(),
+            "InvalidPattern"
+        );
+        let ok = format!(
+            "{}a{}",
+            "{".repeat(glob::MAX_BRACE_DEPTH),
+            "}".repeat(glob::MAX_BRACE_DEPTH)
+        );
+        assert!(glob::check_glob_shape(&ok).is_ok());
+        assert!(grep::build_matcher(&"\\p{L}".repeat(1_600), false).is_err());
+        assert!(grep::build_matcher("\\p{L}+", false).is_ok());
     }
 }

@@ -42,11 +42,17 @@ pub struct Window {
     pub content: String,
     /// Lines in the whole file.
     pub total_lines: u64,
+    /// The budget ran out: the first line not returned (`None`: the window is complete).
+    pub stopped_at: Option<u64>,
 }
 
-/// Files up to this size are read on the calling thread: a thread hand-off costs more than
-/// the read itself (measured: about a third of the throughput on a 1 KiB file).
-pub const INLINE_MAX_BYTES: u64 = 256 * 1024;
+/// Largest reply, in bytes as sent: the content is JSON-escaped twice on the way out (a
+/// string inside the result JSON, inside the JSON-RPC text block), so a NUL byte costs seven.
+/// A window that would exceed it stops early with `truncated: true` and a `note`.
+pub const MAX_REPLY_BYTES: u64 = 16 << 20;
+
+/// How long one read may take before it returns what it has.
+pub const READ_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A request that passed the guard, ready to read.
 #[derive(Debug)]
@@ -56,13 +62,6 @@ pub struct Prepared {
     offset: u64,
     limit: u64,
     max_line: usize,
-}
-
-impl Prepared {
-    /// Size of the file at open time.
-    pub fn size(&self) -> u64 {
-        self.opened.size
-    }
 }
 
 /// Clamp the arguments, open the file through the guard.
@@ -87,14 +86,52 @@ pub fn read(p: Prepared) -> Result<Value, ToolError> {
     // Small buffers for small files: a 64 KiB allocation per call shows up in profiles.
     let cap = (p.opened.size as usize).clamp(4096, 64 * 1024);
     let reader = BufReader::with_capacity(cap, p.opened.file);
-    let w = read_window(reader, p.offset, p.limit, p.max_line)
+    let budget = Budget {
+        reply_bytes: MAX_REPLY_BYTES,
+        deadline: std::time::Instant::now() + READ_DEADLINE,
+    };
+    let w = read_window(reader, p.offset, p.limit, p.max_line, budget)
         .map_err(|e| ToolError::from_io_read(&e, &p.path))?;
-    let truncated = p.offset - 1 + p.limit < w.total_lines;
-    Ok(json!({
+    let truncated = w.stopped_at.is_some() || p.offset - 1 + p.limit < w.total_lines;
+    let mut v = json!({
         "content": w.content,
         "total_lines": w.total_lines,
         "truncated": truncated,
-    }))
+    });
+    if let (Some(next), Some(o)) = (w.stopped_at, v.as_object_mut()) {
+        o.insert(
+            "note".into(),
+            Value::String(format!(
+                "reply size limit ({} MiB after JSON escaping) or time limit ({} s) reached; \
+                 read on with offset={next}",
+                MAX_REPLY_BYTES >> 20,
+                READ_DEADLINE.as_secs()
+            )),
+        );
+    }
+    Ok(v)
+}
+
+/// Limits of one window read besides the line count.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Reply bytes after double JSON escaping.
+    pub reply_bytes: u64,
+    /// When to stop reading.
+    pub deadline: std::time::Instant,
+}
+
+/// Bytes a line costs in the reply: escaped once as a JSON string inside the result, then
+/// again as the text block of the JSON-RPC reply.
+fn reply_cost(s: &str) -> u64 {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' => 4,
+            b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 3,
+            0..=0x1f | 0x7f => 7,
+            _ => 1,
+        })
+        .sum()
 }
 
 /// Stream `reader`, keeping lines `[offset, offset + limit)` and counting all lines.
@@ -103,8 +140,12 @@ pub fn read_window(
     offset: u64,
     limit: u64,
     max_line: usize,
+    budget: Budget,
 ) -> std::io::Result<Window> {
     let first = offset.max(1);
+    let mut spent: u64 = 0;
+    let mut stopped_at: Option<u64> = None;
+    let mut chunks: u64 = 0;
     let end = first.saturating_add(limit); // exclusive, 1-based
     let mut done: u64 = 0; // completed lines so far
     let mut pending = false; // bytes of an unfinished line were consumed
@@ -113,9 +154,16 @@ pub fn read_window(
     let mut out = String::new();
 
     loop {
+        chunks += 1;
+        if chunks.is_multiple_of(64) && std::time::Instant::now() > budget.deadline {
+            stopped_at.get_or_insert(done + 1);
+            break;
+        }
         let buf = match reader.fill_buf() {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // A pseudo-file opened non-blocking with nothing more to say right now.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
             Err(e) => return Err(e),
         };
         if buf.is_empty() {
@@ -138,14 +186,24 @@ pub fn read_window(
                 pending = false;
             }
             reader.consume(consumed);
-        } else if idx < end {
+        } else if idx < end && stopped_at.is_none() {
             match memchr::memchr(b'\n', buf) {
                 Some(i) => {
                     push_capped(&mut cur, &buf[..i], max_line + 2, &mut overflow);
                     reader.consume(i + 1);
                     done += 1;
                     pending = false;
-                    emit(&mut out, done, &mut cur, &mut overflow, max_line);
+                    if !emit(
+                        &mut out,
+                        done,
+                        &mut cur,
+                        &mut overflow,
+                        max_line,
+                        &mut spent,
+                        budget,
+                    ) {
+                        stopped_at = Some(done);
+                    }
                 }
                 None => {
                     push_capped(&mut cur, buf, max_line + 2, &mut overflow);
@@ -161,13 +219,26 @@ pub fn read_window(
     }
     if pending {
         done += 1;
-        if done >= first && done < end {
-            emit(&mut out, done, &mut cur, &mut overflow, max_line);
+        if done >= first
+            && done < end
+            && stopped_at.is_none()
+            && !emit(
+                &mut out,
+                done,
+                &mut cur,
+                &mut overflow,
+                max_line,
+                &mut spent,
+                budget,
+            )
+        {
+            stopped_at = Some(done);
         }
     }
     Ok(Window {
         content: out,
         total_lines: done,
+        stopped_at,
     })
 }
 
@@ -179,7 +250,17 @@ fn push_capped(cur: &mut Vec<u8>, bytes: &[u8], cap: usize, overflow: &mut bool)
     cur.extend_from_slice(&bytes[..bytes.len().min(room)]);
 }
 
-fn emit(out: &mut String, lineno: u64, cur: &mut Vec<u8>, overflow: &mut bool, max_line: usize) {
+/// Append one numbered line, unless it would take the reply past its budget (then nothing
+/// is appended and `false` returned).
+fn emit(
+    out: &mut String,
+    lineno: u64,
+    cur: &mut Vec<u8>,
+    overflow: &mut bool,
+    max_line: usize,
+    spent: &mut u64,
+    budget: Budget,
+) -> bool {
     if cur.last() == Some(&b'\r') && !*overflow {
         cur.pop();
     }
@@ -187,16 +268,24 @@ fn emit(out: &mut String, lineno: u64, cur: &mut Vec<u8>, overflow: &mut bool, m
     if cut {
         cur.truncate(max_line);
     }
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    use std::fmt::Write;
-    let _ = write!(out, "{lineno:4}\t{}", String::from_utf8_lossy(cur));
-    if cut {
-        out.push_str(" [LINE TRUNCATED]");
+    *overflow = false;
+    let text = String::from_utf8_lossy(cur);
+    // Number, tab, separator and marker: at most 40 more bytes.
+    let cost = reply_cost(&text) + 40;
+    let fits = *spent + cost <= budget.reply_bytes;
+    if fits {
+        *spent += cost;
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        use std::fmt::Write;
+        let _ = write!(out, "{lineno:4}\t{text}");
+        if cut {
+            out.push_str(" [LINE TRUNCATED]");
+        }
     }
     cur.clear();
-    *overflow = false;
+    fits
 }
 
 #[cfg(test)]
@@ -206,7 +295,38 @@ mod tests {
     fn w(data: &[u8], offset: u64, limit: u64, max: usize) -> Window {
         // A tiny buffer exercises lines that span chunk boundaries.
         let r = BufReader::with_capacity(3, data);
-        read_window(r, offset, limit, max).unwrap()
+        read_window(r, offset, limit, max, roomy()).unwrap()
+    }
+
+    fn roomy() -> Budget {
+        Budget {
+            reply_bytes: u64::MAX,
+            deadline: std::time::Instant::now() + std::time::Duration::from_secs(3600),
+        }
+    }
+
+    #[test]
+    fn reply_budget_counts_escaping_and_keeps_counting_lines() {
+        // Lines of NUL bytes cost seven bytes each on the wire.
+        let data = [
+            vec![0u8; 100],
+            vec![b'\n'],
+            vec![0u8; 100],
+            vec![b'\n'],
+            b"x\n".to_vec(),
+        ]
+        .concat();
+        let budget = Budget {
+            reply_bytes: 800,
+            ..roomy()
+        };
+        let r = read_window(BufReader::new(&data[..]), 1, 10, 1000, budget).unwrap();
+        assert_eq!(r.stopped_at, Some(2), "{:?}", r.content);
+        assert_eq!(r.content.lines().count(), 1);
+        assert_eq!(r.total_lines, 3);
+        // The same data within a large budget comes back whole.
+        let r = read_window(BufReader::new(&data[..]), 1, 10, 1000, roomy()).unwrap();
+        assert_eq!((r.stopped_at, r.content.lines().count()), (None, 3));
     }
 
     #[test]
