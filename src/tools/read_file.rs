@@ -143,15 +143,19 @@ pub fn read_window(
     budget: Budget,
 ) -> std::io::Result<Window> {
     let first = offset.max(1);
-    let mut spent: u64 = 0;
     let mut stopped_at: Option<u64> = None;
     let mut chunks: u64 = 0;
     let end = first.saturating_add(limit); // exclusive, 1-based
     let mut done: u64 = 0; // completed lines so far
     let mut pending = false; // bytes of an unfinished line were consumed
-    let mut cur: Vec<u8> = Vec::new();
-    let mut overflow = false;
-    let mut out = String::new();
+    let mut lines = Lines {
+        out: String::new(),
+        cur: Vec::new(),
+        overflow: false,
+        max_line,
+        spent: 0,
+        budget,
+    };
 
     loop {
         chunks += 1;
@@ -189,24 +193,16 @@ pub fn read_window(
         } else if idx < end && stopped_at.is_none() {
             match memchr::memchr(b'\n', buf) {
                 Some(i) => {
-                    push_capped(&mut cur, &buf[..i], max_line + 2, &mut overflow);
+                    lines.push(&buf[..i]);
                     reader.consume(i + 1);
                     done += 1;
                     pending = false;
-                    if !emit(
-                        &mut out,
-                        done,
-                        &mut cur,
-                        &mut overflow,
-                        max_line,
-                        &mut spent,
-                        budget,
-                    ) {
+                    if !lines.emit(done) {
                         stopped_at = Some(done);
                     }
                 }
                 None => {
-                    push_capped(&mut cur, buf, max_line + 2, &mut overflow);
+                    lines.push(buf);
                     reader.consume(n);
                     pending = true;
                 }
@@ -219,73 +215,69 @@ pub fn read_window(
     }
     if pending {
         done += 1;
-        if done >= first
-            && done < end
-            && stopped_at.is_none()
-            && !emit(
-                &mut out,
-                done,
-                &mut cur,
-                &mut overflow,
-                max_line,
-                &mut spent,
-                budget,
-            )
-        {
+        if done >= first && done < end && stopped_at.is_none() && !lines.emit(done) {
             stopped_at = Some(done);
         }
     }
     Ok(Window {
-        content: out,
+        content: lines.out,
         total_lines: done,
         stopped_at,
     })
 }
 
-fn push_capped(cur: &mut Vec<u8>, bytes: &[u8], cap: usize, overflow: &mut bool) {
-    let room = cap.saturating_sub(cur.len());
-    if bytes.len() > room {
-        *overflow = true;
-    }
-    cur.extend_from_slice(&bytes[..bytes.len().min(room)]);
+/// The window's text as it is built: the line being read and what was emitted so far.
+struct Lines {
+    out: String,
+    cur: Vec<u8>,
+    /// The current line ran past `max_line + 2` bytes (the rest was dropped).
+    overflow: bool,
+    max_line: usize,
+    /// Reply bytes used so far.
+    spent: u64,
+    budget: Budget,
 }
 
-/// Append one numbered line, unless it would take the reply past its budget (then nothing
-/// is appended and `false` returned).
-fn emit(
-    out: &mut String,
-    lineno: u64,
-    cur: &mut Vec<u8>,
-    overflow: &mut bool,
-    max_line: usize,
-    spent: &mut u64,
-    budget: Budget,
-) -> bool {
-    if cur.last() == Some(&b'\r') && !*overflow {
-        cur.pop();
-    }
-    let cut = *overflow || cur.len() > max_line;
-    if cut {
-        cur.truncate(max_line);
-    }
-    *overflow = false;
-    let text = String::from_utf8_lossy(cur);
-    // Number, tab, separator and marker: at most 40 more bytes.
-    let cost = reply_cost(&text) + 40;
-    let fits = *spent + cost <= budget.reply_bytes;
-    if fits {
-        *spent += cost;
-        if !out.is_empty() {
-            out.push('\n');
+impl Lines {
+    /// Add bytes of the current line, keeping at most `max_line + 2` (room for a CR and to
+    /// know the line was longer).
+    fn push(&mut self, bytes: &[u8]) {
+        let room = (self.max_line + 2).saturating_sub(self.cur.len());
+        if bytes.len() > room {
+            self.overflow = true;
         }
-        use std::fmt::Write;
-        let _ = write!(out, "{lineno:4}\t{text}");
+        self.cur.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// Append the current line as number `lineno`, unless it would take the reply past its
+    /// budget (then nothing is appended and `false` returned). The line is consumed either way.
+    fn emit(&mut self, lineno: u64) -> bool {
+        if self.cur.last() == Some(&b'\r') && !self.overflow {
+            self.cur.pop();
+        }
+        let cut = self.overflow || self.cur.len() > self.max_line;
         if cut {
-            out.push_str(" [LINE TRUNCATED]");
+            self.cur.truncate(self.max_line);
         }
+        self.overflow = false;
+        let text = String::from_utf8_lossy(&self.cur);
+        // Number, tab, separator and marker: at most 40 more bytes.
+        let cost = reply_cost(&text) + 40;
+        let fits = self.spent + cost <= self.budget.reply_bytes;
+        if fits {
+            self.spent += cost;
+            if !self.out.is_empty() {
+                self.out.push('\n');
+            }
+            use std::fmt::Write;
+            let _ = write!(self.out, "{lineno:4}\t{text}");
+            if cut {
+                self.out.push_str(" [LINE TRUNCATED]");
+            }
+        }
+        self.cur.clear();
+        fits
     }
-    cur.clear();
-    fits
 }
 
 #[cfg(test)]
