@@ -5,7 +5,7 @@ Usage: python3 tests/python/sdk_smoke.py path/to/mymcp
 Starts `mymcp serve` in temp-token mode on 127.0.0.1 port 0, reads the printed tokens, then
 with `streamablehttp_client` + `ClientSession`: initializes, lists tools (rw sees 9, ro sees 5),
 calls read_file (ok and error), runs bash_execute with a progress callback (notifications must
-arrive), and checks a denied call. Prints 'N passed, N failed'.
+arrive), checks a denied call, and that ro cannot read the server's environment through /proc. Prints 'N passed, N failed'.
 """
 
 import asyncio
@@ -125,9 +125,17 @@ async def main(binary):
             async def ro_flow(s):
                 tools = await s.list_tools()
                 denied = await s.call_tool("bash_execute", {"command": "id"})
-                return tools, denied
+                environ = await s.call_tool("read_file", {"file_path": "/proc/self/environ"})
+                own = await s.call_tool("read_file", {"file_path": f"/proc/{proc.pid}/environ"})
+                version = await s.call_tool("read_file", {"file_path": "/proc/version"})
+                return tools, denied, environ, own, version
 
-            _, (tools, denied) = await session_run(url, ro, ro_flow)
+            _, (tools, denied, environ, own, version) = await session_run(url, ro, ro_flow)
+            # The server's own environment is off limits to ro; /proc in general is not.
+            for label, res in (("/proc/self/environ", environ), ("/proc/<server>/environ", own)):
+                body = json.loads(res.content[0].text)
+                check(f"ro refused {label}", res.isError and body["error"] == "ProtectedPath", body)
+            check("ro reads /proc/version", not version.isError, version)
             names = sorted(t.name for t in tools.tools)
             check("ro lists 5 tools", names == ["glob", "grep", "prepare_download", "read_file", "server_overview"], names)
             body = json.loads(denied.content[0].text)
