@@ -343,9 +343,6 @@ pub struct OpenedFile {
     pub size: u64,
     /// Its canonical path.
     pub real: PathBuf,
-    /// It lives on a pseudo file system (procfs, sysfs, tracefs, ...): its size says nothing
-    /// and its reads may be slow, so it is never read on an async worker.
-    pub pseudo: bool,
 }
 
 fn io_of(e: rustix::io::Errno) -> std::io::Error {
@@ -461,8 +458,7 @@ impl Guard {
                 )));
             }
         }
-        let pseudo = is_pseudo_fs(&o_path);
-        if pseudo && blocking_pseudo_file(&real) {
+        if blocking_pseudo_file(&real) && is_pseudo_fs(&o_path) {
             return Err(ToolError::NotARegularFile(format!(
                 "{path} is a kernel pseudo-file whose reads wait for events; it cannot be read here"
             )));
@@ -483,7 +479,6 @@ impl Guard {
             file: File::from(fd),
             size: st2.st_size as u64,
             real,
-            pseudo,
         })
     }
 }

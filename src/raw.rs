@@ -205,10 +205,31 @@ fn disabled() -> Response {
 
 /// `PUT /files/raw/{ticket}`: stream the body into a temp file beside the destination, then
 /// rename it into place.
+///
+/// The work runs in a task of its own: if the client disconnects, hyper drops this handler's
+/// future, but the upload still reaches its end (the body reports the cut), removes its temp
+/// file and writes its audit line.
 pub async fn put(
     State(st): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match tokio::spawn(put_inner(st, peer, id, headers, body)).await {
+        Ok(r) => r,
+        Err(e) => refuse((
+            500,
+            "write_failed",
+            format!("upload failed unexpectedly: {e}"),
+        )),
+    }
+}
+
+async fn put_inner(
+    st: Arc<AppState>,
+    peer: SocketAddr,
+    id: String,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -359,6 +380,20 @@ pub async fn put(
                 }
             }
         }
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if err.is_none()
+        && let Some(n) = declared.filter(|n| *n != total)
+    {
+        // Never commit a body that ended before its declared length (a cut connection).
+        err = Some((
+            400,
+            "body_incomplete",
+            format!("The body ended after {total} of {n} bytes."),
+        ));
     }
     if err.is_none() && !pending.is_empty() {
         let batch = Arc::new(pool.wrap(pending));

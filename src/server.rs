@@ -41,6 +41,8 @@ pub struct AppState {
     pub tickets: crate::transfer::Tickets,
     /// Transfers streaming at once.
     pub transfers: crate::transfer::TransferSlots,
+    /// Slots for reads of large files (see `tools::MAX_LARGE_READS`).
+    pub large_reads: Arc<tokio::sync::Semaphore>,
     /// Slots for file tool jobs on blocking threads (see `tools::MAX_FILE_JOBS`).
     pub file_jobs: Arc<tokio::sync::Semaphore>,
     /// `server_overview`'s backlog counter (scan positions kept between calls).
@@ -174,6 +176,7 @@ pub fn prepare(
             metrics,
             tickets: crate::transfer::Tickets::default(),
             transfers: Default::default(),
+            large_reads: Arc::new(tokio::sync::Semaphore::new(crate::tools::MAX_LARGE_READS)),
             file_jobs: Arc::new(tokio::sync::Semaphore::new(crate::tools::MAX_FILE_JOBS)),
             pending: Default::default(),
         }),

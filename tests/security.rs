@@ -674,3 +674,72 @@ async fn host_setuid_and_log_injection() {
         "{lines:?}"
     );
 }
+
+/// An upload whose client disconnects mid-body commits nothing, leaves no temp file behind
+/// and is audited once.
+#[tokio::test]
+async fn cut_off_uploads_leave_nothing_and_are_audited() {
+    let (l, s, _, rw) = with_tokens("MYMCP_AUDIT_ENABLED=true").await;
+    let dir = std::fs::canonicalize(l.data()).unwrap();
+    let mint = |name: &str| {
+        let api = s.api.clone();
+        let rw = rw.clone();
+        let dest = dir.join(name);
+        async move {
+            let (e, v) = api
+                .call(&rw, "prepare_upload", json!({"dest_path": dest}))
+                .await;
+            assert!(!e, "{v}");
+            let url = v["url"].as_str().unwrap().to_string();
+            url[url.find("/files/").unwrap()..].to_string()
+        }
+    };
+    let send = |path: String, declared: usize, sent: usize| {
+        let mut c = TcpStream::connect(&s.addr).unwrap();
+        write!(
+            c,
+            "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {declared}\r\n\r\n"
+        )
+        .unwrap();
+        c.write_all(&vec![b'x'; sent]).unwrap();
+        c
+    };
+    // Control: a complete body lands.
+    let mut c = send(mint("whole").await, 1000, 1000);
+    let mut reply = String::new();
+    c.read_to_string(&mut reply).unwrap_or_default();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert_eq!(std::fs::read(dir.join("whole")).unwrap().len(), 1000);
+    // Cut off half way: the connection closes under the handler.
+    let c = send(mint("cut").await, 1000, 500);
+    drop(c);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let lines = audit_lines(&l);
+        let ups: Vec<&Value> = lines
+            .iter()
+            .filter(|v| {
+                v["tool"] == "transfer_upload"
+                    && v["params"]["path"].as_str().unwrap().ends_with("/cut")
+            })
+            .collect();
+        if let Some(v) = ups.first() {
+            assert_eq!(ups.len(), 1, "{ups:?}");
+            break (*v).clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no audit line for the cut-off upload"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(line["result"], "error", "{line}");
+    assert!(!dir.join("cut").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

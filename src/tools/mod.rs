@@ -375,6 +375,10 @@ fn parse<T: serde::de::DeserializeOwned>(args: Map<String, Value>) -> Result<T, 
 /// transfers and the admin API need too) with reads that hang on a slow file system.
 pub const MAX_FILE_JOBS: usize = 32;
 
+/// Reads of files over [`read_file::LARGE_READ_BYTES`] running at once (each may build a
+/// reply of up to 16 MiB).
+pub const MAX_LARGE_READS: usize = 4;
+
 /// How long a call waits for a free file-job slot before answering `Busy`.
 pub const FILE_JOB_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -448,8 +452,25 @@ pub async fn dispatch(
             // path, and on a stuck network or FUSE mount that alone can hang. An async worker
             // must never wait on the kernel's file system code (docs/decisions.md).
             let jobs = state.file_jobs.clone();
+            let rt = tokio::runtime::Handle::current();
             blocking(&jobs, "read_file", move || {
-                read_file::read(read_file::prepare(&state.guard, limits, a)?)
+                let p = read_file::prepare(&state.guard, limits, a)?;
+                // A large file can make a reply of up to MAX_REPLY_BYTES, several times that
+                // in memory while it is serialised: only a few such reads run at once.
+                let _large = if p.size() > read_file::LARGE_READ_BYTES {
+                    let wait = state.large_reads.clone().acquire_owned();
+                    match rt.block_on(tokio::time::timeout(FILE_JOB_QUEUE_WAIT, wait)) {
+                        Ok(Ok(permit)) => Some(permit),
+                        _ => {
+                            return Err(ToolError::Busy(format!(
+                                "{MAX_LARGE_READS} reads of large files are already running; retry shortly"
+                            )));
+                        }
+                    }
+                } else {
+                    None
+                };
+                read_file::read(p)
             })
             .await
         }

@@ -51,6 +51,9 @@ pub struct Window {
 /// A window that would exceed it stops early with `truncated: true` and a `note`.
 pub const MAX_REPLY_BYTES: u64 = 16 << 20;
 
+/// Files larger than this count as large reads, of which only a few run at once.
+pub const LARGE_READ_BYTES: u64 = 1 << 20;
+
 /// How long one read may take before it returns what it has.
 pub const READ_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -62,6 +65,13 @@ pub struct Prepared {
     offset: u64,
     limit: u64,
     max_line: usize,
+}
+
+impl Prepared {
+    /// Size of the file at open time.
+    pub fn size(&self) -> u64 {
+        self.opened.size
+    }
 }
 
 /// Clamp the arguments, open the file through the guard.
