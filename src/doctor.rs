@@ -427,6 +427,43 @@ pub fn run_checks(a: &DoctorArgs) -> Vec<Check> {
                 "sudo mymcp init",
             ),
         }
+        let env_files =
+            systemctl(&["show", "-p", "EnvironmentFiles", "--value", "mymcp"]).unwrap_or_default();
+        r.add(
+            "RUNTIME",
+            "secrets outside the environment",
+            if env_files.trim().is_empty() { Ok } else { Warn },
+            if env_files.trim().is_empty() {
+                "the unit passes no EnvironmentFile=".into()
+            } else {
+                format!(
+                    "the unit loads {} into the process environment (the server blanks secret values at start)",
+                    env_files.trim()
+                )
+            },
+            "remove EnvironmentFile= from the unit (sudo mymcp init rewrites it), then systemctl daemon-reload and restart; the server reads --env-file itself",
+        );
+        let pid = systemctl(&["show", "-p", "MainPID", "--value", "mymcp"]).unwrap_or_default();
+        if let Some(exposed) = pid
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|p| *p > 0)
+            .and_then(|p| std::fs::read(format!("/proc/{p}/environ")).ok())
+            .map(|raw| exposed_secrets(&raw))
+        {
+            r.add(
+                "RUNTIME",
+                "secrets in /proc/<pid>/environ",
+                if exposed.is_empty() { Ok } else { Fail },
+                if exposed.is_empty() {
+                    "none visible".into()
+                } else {
+                    format!("visible: {}", exposed.join(", "))
+                },
+                "upgrade mymcp (it blanks them at start) and remove EnvironmentFile= from the unit",
+            );
+        }
     }
 
     // FUNCTIONAL
@@ -621,4 +658,26 @@ pub fn report(a: &DoctorArgs, checks: &[Check]) -> u8 {
     let fail = checks.iter().any(|c| c.severity == Severity::Fail);
     let warn = checks.iter().any(|c| c.severity == Severity::Warn);
     u8::from(fail || (a.strict && warn))
+}
+
+/// Names of secret variables whose values are visible in an environment block as read from
+/// `/proc/<pid>/environ`.
+pub fn exposed_secrets(raw: &[u8]) -> Vec<String> {
+    raw.split(|b| *b == 0)
+        .filter_map(|entry| {
+            let eq = memchr::memchr(b'=', entry)?;
+            let name = String::from_utf8_lossy(&entry[..eq]).into_owned();
+            let value = &entry[eq + 1..];
+            (crate::scrub::is_secret_var(&name) && value.iter().any(|b| *b != 0)).then_some(name)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod secret_tests {
+    #[test]
+    fn blanked_values_are_not_exposed() {
+        let raw = b"PATH=/bin\0MYMCP_ADMIN_TOKEN=\0\0\0\0MYMCP_METRICS_TOKEN=tok_x\0MYMCP_HOST=h\0";
+        assert_eq!(super::exposed_secrets(raw), ["MYMCP_METRICS_TOKEN"]);
+    }
 }
