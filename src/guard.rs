@@ -388,47 +388,55 @@ fn is_pseudo_fs(fd: &impl AsFd) -> bool {
 /// a thread.
 fn blocking_pseudo_file(real: &Path) -> bool {
     let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    real == Path::new("/proc/kmsg")
+    name == "kmsg"
         || name.starts_with("trace_pipe")
         || real.starts_with("/sys/kernel/debug")
         || real.starts_with("/sys/kernel/tracing")
-        || name == "kmsg"
+}
+
+/// The name to `openat` for one component of an absolute path (`None`: nothing to step).
+fn step_name(c: Component<'_>) -> Option<&std::ffi::OsStr> {
+    match c {
+        Component::Normal(n) => Some(n),
+        Component::ParentDir => Some(std::ffi::OsStr::new("..")),
+        Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
+    }
 }
 
 impl Guard {
     /// Resolve `path` one component at a time from `/`, the way the kernel would (symlinks and
     /// magic links followed, `..` taken from the directory actually reached), checking the
     /// identity of every directory on the way and of the end. Returns an `O_PATH` descriptor
-    /// of what the path names and the first protected entry met on the way, if any (the
+    /// of what the path names, its metadata, and the first protected entry met on the way, if any (the
     /// caller checks the real path first, so messages name the most specific entry). Nothing
     /// is created.
     fn walk(
         &self,
         path: &Path,
         access: Access,
-    ) -> Result<(OwnedFd, Option<ToolError>), rustix::io::Errno> {
+    ) -> Result<(OwnedFd, rustix::fs::Stat, Option<ToolError>), rustix::io::Errno> {
         let mut cur: OwnedFd = rustix::fs::open(
             "/",
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
+        let mut st = None;
         let mut hit = None;
-        for c in path.components() {
-            let name = match c {
-                Component::Normal(n) => n,
-                Component::ParentDir => std::ffi::OsStr::new(".."),
-                Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
-            };
+        for name in path.components().filter_map(step_name) {
             let next: OwnedFd =
                 rustix::fs::openat(&cur, name, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
+            let next_st = rustix::fs::fstat(&next)?;
             if hit.is_none() {
-                hit = self
-                    .check_identity(&rustix::fs::fstat(&next)?, access)
-                    .err();
+                hit = self.check_identity(&next_st, access).err();
             }
+            st = Some(next_st);
             cur = next;
         }
-        Ok((cur, hit))
+        let st = match st {
+            Some(st) => st,
+            None => rustix::fs::fstat(&cur)?,
+        };
+        Ok((cur, st, hit))
     }
 
     /// Open a regular file for reading. `path` must be absolute. Symlinks are followed, and
@@ -436,7 +444,7 @@ impl Guard {
     /// and the identity of every directory the path went through.
     pub fn open_read(&self, path: &str) -> Result<OpenedFile, ToolError> {
         let p = require_absolute(path, "file_path")?;
-        let (o_path, hit) = self
+        let (o_path, st, hit) = self
             .walk(p, Access::Read)
             .map_err(|e| ToolError::from_io_read(&io_of(e), path))?;
         let real = fd_path(&o_path).map_err(|e| ToolError::Os(format!("{path}: {e}")))?;
@@ -444,8 +452,6 @@ impl Guard {
         if let Some(e) = hit {
             return Err(e);
         }
-        let st =
-            rustix::fs::fstat(&o_path).map_err(|e| ToolError::from_io_read(&io_of(e), path))?;
         match FileType::from_raw_mode(st.st_mode) {
             FileType::RegularFile => {}
             FileType::Directory => {
@@ -605,12 +611,7 @@ impl Guard {
             Mode::empty(),
         )
         .map_err(werr)?;
-        for c in dir.components() {
-            let name = match c {
-                Component::Normal(n) => n,
-                Component::ParentDir => std::ffi::OsStr::new(".."),
-                Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
-            };
+        for name in dir.components().filter_map(step_name) {
             let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
             let next = match rustix::fs::openat(&cur, name, flags, Mode::empty()) {
                 Ok(fd) => fd,
