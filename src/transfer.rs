@@ -139,6 +139,44 @@ impl Tickets {
         consume: bool,
         issuer_active: impl Fn(&str) -> bool,
     ) -> Result<Ticket, Refusal> {
+        self.with_live(id, op, issuer_active, |t| {
+            if consume {
+                t.consumed = true;
+            }
+            Ok(())
+        })
+    }
+
+    /// Start a GET: refuses while another GET of the same ticket is streaming (each would
+    /// hold its own buffers and thread).
+    pub fn begin_get(
+        &self,
+        id: &str,
+        issuer_active: impl Fn(&str) -> bool,
+    ) -> Result<Ticket, Refusal> {
+        self.with_live(id, Op::Download, issuer_active, |t| {
+            if t.in_flight {
+                return Err((
+                    409,
+                    "transfer_in_progress",
+                    "Another download of this ticket is running; wait for it or mint a new ticket."
+                        .into(),
+                ));
+            }
+            t.in_flight = true;
+            Ok(())
+        })
+    }
+
+    /// Under one lock: find a usable ticket for `op` (unused, unexpired, right method, issuer
+    /// still valid), apply `then` to it, and return a copy.
+    fn with_live(
+        &self,
+        id: &str,
+        op: Op,
+        issuer_active: impl Fn(&str) -> bool,
+        then: impl FnOnce(&mut Ticket) -> Result<(), Refusal>,
+    ) -> Result<Ticket, Refusal> {
         let mut m = self
             .map
             .lock()
@@ -164,37 +202,8 @@ impl Tickets {
                 "The token that minted this ticket was revoked or disabled.".into(),
             ));
         }
-        if consume {
-            t.consumed = true;
-        }
+        then(t)?;
         Ok(t.clone())
-    }
-
-    /// Start a GET: refuses while another GET of the same ticket is streaming (each would
-    /// hold its own buffers and thread).
-    pub fn begin_get(
-        &self,
-        id: &str,
-        issuer_active: impl Fn(&str) -> bool,
-    ) -> Result<Ticket, Refusal> {
-        let t = self.redeem(id, Op::Download, false, issuer_active)?;
-        let mut m = self
-            .map
-            .lock()
-            .map_err(|_| (500, "internal", "ticket table poisoned".to_string()))?;
-        let Some(live) = m.get_mut(id) else {
-            return Err((404, "ticket_not_found", "Mint a new ticket.".into()));
-        };
-        if live.in_flight {
-            return Err((
-                409,
-                "transfer_in_progress",
-                "Another download of this ticket is running; wait for it or mint a new ticket."
-                    .into(),
-            ));
-        }
-        live.in_flight = true;
-        Ok(t)
     }
 
     /// A GET ended (completed or cut off).
