@@ -12,7 +12,7 @@ use clap_complete::Shell;
 const MAN_DATE: &str = "2026-11-24";
 
 /// Shells we ship completions for, with the file name each expects.
-pub const SHELLS: [(Shell, &str); 5] = [
+pub(crate) const SHELLS: [(Shell, &str); 5] = [
     (Shell::Bash, "mymcp.bash"),
     (Shell::Zsh, "_mymcp"),
     (Shell::Fish, "mymcp.fish"),
@@ -22,7 +22,7 @@ pub const SHELLS: [(Shell, &str); 5] = [
 
 /// Every rendered file as (relative path, contents): `man/*.1`, `completions/*` and the
 /// example env file.
-pub fn render() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+pub(crate) fn render() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
     let mut cmd = crate::cli::command();
     cmd.build();
@@ -65,7 +65,7 @@ fn render_man(
 }
 
 /// Write every rendered file under `dir` (creating `man/` and `completions/`).
-pub fn write_to(dir: &Path) -> std::io::Result<usize> {
+pub(crate) fn write_to(dir: &Path) -> std::io::Result<usize> {
     let files = render()?;
     for (rel, data) in &files {
         let p = dir.join(rel);

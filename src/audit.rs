@@ -18,55 +18,55 @@ use crate::error::ToolError;
 
 /// One audit record; field order is the reference's.
 #[derive(Debug, Serialize)]
-pub struct Record<'a> {
+pub(crate) struct Record<'a> {
     /// RFC 3339 UTC with nanoseconds.
-    pub ts: String,
+    pub(crate) ts: String,
     /// Token name.
-    pub token_name: &'a str,
+    pub(crate) token_name: &'a str,
     /// `ro` / `rw`.
-    pub role: &'a str,
+    pub(crate) role: &'a str,
     /// Peer IP.
-    pub ip: String,
+    pub(crate) ip: String,
     /// Tool name.
-    pub tool: &'a str,
+    pub(crate) tool: &'a str,
     /// Arguments, redacted.
-    pub params: Value,
+    pub(crate) params: Value,
     /// `ok`, `error` or `denied`.
-    pub result: &'static str,
+    pub(crate) result: &'static str,
     /// Request id.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<&'a str>,
+    pub(crate) request_id: Option<&'a str>,
     /// Why it was denied.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// Error code.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
+    pub(crate) error_code: Option<String>,
     /// Error message.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_message: Option<String>,
+    pub(crate) error_message: Option<String>,
     /// Duration of an executed call.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u64>,
+    pub(crate) duration_ms: Option<u64>,
     /// Summary of what an ok mutating call did.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub output: Option<Value>,
+    pub(crate) output: Option<Value>,
 }
 
 /// Longest string value kept whole in an audit line, in characters. Longer values keep a
 /// prefix, their length and SHA-256: enough to recognise them, while one call can no longer
 /// write megabytes into the log (and rotate the history away).
-pub const MAX_LOGGED_CHARS: usize = 1024;
+pub(crate) const MAX_LOGGED_CHARS: usize = 1024;
 
 /// Characters kept of a value over [`MAX_LOGGED_CHARS`].
-pub const LOGGED_PREFIX_CHARS: usize = 256;
+pub(crate) const LOGGED_PREFIX_CHARS: usize = 256;
 
 /// Largest `params` object kept, in serialised bytes; past it only its size and digest stay.
-pub const MAX_LOGGED_PARAMS_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_LOGGED_PARAMS_BYTES: usize = 16 * 1024;
 
 /// A string as it may appear in an audit line: whole when short, else a prefix, its length in
 /// bytes and its SHA-256.
-pub fn cap_str(s: &str) -> String {
+pub(crate) fn cap_str(s: &str) -> String {
     if s.chars().count() <= MAX_LOGGED_CHARS {
         return s.to_string();
     }
@@ -91,7 +91,7 @@ fn cap_value(v: &Value) -> Value {
 
 /// `content`, `old_string`, `new_string` become `"<N chars>"` (N = code points); every other
 /// string is capped ([`cap_str`]), and the whole object too ([`MAX_LOGGED_PARAMS_BYTES`]).
-pub fn redact_params(args: &Map<String, Value>) -> Value {
+pub(crate) fn redact_params(args: &Map<String, Value>) -> Value {
     let mut out = Map::new();
     for (k, v) in args {
         let v = match (k.as_str(), v) {
@@ -119,7 +119,7 @@ pub fn redact_params(args: &Map<String, Value>) -> Value {
 /// Text fit for one line of the application log: control characters (newline, ESC, ...)
 /// are escaped so a caller-chosen value cannot forge lines or drive a terminal, and it is cut
 /// at 200 characters.
-pub fn loggable(s: &str) -> String {
+pub(crate) fn loggable(s: &str) -> String {
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
         if i == 200 {
@@ -140,7 +140,7 @@ fn first_chars(s: &str, n: usize) -> String {
 }
 
 /// Classification of a finished call: (result, error_code, error_message, reason).
-pub fn classify(
+pub(crate) fn classify(
     outcome: &Result<Value, ToolError>,
 ) -> (&'static str, Option<String>, Option<String>, Option<String>) {
     match outcome {
@@ -178,7 +178,7 @@ pub fn classify(
 }
 
 /// What an ok mutating call did, without copying content.
-pub fn summarize(tool: &str, args: &Map<String, Value>, v: &Value) -> Option<Value> {
+pub(crate) fn summarize(tool: &str, args: &Map<String, Value>, v: &Value) -> Option<Value> {
     let s = |k: &str| args.get(k).and_then(Value::as_str).unwrap_or("");
     match tool {
         "bash_execute" => {
@@ -227,7 +227,7 @@ struct Open {
 }
 
 /// The audit writer. Disabled: every write is a no-op.
-pub struct AuditLog {
+pub(crate) struct AuditLog {
     dir: PathBuf,
     enabled: bool,
     max_bytes: u64,
@@ -237,7 +237,7 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// Configure (nothing is opened until the first record).
-    pub fn new(enabled: bool, dir: &Path, max_bytes: u64, backups: u32) -> AuditLog {
+    pub(crate) fn new(enabled: bool, dir: &Path, max_bytes: u64, backups: u32) -> AuditLog {
         AuditLog {
             dir: dir.to_path_buf(),
             enabled,
@@ -248,7 +248,7 @@ impl AuditLog {
     }
 
     /// Whether records are written.
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.enabled
     }
 
@@ -332,7 +332,7 @@ impl AuditLog {
 
     /// Can records be written right now? Opens the log if needed. Mutating tools call this
     /// first and refuse to run when it fails: an action nobody can audit does not happen.
-    pub fn ready(&self) -> std::io::Result<()> {
+    pub(crate) fn ready(&self) -> std::io::Result<()> {
         if !self.enabled {
             return Ok(());
         }
@@ -352,7 +352,7 @@ impl AuditLog {
     }
 
     /// Append one record. Rotates first when the line would reach `MYMCP_AUDIT_MAX_BYTES`.
-    pub fn write(&self, record: &Record<'_>) -> std::io::Result<()> {
+    pub(crate) fn write(&self, record: &Record<'_>) -> std::io::Result<()> {
         if !self.enabled {
             return Ok(());
         }

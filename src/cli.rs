@@ -19,15 +19,15 @@ listens on 127.0.0.1:8765.",
     after_help = "Configuration comes from MYMCP_* variables: process environment > env file > \
 default. `mymcp config example` prints a commented env file."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do (without one: a short status).
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the MCP server in the foreground.
     Serve(ServeArgs),
     /// Print the version.
@@ -65,105 +65,105 @@ pub enum Command {
 to only write the configuration (for packaging, containers or a custom supervisor). An \
 existing env file is kept: init never replaces the admin token or existing client tokens."
 )]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Address to listen on. 0.0.0.0 exposes the server to the network: put a TLS proxy in
     /// front of it.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
-    pub bind: String,
+    pub(crate) bind: String,
     /// Port to listen on.
     #[arg(long, value_name = "PORT", default_value_t = 8765)]
-    pub port: u16,
+    pub(crate) port: u16,
     #[command(flatten)]
-    pub dirs: ServiceDirs,
+    pub(crate) dirs: ServiceDirs,
     /// User the service runs as, root or mymcp: root gives the AI client full control of the host; the
     /// unprivileged mymcp user limits it to what that user may do.
     #[arg(long, value_name = "USER", default_value = "root", value_parser = ["root", "mymcp"],
           hide_possible_values = true)]
-    pub service_user: String,
+    pub(crate) service_user: String,
     /// Write the audit log (default).
     #[arg(long, overrides_with = "no_audit")]
-    pub enable_audit: bool,
+    pub(crate) enable_audit: bool,
     /// Do not write the audit log.
     #[arg(long)]
-    pub no_audit: bool,
+    pub(crate) no_audit: bool,
     /// v3 spelling: --audit=false turns the audit log off.
     #[arg(long, value_name = "BOOL", hide = true, num_args = 0..=1, default_missing_value = "true")]
-    pub audit: Option<bool>,
+    pub(crate) audit: Option<bool>,
     /// Generate a metrics token so /metrics can be scraped (default).
     #[arg(long, visible_alias = "metrics-token", overrides_with = "no_metrics")]
-    pub enable_metrics: bool,
+    pub(crate) enable_metrics: bool,
     /// No metrics token: /metrics answers 503.
     #[arg(long, visible_alias = "no-metrics-token")]
-    pub no_metrics: bool,
+    pub(crate) no_metrics: bool,
     /// Name of the first client token.
     #[arg(long, value_name = "NAME", default_value = "default")]
-    pub client_name: String,
+    pub(crate) client_name: String,
     /// Role of the first client token: ro or rw.
     #[arg(long, value_name = "ROLE", default_value = "rw", value_parser = ["ro", "rw"],
           hide_possible_values = true)]
-    pub client_role: String,
+    pub(crate) client_role: String,
     /// Do not create a client token (the packages use this; add one later with
     /// `mymcp token add`).
     #[arg(long)]
-    pub no_client_token: bool,
+    pub(crate) no_client_token: bool,
     /// Do not start (or restart) the service after enabling it.
     #[arg(long)]
-    pub no_start: bool,
+    pub(crate) no_start: bool,
     /// v3 spelling: --start=false is --no-start.
     #[arg(long, value_name = "BOOL", hide = true, num_args = 0..=1, default_missing_value = "true")]
-    pub start: Option<bool>,
+    pub(crate) start: Option<bool>,
     /// Do not write a unit file (the packages ship their own).
     #[arg(long)]
-    pub no_unit: bool,
+    pub(crate) no_unit: bool,
     /// Only write files; never call systemctl (works without root or systemd).
     #[arg(long)]
-    pub files_only: bool,
+    pub(crate) files_only: bool,
     /// Print what would be done and change nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Accepted for compatibility; grep and glob run in-process and need no ripgrep.
     #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "true")]
-    pub install_ripgrep: Option<String>,
+    pub(crate) install_ripgrep: Option<String>,
     /// Accepted for compatibility (see --install-ripgrep).
     #[arg(long, hide = true)]
-    pub skip_ripgrep: bool,
+    pub(crate) skip_ripgrep: bool,
 }
 
 /// Where `init` puts things and `uninstall-service` looks for them.
 #[derive(Debug, Args, Clone)]
-pub struct ServiceDirs {
+pub(crate) struct ServiceDirs {
     /// Directory for .env and tokens.json.
     #[arg(long, value_name = "DIR", default_value = "/etc/mymcp")]
-    pub config_dir: PathBuf,
+    pub(crate) config_dir: PathBuf,
     /// Directory for the audit log.
     #[arg(long, value_name = "DIR", default_value = "/var/log/mymcp")]
-    pub log_dir: PathBuf,
+    pub(crate) log_dir: PathBuf,
     /// Directory for the recorder's overview and cursor.
     #[arg(long, value_name = "DIR", default_value = "/var/lib/mymcp/recorder")]
-    pub recorder_data_dir: PathBuf,
+    pub(crate) recorder_data_dir: PathBuf,
     /// Directory for mymcp.service.
     #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
-    pub unit_dir: PathBuf,
+    pub(crate) unit_dir: PathBuf,
 }
 
 /// `mymcp uninstall-service` options.
 #[derive(Debug, Args)]
-pub struct UninstallArgs {
+pub(crate) struct UninstallArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Also delete the config directory (env file, tokens), the audit log directory and the
     /// recorder data. This cannot be undone.
     #[arg(long)]
-    pub purge: bool,
+    pub(crate) purge: bool,
     #[command(flatten)]
-    pub dirs: ServiceDirs,
+    pub(crate) dirs: ServiceDirs,
     /// Only remove files; never call systemctl.
     #[arg(long)]
-    pub files_only: bool,
+    pub(crate) files_only: bool,
 }
 
 /// `mymcp recorder` options.
@@ -176,69 +176,69 @@ probes (OS, services, ports, disks, containers, cron, users) and asks the model 
 model never chooses commands. Series for /metrics are written to metrics.prom in the data \
 directory."
 )]
-pub struct RecorderArgs {
+pub(crate) struct RecorderArgs {
     /// Env file to read (same discovery as `serve`).
     #[arg(long, value_name = "PATH")]
-    pub env_file: Option<PathBuf>,
+    pub(crate) env_file: Option<PathBuf>,
     /// Run one cycle, print its outcome as JSON and exit.
     #[arg(long)]
-    pub once: bool,
+    pub(crate) once: bool,
     /// Print the systemd unit for this binary and exit.
     #[arg(long)]
-    pub install_unit: bool,
+    pub(crate) install_unit: bool,
 }
 
 /// `mymcp doctor` options.
 #[derive(Debug, Args)]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// Config directory to check.
     #[arg(long, value_name = "DIR", default_value = "/etc/mymcp")]
-    pub config_dir: PathBuf,
+    pub(crate) config_dir: PathBuf,
     /// Print the checks as JSON.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Exit 1 on warnings too, not only on failures.
     #[arg(long)]
-    pub strict: bool,
+    pub(crate) strict: bool,
 }
 
 /// `mymcp serve` options.
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Env file to read (default: MYMCP_ENV_FILE, then /etc/mymcp/.env, then ./.env).
     /// A file named here that does not exist is an error.
     #[arg(long, value_name = "PATH")]
-    pub env_file: Option<PathBuf>,
+    pub(crate) env_file: Option<PathBuf>,
     /// Address to listen on (overrides MYMCP_HOST).
     #[arg(long, value_name = "HOST")]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Port to listen on; 0 picks a free one (overrides MYMCP_PORT).
     #[arg(long, value_name = "PORT")]
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
     /// Log level: trace, debug, info, warning, error or critical (overrides MYMCP_LOG_LEVEL).
     #[arg(long, value_name = "LEVEL", ignore_case = true,
           value_parser = ["trace", "debug", "info", "warning", "warn", "error", "critical"],
           hide_possible_values = true)]
-    pub log_level: Option<String>,
+    pub(crate) log_level: Option<String>,
     /// Log format: text or json (overrides MYMCP_LOG_FORMAT).
     #[arg(long, value_enum, value_name = "FORMAT", hide_possible_values = true)]
-    pub log_format: Option<LogFormat>,
+    pub(crate) log_format: Option<LogFormat>,
     /// In temp-token mode, also make a temporary metrics token.
     #[arg(long)]
-    pub with_metrics_token: bool,
+    pub(crate) with_metrics_token: bool,
 }
 
 /// Shared option of the token commands.
 #[derive(Debug, Args, Clone)]
-pub struct EnvFileArg {
+pub(crate) struct EnvFileArg {
     /// Env file to read (same discovery as `serve`).
     #[arg(long, value_name = "PATH", global = true)]
-    pub env_file: Option<PathBuf>,
+    pub(crate) env_file: Option<PathBuf>,
 }
 
 /// `mymcp token ...`
 #[derive(Debug, Subcommand)]
-pub enum TokenCommand {
+pub(crate) enum TokenCommand {
     /// List client tokens (ids, never values) and whether admin/metrics tokens are set.
     List(EnvFileArg),
     /// Create a client token and print its value (shown only this once).
@@ -261,36 +261,36 @@ pub enum TokenCommand {
 
 /// `mymcp token add`: `--name N --role R` (v2) or `[--role R] NAME` (v3).
 #[derive(Debug, Args)]
-pub struct TokenAdd {
+pub(crate) struct TokenAdd {
     /// Token name.
     #[arg(long)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Token name (positional form).
     #[arg(value_name = "NAME")]
-    pub name_pos: Option<String>,
+    pub(crate) name_pos: Option<String>,
     /// Role: ro (read-only tools) or rw (all tools).
     #[arg(long, default_value = "ro", value_parser = ["ro", "rw"], hide_possible_values = true)]
-    pub role: String,
+    pub(crate) role: String,
     #[command(flatten)]
-    pub env: EnvFileArg,
+    pub(crate) env: EnvFileArg,
 }
 
 /// `mymcp config ...`
 #[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
+pub(crate) enum ConfigCommand {
     /// Print a commented example env file.
     Example,
 }
 
 /// The clap command (for man pages, completions and flag rewriting).
-pub fn command() -> clap::Command {
+pub(crate) fn command() -> clap::Command {
     Cli::command()
 }
 
 /// Accept Go-style single-dash long flags (`serve -env-file PATH`, `-port=8080`): existing v3
 /// systemd units use them. Only names that are real long options are rewritten, so short
 /// flags and negative numbers are untouched.
-pub fn normalize_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+pub(crate) fn normalize_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let mut longs: Vec<String> = Vec::new();
     collect_longs(&command(), &mut longs);
     let mut out = Vec::with_capacity(args.len());

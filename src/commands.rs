@@ -8,7 +8,7 @@ use crate::tokens::{self, Role, TokenError, TokenFile};
 
 /// A failed command (exit 1), with a message for stderr.
 #[derive(Debug, thiserror::Error)]
-pub enum CommandError {
+pub(crate) enum CommandError {
     /// Configuration problem.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
@@ -36,7 +36,7 @@ fn load(env_arg: &EnvFileArg) -> Result<(Config, EnvSource), CommandError> {
 }
 
 /// Run a `token` subcommand, printing to stdout.
-pub fn token(cmd: TokenCommand) -> Result<(), CommandError> {
+pub(crate) fn token(cmd: TokenCommand) -> Result<(), CommandError> {
     match cmd {
         TokenCommand::List(e) => {
             let (cfg, _) = load(&e)?;
@@ -139,7 +139,7 @@ fn rotate(e: &EnvFileArg, key: &str, generate: bool) -> Result<(), CommandError>
 
 /// Set `KEY=value` in an env file, keeping every other line (comments included), atomically
 /// and with the file's mode (0600 when it cannot be read).
-pub fn set_env_var(path: &Path, key: &str, value: &str) -> Result<(), CommandError> {
+pub(crate) fn set_env_var(path: &Path, key: &str, value: &str) -> Result<(), CommandError> {
     use std::os::unix::fs::PermissionsExt;
     let io = |source| CommandError::Io {
         path: path.to_path_buf(),
@@ -173,7 +173,7 @@ pub fn set_env_var(path: &Path, key: &str, value: &str) -> Result<(), CommandErr
 }
 
 /// `mymcp` with no arguments: where things stand and what to do next.
-pub fn status() {
+pub(crate) fn status() {
     println!("mymcp {}", env!("CARGO_PKG_VERSION"));
     if Path::new(config::SYSTEM_ENV_FILE).is_file() {
         println!("✓ configured ({})", config::SYSTEM_ENV_FILE);

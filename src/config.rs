@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Where the system-wide env file lives when nothing else is named.
-pub const SYSTEM_ENV_FILE: &str = "/etc/mymcp/.env";
+pub(crate) const SYSTEM_ENV_FILE: &str = "/etc/mymcp/.env";
 
 /// A configuration problem that stops start-up. The message names the variable or the file.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     /// The env file named with `--env-file` / `MYMCP_ENV_FILE` is missing or unreadable.
     #[error("env file {path}: {reason}")]
     EnvFile {
@@ -44,17 +44,17 @@ pub enum ConfigError {
 
 /// One parsed `.env` file (keys in file order are not needed, so a map suffices).
 #[derive(Debug, Clone, Default)]
-pub struct EnvFile {
+pub(crate) struct EnvFile {
     /// Absolute or as-given path of the file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Parsed `KEY=VALUE` pairs.
-    pub vars: BTreeMap<String, String>,
+    pub(crate) vars: BTreeMap<String, String>,
 }
 
 /// Parse `.env` text with the reference's rules: `KEY=VALUE` lines, blank and `#` lines
 /// skipped, key and value trimmed, one level of matching quotes removed, nothing else
 /// (no `export`, no escapes, no inline comments).
-pub fn parse_env_text(text: &str) -> BTreeMap<String, String> {
+pub(crate) fn parse_env_text(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for line in text.lines() {
         let line = line.trim();
@@ -84,7 +84,7 @@ fn unquote(v: &str) -> &str {
 
 /// How the env file was (or was not) found.
 #[derive(Debug, Clone)]
-pub enum EnvSource {
+pub(crate) enum EnvSource {
     /// Named explicitly by `--env-file` or `MYMCP_ENV_FILE`.
     Explicit(EnvFile),
     /// Found by discovery (`/etc/mymcp/.env` or `./.env`).
@@ -95,7 +95,7 @@ pub enum EnvSource {
 
 impl EnvSource {
     /// The file, when there is one.
-    pub fn file(&self) -> Option<&EnvFile> {
+    pub(crate) fn file(&self) -> Option<&EnvFile> {
         match self {
             EnvSource::Explicit(f) | EnvSource::Discovered(f) => Some(f),
             EnvSource::None => None,
@@ -130,7 +130,7 @@ fn read_env_file(path: &Path) -> Result<EnvFile, ConfigError> {
 }
 
 /// Find the env file. `explicit` is `--env-file`; `env` is the process environment.
-pub fn discover_env_file(
+pub(crate) fn discover_env_file(
     explicit: Option<&Path>,
     env: &BTreeMap<String, String>,
 ) -> Result<EnvSource, ConfigError> {
@@ -152,86 +152,86 @@ pub fn discover_env_file(
 
 /// Every setting the server reads, typed. Field docs name the variable and its default.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     /// `MYMCP_HOST` (default `0.0.0.0`; `127.0.0.1` in temp-token mode).
-    pub host: String,
+    pub(crate) host: String,
     /// `MYMCP_PORT` (default 8765).
-    pub port: u16,
+    pub(crate) port: u16,
     /// `MYMCP_ADMIN_TOKEN` (empty: none).
-    pub admin_token: String,
+    pub(crate) admin_token: String,
     /// `MYMCP_METRICS_TOKEN` (empty: `/metrics` answers 503).
-    pub metrics_token: String,
+    pub(crate) metrics_token: String,
     /// `MYMCP_TOKEN_FILE` (default `/etc/mymcp/tokens.json`).
-    pub token_file: PathBuf,
+    pub(crate) token_file: PathBuf,
     /// `MYMCP_PROTECTED_PATHS`, comma separated, trimmed, empties dropped.
-    pub protected_paths: Vec<String>,
+    pub(crate) protected_paths: Vec<String>,
     /// `MYMCP_SHUTDOWN_GRACE_SEC` (default 5).
-    pub shutdown_grace_sec: u64,
+    pub(crate) shutdown_grace_sec: u64,
     /// `MYMCP_AUDIT_ENABLED` (default false).
-    pub audit_enabled: bool,
+    pub(crate) audit_enabled: bool,
     /// `MYMCP_AUDIT_LOG_DIR` (default `/var/log/mymcp`); always protected.
-    pub audit_log_dir: PathBuf,
+    pub(crate) audit_log_dir: PathBuf,
     /// `MYMCP_AUDIT_MAX_BYTES` (default 10 MiB).
-    pub audit_max_bytes: u64,
+    pub(crate) audit_max_bytes: u64,
     /// `MYMCP_AUDIT_BACKUP_COUNT` (default 5).
-    pub audit_backup_count: u32,
+    pub(crate) audit_backup_count: u32,
     /// `MYMCP_AUDIT_OUTPUT_BASH_HEAD_BYTES` (default 4096).
-    pub audit_output_bash_head_bytes: u64,
+    pub(crate) audit_output_bash_head_bytes: u64,
     /// `MYMCP_AUDIT_OUTPUT_BASH_TAIL_BYTES` (default 4096).
-    pub audit_output_bash_tail_bytes: u64,
+    pub(crate) audit_output_bash_tail_bytes: u64,
     /// `MYMCP_BASH_MAX_OUTPUT_BYTES` (default 102400).
-    pub bash_max_output_bytes: u64,
+    pub(crate) bash_max_output_bytes: u64,
     /// `MYMCP_BASH_MAX_OUTPUT_BYTES_HARD` (default 1048576).
-    pub bash_max_output_bytes_hard: u64,
+    pub(crate) bash_max_output_bytes_hard: u64,
     /// `MYMCP_BASH_MAX_CONCURRENT` (default 32).
-    pub bash_max_concurrent: u32,
+    pub(crate) bash_max_concurrent: u32,
     /// `MYMCP_READ_FILE_DEFAULT_LIMIT` (default 2000).
-    pub read_file_default_limit: u64,
+    pub(crate) read_file_default_limit: u64,
     /// `MYMCP_READ_FILE_MAX_LIMIT` (default 50000).
-    pub read_file_max_limit: u64,
+    pub(crate) read_file_max_limit: u64,
     /// `MYMCP_READ_FILE_MAX_LINE_BYTES` (default 32768).
-    pub read_file_max_line_bytes: u64,
+    pub(crate) read_file_max_line_bytes: u64,
     /// `MYMCP_WRITE_FILE_MAX_BYTES` (default 10 MiB).
-    pub write_file_max_bytes: u64,
+    pub(crate) write_file_max_bytes: u64,
     /// `MYMCP_EDIT_STRING_MAX_BYTES` (default 1 MiB).
-    pub edit_string_max_bytes: u64,
+    pub(crate) edit_string_max_bytes: u64,
     /// `MYMCP_GLOB_MAX_RESULTS` (default 1000).
-    pub glob_max_results: u64,
+    pub(crate) glob_max_results: u64,
     /// `MYMCP_GREP_DEFAULT_MAX_RESULTS` (default 500).
-    pub grep_default_max_results: u64,
+    pub(crate) grep_default_max_results: u64,
     /// `MYMCP_GREP_MAX_RESULTS` (default 5000).
-    pub grep_max_results: u64,
+    pub(crate) grep_max_results: u64,
     /// `MYMCP_TRANSFER_ENABLED` (default true).
-    pub transfer_enabled: bool,
+    pub(crate) transfer_enabled: bool,
     /// `MYMCP_TRANSFER_MAX_BYTES` (default 2 GiB).
-    pub transfer_max_bytes: u64,
+    pub(crate) transfer_max_bytes: u64,
     /// `MYMCP_TRANSFER_DEFAULT_TTL_SEC` (default 300).
-    pub transfer_default_ttl_sec: u64,
+    pub(crate) transfer_default_ttl_sec: u64,
     /// `MYMCP_TRANSFER_MAX_TTL_SEC` (default 900).
-    pub transfer_max_ttl_sec: u64,
+    pub(crate) transfer_max_ttl_sec: u64,
     /// `MYMCP_PUBLIC_BASE_URL` (default empty: derived from the request).
-    pub public_base_url: String,
+    pub(crate) public_base_url: String,
     /// `MYMCP_TRUST_FORWARDED` (default false): honour `X-Forwarded-*` from the peer.
-    pub trust_forwarded: bool,
+    pub(crate) trust_forwarded: bool,
     /// `MYMCP_ALLOWED_HOSTS`: extra `Host` names accepted on `/mcp` and `/admin` (CSV, `*` = any).
-    pub allowed_hosts: Vec<String>,
+    pub(crate) allowed_hosts: Vec<String>,
     /// `MYMCP_RECORDER_ENABLED` (default false): the recorder sidecar maintains the overview.
-    pub recorder_enabled: bool,
+    pub(crate) recorder_enabled: bool,
     /// `MYMCP_RECORDER_DATA_DIR` (default `/var/lib/mymcp/recorder`).
-    pub recorder_data_dir: PathBuf,
+    pub(crate) recorder_data_dir: PathBuf,
     /// `MYMCP_RECORDER_MERGE_INTERVAL_SEC` (default 300; `<= 0` means 300).
-    pub recorder_merge_interval_sec: u64,
+    pub(crate) recorder_merge_interval_sec: u64,
     /// `MYMCP_LOG_LEVEL` (default `info`).
-    pub log_level: String,
+    pub(crate) log_level: String,
     /// `MYMCP_LOG_FORMAT` (`text` or `json`, default `text`).
-    pub log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
     /// The env file that was used, if any.
-    pub env_file: Option<PathBuf>,
+    pub(crate) env_file: Option<PathBuf>,
 }
 
 /// Application log format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -239,19 +239,19 @@ pub enum LogFormat {
 }
 
 /// Looks a variable up with env > env file precedence.
-pub struct Lookup<'a> {
+pub(crate) struct Lookup<'a> {
     env: &'a BTreeMap<String, String>,
     file: Option<&'a EnvFile>,
 }
 
 impl<'a> Lookup<'a> {
     /// Build a lookup over the process environment and an optional env file.
-    pub fn new(env: &'a BTreeMap<String, String>, file: Option<&'a EnvFile>) -> Self {
+    pub(crate) fn new(env: &'a BTreeMap<String, String>, file: Option<&'a EnvFile>) -> Self {
         Self { env, file }
     }
 
     /// Raw value: env first, then file.
-    pub fn get(&self, key: &str) -> Option<&'a str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a str> {
         self.env
             .get(key)
             .or_else(|| self.file.and_then(|f| f.vars.get(key)))
@@ -259,12 +259,12 @@ impl<'a> Lookup<'a> {
     }
 
     /// String value or `default`.
-    pub fn string(&self, key: &str, default: &str) -> String {
+    pub(crate) fn string(&self, key: &str, default: &str) -> String {
         self.get(key).unwrap_or(default).to_string()
     }
 
     /// Integer value or `default`.
-    pub fn int(&self, key: &'static str, default: i64) -> Result<i64, ConfigError> {
+    pub(crate) fn int(&self, key: &'static str, default: i64) -> Result<i64, ConfigError> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => v.trim().parse::<i64>().map_err(|_| ConfigError::Invalid {
@@ -276,7 +276,12 @@ impl<'a> Lookup<'a> {
     }
 
     /// Integer of at least `min`, or `default`.
-    pub fn uint(&self, key: &'static str, default: u64, min: u64) -> Result<u64, ConfigError> {
+    pub(crate) fn uint(
+        &self,
+        key: &'static str,
+        default: u64,
+        min: u64,
+    ) -> Result<u64, ConfigError> {
         let v = self.int(key, default as i64)?;
         if v < min as i64 {
             return Err(ConfigError::Range {
@@ -288,7 +293,7 @@ impl<'a> Lookup<'a> {
     }
 
     /// Boolean (reference spellings) or `default`.
-    pub fn bool(&self, key: &'static str, default: bool) -> Result<bool, ConfigError> {
+    pub(crate) fn bool(&self, key: &'static str, default: bool) -> Result<bool, ConfigError> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => parse_bool(v).ok_or_else(|| ConfigError::Invalid {
@@ -301,7 +306,7 @@ impl<'a> Lookup<'a> {
 }
 
 /// The reference's boolean spellings, case-insensitive.
-pub fn parse_bool(v: &str) -> Option<bool> {
+pub(crate) fn parse_bool(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Some(true),
         "false" | "0" | "no" | "off" => Some(false),
@@ -320,7 +325,7 @@ fn csv(v: Option<&str>) -> Vec<String> {
 
 impl Config {
     /// Resolve every variable. `env` is the process environment (only `MYMCP_*` keys matter).
-    pub fn resolve(
+    pub(crate) fn resolve(
         env: &BTreeMap<String, String>,
         source: &EnvSource,
     ) -> Result<Self, ConfigError> {
@@ -443,7 +448,7 @@ impl Config {
 }
 
 /// The `MYMCP_*` part of the process environment. Only these keys are ever consulted.
-pub fn process_env() -> BTreeMap<String, String> {
+pub(crate) fn process_env() -> BTreeMap<String, String> {
     std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, _)| k.starts_with("MYMCP_"))
@@ -452,7 +457,7 @@ pub fn process_env() -> BTreeMap<String, String> {
 
 /// The environment a child process should get: the server's, minus every `MYMCP_*` variable
 /// (they carry the admin and metrics tokens and recorder API keys, D-9).
-pub fn child_env() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+pub(crate) fn child_env() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
     std::env::vars_os()
         .filter(|(k, _)| {
             let k = k.to_string_lossy();
@@ -464,7 +469,7 @@ pub fn child_env() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
 }
 
 /// A commented example env file (`mymcp config example`).
-pub fn example_env() -> String {
+pub(crate) fn example_env() -> String {
     r#"# mymcp configuration. The service reads this file via `mymcp serve --env-file PATH`
 # (default /etc/mymcp/.env). Keep it mode 0600: it holds the admin token.
 # Precedence: process environment > this file > built-in default.

@@ -20,7 +20,7 @@ use crate::tokens::TokenFile;
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub(crate) enum Severity {
     /// Fine.
     Ok,
     /// Works, but should be looked at (exit 1 only with `--strict`).
@@ -31,17 +31,17 @@ pub enum Severity {
 
 /// One check's result.
 #[derive(Debug, Clone, Serialize)]
-pub struct Check {
+pub(crate) struct Check {
     /// INSTALL, CONFIG, RUNTIME, FUNCTIONAL or RECORDER.
-    pub group: &'static str,
+    pub(crate) group: &'static str,
     /// Short name.
-    pub name: String,
+    pub(crate) name: String,
     /// Result.
-    pub severity: Severity,
+    pub(crate) severity: Severity,
     /// What was found.
-    pub detail: String,
+    pub(crate) detail: String,
     /// What to do about it (empty when ok).
-    pub remedy: String,
+    pub(crate) remedy: String,
 }
 
 #[derive(Default)]
@@ -73,10 +73,10 @@ impl Report {
 /// A failed HTTP exchange with the local server.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct HttpError(String);
+pub(crate) struct HttpError(String);
 
 /// One HTTP/1.1 request to `addr` (`host:port`) with a 5 s budget; returns status and body.
-pub fn http_request(
+pub(crate) fn http_request(
     addr: &str,
     method: &str,
     path: &str,
@@ -141,7 +141,7 @@ async fn request_async(
 }
 
 /// `GET path` and return the status code only.
-pub fn http_get_status(addr: &str, path: &str) -> Result<u16, HttpError> {
+pub(crate) fn http_get_status(addr: &str, path: &str) -> Result<u16, HttpError> {
     http_request(addr, "GET", path, None, None).map(|(s, _)| s)
 }
 
@@ -175,7 +175,7 @@ fn systemctl(args: &[&str]) -> Option<String> {
 }
 
 /// Run every check. `config_dir` holds `.env` and (usually) `tokens.json`.
-pub fn run_checks(a: &DoctorArgs) -> Vec<Check> {
+pub(crate) fn run_checks(a: &DoctorArgs) -> Vec<Check> {
     use Severity::{Fail, Ok, Warn};
     let mut r = Report::default();
 
@@ -631,7 +631,7 @@ fn functional_tools_list(r: &mut Report, addr: &str, admin: &str) {
 }
 
 /// Print the checks (text or JSON) and return the exit code.
-pub fn report(a: &DoctorArgs, checks: &[Check]) -> u8 {
+pub(crate) fn report(a: &DoctorArgs, checks: &[Check]) -> u8 {
     if a.json {
         println!(
             "{}",
@@ -662,7 +662,7 @@ pub fn report(a: &DoctorArgs, checks: &[Check]) -> u8 {
 
 /// Names of secret variables whose values are visible in an environment block as read from
 /// `/proc/<pid>/environ`.
-pub fn exposed_secrets(raw: &[u8]) -> Vec<String> {
+pub(crate) fn exposed_secrets(raw: &[u8]) -> Vec<String> {
     raw.split(|b| *b == 0)
         .filter_map(|entry| {
             let eq = memchr::memchr(b'=', entry)?;

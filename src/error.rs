@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 /// A tool failure the caller can act on. Returned to the client as a tool result with
 /// `isError: true`.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
-pub enum ToolError {
+pub(crate) enum ToolError {
     /// The path does not exist.
     #[error("{message}")]
     FileNotFound {
@@ -93,7 +93,7 @@ pub enum ToolError {
 
 impl ToolError {
     /// The reference's error code string.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             ToolError::FileNotFound { .. } => "FileNotFoundError",
             ToolError::IsADirectory(_) => "IsADirectoryError",
@@ -123,7 +123,7 @@ impl ToolError {
     }
 
     /// Optional hint shown to the caller.
-    pub fn suggestion(&self) -> Option<&'static str> {
+    pub(crate) fn suggestion(&self) -> Option<&'static str> {
         match self {
             ToolError::FileNotFound { suggestion, .. } => *suggestion,
             ToolError::IsADirectory(_) => Some("Use glob to list directory contents"),
@@ -136,7 +136,7 @@ impl ToolError {
     }
 
     /// The JSON body sent to the client.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut v = json!({
             "success": false,
             "error": self.code(),
@@ -149,7 +149,7 @@ impl ToolError {
     }
 
     /// Map an I/O error on `path` the way the reference does for read operations.
-    pub fn from_io_read(e: &std::io::Error, path: &str) -> ToolError {
+    pub(crate) fn from_io_read(e: &std::io::Error, path: &str) -> ToolError {
         match e.kind() {
             std::io::ErrorKind::NotFound => ToolError::FileNotFound {
                 message: format!("File not found: {path}"),

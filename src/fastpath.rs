@@ -26,11 +26,11 @@ use crate::mcp::{Caller, McpHandler};
 const PLAIN_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 
 /// State of the fast-path middleware.
-pub struct FastPath {
+pub(crate) struct FastPath {
     /// The MCP handler (same code as the rmcp path).
-    pub handler: McpHandler,
+    pub(crate) handler: McpHandler,
     /// Body cap for `/mcp`.
-    pub limit: usize,
+    pub(crate) limit: usize,
 }
 
 #[derive(Serialize)]
@@ -57,7 +57,11 @@ fn eligible(headers: &HeaderMap) -> bool {
 }
 
 /// Middleware: answer plain requests directly, hand the rest to rmcp.
-pub async fn middleware(State(fp): State<Arc<FastPath>>, req: Request, next: Next) -> Response {
+pub(crate) async fn middleware(
+    State(fp): State<Arc<FastPath>>,
+    req: Request,
+    next: Next,
+) -> Response {
     if req.method() != Method::POST || !eligible(req.headers()) {
         return next.run(req).await;
     }

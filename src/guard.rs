@@ -19,11 +19,11 @@ use crate::error::ToolError;
 
 /// Longest path any tool accepts, in bytes (Linux `PATH_MAX`). Longer paths cannot be opened
 /// anyway; refusing them up front also keeps them out of logs and audit lines.
-pub const PATH_MAX: usize = 4096;
+pub(crate) const PATH_MAX: usize = 4096;
 
 /// What an operation does with a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     /// Reading (read_file, grep, glob, downloads).
     Read,
     /// Creating, replacing or editing.
@@ -32,13 +32,13 @@ pub enum Access {
 
 /// One protected entry.
 #[derive(Debug, Clone)]
-pub struct Protected {
+pub(crate) struct Protected {
     /// As written in the configuration (shown in messages).
-    pub display: String,
+    pub(crate) display: String,
     /// Canonical form (symlinks resolved as far as the path exists).
-    pub canonical: PathBuf,
+    pub(crate) canonical: PathBuf,
     /// Protected against reading too (otherwise write-only).
-    pub read: bool,
+    pub(crate) read: bool,
 }
 
 /// (device, inode) of a file or directory: what a bind mount, a hard link or another mount
@@ -67,7 +67,7 @@ const SECRET_PROC_FILES: [&str; 11] = [
 
 /// The protected set, built once at start-up.
 #[derive(Debug, Clone, Default)]
-pub struct Guard {
+pub(crate) struct Guard {
     entries: Vec<Protected>,
     /// Identities of the entries that exist, refreshed by [`Guard::refresh_identities`]
     /// (the audit directory, say, appears only with the first record).
@@ -83,7 +83,7 @@ pub struct Guard {
 /// kernel (symlinks and `..` exactly as an open would see them, magic links included) and the
 /// missing rest is appended, with `.` and `..` in that rest cleaned lexically (they name
 /// directories that do not exist yet, so no link can change their meaning).
-pub fn canonicalize_lenient(p: &Path) -> PathBuf {
+pub(crate) fn canonicalize_lenient(p: &Path) -> PathBuf {
     let mut existing = p.to_path_buf();
     let mut rest: Vec<std::ffi::OsString> = Vec::new();
     loop {
@@ -109,7 +109,7 @@ pub fn canonicalize_lenient(p: &Path) -> PathBuf {
 
 /// Remove `.` and resolve `..` lexically. Only sound on a path with no symlinks in it: a
 /// canonical prefix followed by components that do not exist.
-pub fn lexical_clean(p: &Path) -> PathBuf {
+pub(crate) fn lexical_clean(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
@@ -127,7 +127,7 @@ impl Guard {
     /// Build the always-protected set from the configuration: the env file, the token file,
     /// their directories (which covers lock and temp siblings), the audit log directory, every
     /// `MYMCP_PROTECTED_PATHS` entry, and the recorder data directory (write only).
-    pub fn from_config(cfg: &Config, token_file: Option<&Path>) -> Guard {
+    pub(crate) fn from_config(cfg: &Config, token_file: Option<&Path>) -> Guard {
         let mut g = Guard {
             own_pid: std::process::id(),
             own_exe: rustix::fs::stat("/proc/self/exe")
@@ -170,7 +170,7 @@ impl Guard {
     }
 
     /// Add an entry.
-    pub fn add(&mut self, display: &str, path: &Path, read: bool) {
+    pub(crate) fn add(&mut self, display: &str, path: &Path, read: bool) {
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let canonical = canonicalize_lenient(&abs);
         if self
@@ -190,7 +190,7 @@ impl Guard {
 
     /// Record the (device, inode) of every entry that exists now. Called at start-up and
     /// then periodically, so entries created later (the audit directory) are covered too.
-    pub fn refresh_identities(&self) {
+    pub(crate) fn refresh_identities(&self) {
         let ids: Vec<(Identity, usize)> = self
             .entries
             .iter()
@@ -203,12 +203,12 @@ impl Guard {
     }
 
     /// The entries (for `doctor` and logs).
-    pub fn entries(&self) -> &[Protected] {
+    pub(crate) fn entries(&self) -> &[Protected] {
         &self.entries
     }
 
     /// Check a canonical path against the set, and against the `/proc` rules.
-    pub fn check_real(&self, real: &Path, access: Access) -> Result<(), ToolError> {
+    pub(crate) fn check_real(&self, real: &Path, access: Access) -> Result<(), ToolError> {
         for e in &self.entries {
             if (access == Access::Write || e.read) && real.starts_with(&e.canonical) {
                 return Err(ToolError::ProtectedPath(e.display.clone()));
@@ -223,7 +223,11 @@ impl Guard {
     /// Check what a descriptor really is: its (device, inode) against the protected entries.
     /// This is what catches a protected file reached through a bind mount, a hard link or
     /// another process's root (`/proc/<pid>/root/...`), where the path string looks harmless.
-    pub fn check_identity(&self, st: &rustix::fs::Stat, access: Access) -> Result<(), ToolError> {
+    pub(crate) fn check_identity(
+        &self,
+        st: &rustix::fs::Stat,
+        access: Access,
+    ) -> Result<(), ToolError> {
         match self.identity_match(identity(st), access) {
             Some(i) => Err(ToolError::ProtectedPath(self.entries[i].display.clone())),
             None => Ok(()),
@@ -231,7 +235,7 @@ impl Guard {
     }
 
     /// [`Guard::check_identity`] for a (device, inode) pair from `std` metadata (walks).
-    pub fn is_protected_id(&self, dev: u64, ino: u64, access: Access) -> bool {
+    pub(crate) fn is_protected_id(&self, dev: u64, ino: u64, access: Access) -> bool {
         self.identity_match((dev, ino), access).is_some()
     }
 
@@ -304,7 +308,7 @@ impl Guard {
 }
 
 /// Refuse empty, relative and over-long paths (D-27).
-pub fn require_absolute<'a>(path: &'a str, param: &str) -> Result<&'a Path, ToolError> {
+pub(crate) fn require_absolute<'a>(path: &'a str, param: &str) -> Result<&'a Path, ToolError> {
     if path.is_empty() {
         return Err(ToolError::InvalidPath(format!("{param} must not be empty")));
     }
@@ -329,20 +333,20 @@ pub fn require_absolute<'a>(path: &'a str, param: &str) -> Result<&'a Path, Tool
 }
 
 /// The real path behind an open descriptor.
-pub fn fd_path(fd: &impl AsFd) -> std::io::Result<PathBuf> {
+pub(crate) fn fd_path(fd: &impl AsFd) -> std::io::Result<PathBuf> {
     std::fs::read_link(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
 }
 
 /// A file opened for reading after the guard approved what it really is.
 #[derive(Debug)]
-pub struct OpenedFile {
+pub(crate) struct OpenedFile {
     /// The open file (non-blocking: a pseudo-file with nothing to read answers `EAGAIN`
     /// instead of parking a thread forever).
-    pub file: File,
+    pub(crate) file: File,
     /// Its size at open time.
-    pub size: u64,
+    pub(crate) size: u64,
     /// Its canonical path.
-    pub real: PathBuf,
+    pub(crate) real: PathBuf,
 }
 
 fn io_of(e: rustix::io::Errno) -> std::io::Error {
@@ -442,7 +446,7 @@ impl Guard {
     /// Open a regular file for reading. `path` must be absolute. Symlinks are followed, and
     /// the protected check applies to the file actually opened: its real path, its identity
     /// and the identity of every directory the path went through.
-    pub fn open_read(&self, path: &str) -> Result<OpenedFile, ToolError> {
+    pub(crate) fn open_read(&self, path: &str) -> Result<OpenedFile, ToolError> {
         let p = require_absolute(path, "file_path")?;
         let (o_path, st, hit) = self
             .walk(p, Access::Read)
@@ -560,15 +564,13 @@ mod tests {
 
 /// Where a write lands, resolved and approved: an open directory and a name in it.
 #[derive(Debug)]
-pub struct WriteTarget {
+pub(crate) struct WriteTarget {
     /// The directory that holds the file (opened, so renames elsewhere cannot redirect us).
-    pub dir: OwnedFd,
-    /// Its real path.
-    pub dir_real: PathBuf,
+    pub(crate) dir: OwnedFd,
     /// The file's name in `dir`.
-    pub name: std::ffi::OsString,
+    pub(crate) name: std::ffi::OsString,
     /// The existing file's metadata, when there is one (mode and owner are kept).
-    pub existing: Option<rustix::fs::Stat>,
+    pub(crate) existing: Option<rustix::fs::Stat>,
 }
 
 fn io_err(e: impl Into<std::io::Error>) -> std::io::Error {
@@ -576,7 +578,7 @@ fn io_err(e: impl Into<std::io::Error>) -> std::io::Error {
 }
 
 /// Map an I/O error on `path` for write operations.
-pub fn write_error(e: &std::io::Error, path: &str) -> ToolError {
+pub(crate) fn write_error(e: &std::io::Error, path: &str) -> ToolError {
     match e.kind() {
         std::io::ErrorKind::NotFound => ToolError::FileNotFound {
             message: format!("File not found: {path}"),
@@ -653,7 +655,7 @@ impl Guard {
     /// final target are checked against the protected set by identity and by real path. With
     /// `create_parents`, missing directories are created (0755) one by one under checked
     /// parents.
-    pub fn resolve_write(
+    pub(crate) fn resolve_write(
         &self,
         path: &str,
         create_parents: bool,
@@ -675,7 +677,6 @@ impl Guard {
                 Err(rustix::io::Errno::NOENT) => {
                     return Ok(WriteTarget {
                         dir,
-                        dir_real,
                         name,
                         existing: None,
                     });
@@ -686,7 +687,6 @@ impl Guard {
                         self.check_identity(&st, Access::Write)?;
                         return Ok(WriteTarget {
                             dir,
-                            dir_real,
                             name,
                             existing: Some(st),
                         });
@@ -722,14 +722,14 @@ impl Guard {
 }
 
 /// A temp file beside a [`WriteTarget`], to be filled and then committed over it.
-pub struct TempFile {
+pub(crate) struct TempFile {
     /// The open temp file (write only, mode 0600 until commit).
-    pub file: File,
+    pub(crate) file: File,
     name: String,
 }
 
 /// Create `.<name>.mymcp-<random>.tmp` in the target's directory.
-pub fn create_temp(t: &WriteTarget) -> std::io::Result<TempFile> {
+pub(crate) fn create_temp(t: &WriteTarget) -> std::io::Result<TempFile> {
     let name = format!(
         ".{}.mymcp-{}.tmp",
         t.name.to_string_lossy(),
@@ -748,7 +748,7 @@ pub fn create_temp(t: &WriteTarget) -> std::io::Result<TempFile> {
 }
 
 /// Remove a temp file that will not be committed.
-pub fn discard_temp(t: &WriteTarget, tmp: TempFile) {
+pub(crate) fn discard_temp(t: &WriteTarget, tmp: TempFile) {
     drop(tmp.file);
     let _ = rustix::fs::unlinkat(&t.dir, tmp.name.as_str(), rustix::fs::AtFlags::empty());
 }
@@ -756,7 +756,7 @@ pub fn discard_temp(t: &WriteTarget, tmp: TempFile) {
 /// Give the temp file the replaced file's mode and owner (0644 for a new file), fsync it,
 /// rename it over the target (refusing to replace an existing file when `no_replace`), and
 /// fsync the directory. On failure the temp file is removed and the target untouched.
-pub fn commit_temp(t: &WriteTarget, tmp: TempFile, no_replace: bool) -> std::io::Result<()> {
+pub(crate) fn commit_temp(t: &WriteTarget, tmp: TempFile, no_replace: bool) -> std::io::Result<()> {
     let result = (|| {
         match &t.existing {
             Some(st) => {
@@ -791,7 +791,7 @@ pub fn commit_temp(t: &WriteTarget, tmp: TempFile, no_replace: bool) -> std::io:
 /// Replace the target with `data` atomically: a temp file in the same directory, the old
 /// file's mode and owner (0644 for a new file), fsync, rename over the name, fsync the
 /// directory. On any failure the old file is untouched and the temp file removed.
-pub fn replace_file(t: &WriteTarget, data: &[u8]) -> std::io::Result<()> {
+pub(crate) fn replace_file(t: &WriteTarget, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut tmp = create_temp(t)?;
     if let Err(e) = tmp.file.write_all(data) {
@@ -803,7 +803,7 @@ pub fn replace_file(t: &WriteTarget, data: &[u8]) -> std::io::Result<()> {
 
 /// Read the whole existing target (for edits), checking it is still the file that was
 /// resolved. At most `max` bytes.
-pub fn read_target(t: &WriteTarget, path: &str, max: u64) -> Result<Vec<u8>, ToolError> {
+pub(crate) fn read_target(t: &WriteTarget, path: &str, max: u64) -> Result<Vec<u8>, ToolError> {
     use std::io::Read;
     let Some(st) = &t.existing else {
         return Err(ToolError::FileNotFound {
@@ -844,7 +844,7 @@ impl Guard {
     /// `RESOLVE_NO_SYMLINKS`: if any component was swapped for a symlink since, the open
     /// fails instead of following it. One syscall instead of `open_read`'s five; falls back
     /// to `open_read` on kernels without `openat2`.
-    pub fn open_walked(&self, path: &str) -> Result<File, ToolError> {
+    pub(crate) fn open_walked(&self, path: &str) -> Result<File, ToolError> {
         self.check_real(Path::new(path), Access::Read)?;
         match rustix::fs::openat2(
             rustix::fs::CWD,

@@ -17,21 +17,21 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::{Value, json};
 
+use crate::daemon::AppState;
 use crate::mcp::{Caller, McpHandler};
-use crate::server::AppState;
 use crate::tokens::{Role, TokenError};
 
 /// Version string reported by `/health`, `/version` and `initialize`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Largest admin API body.
-pub const ADMIN_BODY_LIMIT: usize = 64 * 1024;
+pub(crate) const ADMIN_BODY_LIMIT: usize = 64 * 1024;
 
 /// How long a client may take to send a request body.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `/mcp` body cap: the write_file limit plus room for JSON escaping and the envelope.
-pub fn mcp_body_limit(write_max: u64) -> usize {
+pub(crate) fn mcp_body_limit(write_max: u64) -> usize {
     let w = write_max as usize;
     w.saturating_add(w / 4).saturating_add(256 * 1024)
 }
@@ -47,7 +47,7 @@ fn detail(status: StatusCode, msg: &str) -> Response {
 /// whose first label is the hostname), the host of `MYMCP_PUBLIC_BASE_URL`, and
 /// `MYMCP_ALLOWED_HOSTS` (`*` disables the check).
 #[derive(Debug, Clone)]
-pub struct HostPolicy {
+pub(crate) struct HostPolicy {
     any: bool,
     loopback_only: bool,
     names: HashSet<String>,
@@ -56,7 +56,7 @@ pub struct HostPolicy {
 
 impl HostPolicy {
     /// Build from the bind address and configuration.
-    pub fn new(bind_host: &str, extra: &[String], public_base_url: &str) -> Self {
+    pub(crate) fn new(bind_host: &str, extra: &[String], public_base_url: &str) -> Self {
         let mut names: HashSet<String> = ["localhost", "127.0.0.1", "::1"]
             .iter()
             .map(|s| s.to_string())
@@ -91,7 +91,7 @@ impl HostPolicy {
 
     /// Is this `Host` value (with or without a port) acceptable? A value that is not a
     /// well-formed `host[:port]` (such as `[::1]evil`) never is.
-    pub fn allows(&self, host: &str) -> bool {
+    pub(crate) fn allows(&self, host: &str) -> bool {
         let Some(h) = parse_host(host) else {
             return false;
         };
@@ -117,7 +117,7 @@ impl HostPolicy {
 /// Parse a `Host` header value strictly (RFC 3986 authority without userinfo): a DNS name or
 /// IPv4 address, or an IPv6 address in brackets, each optionally followed by `:port`.
 /// Returns the host in lower case, without brackets or port.
-pub fn parse_host(value: &str) -> Option<String> {
+pub(crate) fn parse_host(value: &str) -> Option<String> {
     let v = value.to_ascii_lowercase();
     if v.parse::<std::net::Ipv6Addr>().is_ok() {
         // A bare IPv6 address: what `url_host` leaves of an Origin's `[v6]:port`.
@@ -239,7 +239,7 @@ fn base_url(st: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> String
 }
 
 /// `X-Request-ID` if short and printable ASCII, else a fresh random id.
-pub fn request_id(headers: &HeaderMap) -> String {
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
@@ -574,7 +574,7 @@ async fn content_length_limit(limit: usize, req: Request, next: Next) -> Respons
 }
 
 /// Build the application router.
-pub fn router(state: Arc<AppState>) -> Router {
+pub(crate) fn router(state: Arc<AppState>) -> Router {
     let mcp_limit = mcp_body_limit(state.config.write_file_max_bytes);
     let handler = McpHandler::new(state.clone());
     let fast = Arc::new(crate::fastpath::FastPath {

@@ -1,24 +1,31 @@
 //! mymcp: an MCP server that lets AI clients operate a Linux host over Streamable HTTP,
-//! behind bearer tokens with ro/rw roles. The binary is a thin shell over this library.
+//! behind bearer tokens with ro/rw roles.
+//!
+//! The binary (`src/main.rs`) only calls [`main`]; every module is private to this crate so
+//! that rustc reports what nothing uses. `docs/architecture.md` maps the modules and the
+//! request path.
 
-pub mod assets;
-pub mod audit;
-pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod doctor;
-pub mod error;
-pub mod fastpath;
-pub mod guard;
-pub mod http;
-pub mod mcp;
-pub mod metrics;
-pub mod otel;
-pub mod raw;
-pub mod recorder;
-pub mod scrub;
-pub mod server;
-pub mod service;
-pub mod tokens;
-pub mod tools;
-pub mod transfer;
+mod app;
+mod assets;
+mod audit;
+mod cli;
+mod commands;
+mod config;
+mod daemon;
+mod doctor;
+mod error;
+mod fastpath;
+mod guard;
+mod http;
+mod mcp;
+mod metrics;
+mod otel;
+mod raw;
+mod recorder;
+mod scrub;
+mod service;
+mod tokens;
+mod tools;
+mod transfer;
+
+pub use app::main;

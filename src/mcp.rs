@@ -18,8 +18,8 @@ use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::daemon::AppState;
 use crate::error::ToolError;
-use crate::server::AppState;
 use crate::tokens::Role;
 use crate::tools;
 use crate::tools::bash::ProgressSink;
@@ -27,19 +27,19 @@ use crate::tools::bash::ProgressSink;
 /// The authenticated caller, put into each `/mcp` request by the auth middleware and read by
 /// every tool handler (and, later, the audit log).
 #[derive(Debug, Clone)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// Token name.
-    pub token_name: String,
+    pub(crate) token_name: String,
     /// Token id (public short hash).
-    pub token_id: String,
+    pub(crate) token_id: String,
     /// Role.
-    pub role: Role,
+    pub(crate) role: Role,
     /// Peer address.
-    pub ip: IpAddr,
+    pub(crate) ip: IpAddr,
     /// `X-Request-ID` (validated) or a generated one.
-    pub request_id: String,
+    pub(crate) request_id: String,
     /// `scheme://host[:port]` this request reached us at (for absolute ticket URLs).
-    pub base_url: String,
+    pub(crate) base_url: String,
 }
 
 /// Sends MCP progress notifications for one call (the client asked with a `progressToken`).
@@ -65,18 +65,18 @@ impl ProgressSink for PeerProgress {
 }
 
 /// Server name reported in `initialize`, as the reference.
-pub const SERVER_NAME: &str = "linux-server";
+pub(crate) const SERVER_NAME: &str = "linux-server";
 
 /// One handler value per HTTP request (rmcp's stateless mode); cheap to clone.
 #[derive(Clone)]
-pub struct McpHandler {
+pub(crate) struct McpHandler {
     state: Arc<AppState>,
     tools: Arc<Vec<Tool>>,
 }
 
 impl McpHandler {
     /// Build the handler and the static tool list once.
-    pub fn new(state: Arc<AppState>) -> Self {
+    pub(crate) fn new(state: Arc<AppState>) -> Self {
         let tools = tools::TOOLS
             .iter()
             .map(|t| {
@@ -107,7 +107,7 @@ fn caller_of(ctx: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
 }
 
 /// Turn a tool's outcome into the wire result (one text block holding compact JSON).
-pub fn to_result(outcome: &Result<Value, ToolError>) -> CallToolResult {
+pub(crate) fn to_result(outcome: &Result<Value, ToolError>) -> CallToolResult {
     match outcome {
         Ok(v) => CallToolResult::success(vec![ContentBlock::text(v.to_string())]),
         Err(e) => CallToolResult::error(vec![ContentBlock::text(e.to_json().to_string())]),
@@ -155,7 +155,7 @@ impl ServerHandler for McpHandler {
 impl McpHandler {
     /// The tools a role may see. No cache hints: the list depends on the caller (rmcp then
     /// says "private" to peers that read hints).
-    pub fn list_for(&self, role: Role) -> ListToolsResult {
+    pub(crate) fn list_for(&self, role: Role) -> ListToolsResult {
         let tools = self
             .tools
             .iter()
@@ -167,7 +167,7 @@ impl McpHandler {
 
     /// Run one tool call for `caller` and log the outcome. Never fails: every failure is a
     /// tool result with `isError: true`.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         caller: &Caller,
         name: &str,

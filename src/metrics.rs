@@ -8,18 +8,18 @@ use prometheus::{
 };
 
 /// All series of one server.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// `mymcp_tool_calls_total{tool,role,result}`.
-    pub tool_calls: IntCounterVec,
+    pub(crate) tool_calls: IntCounterVec,
     /// `mymcp_tool_duration_seconds{tool}`.
-    pub tool_duration: HistogramVec,
+    pub(crate) tool_duration: HistogramVec,
     /// `mymcp_http_requests_total{path,method,status}`.
-    pub http_requests: IntCounterVec,
+    pub(crate) http_requests: IntCounterVec,
     /// `mymcp_audit_write_failures_total`.
-    pub audit_failures: IntCounter,
+    pub(crate) audit_failures: IntCounter,
     /// `mymcp_bash_inflight_processes`.
-    pub bash_inflight: IntGauge,
+    pub(crate) bash_inflight: IntGauge,
     rss: IntGauge,
     fds: IntGauge,
     cpu: Gauge,
@@ -27,11 +27,11 @@ pub struct Metrics {
 }
 
 /// Errors building the registry (only on programming mistakes such as duplicate names).
-pub type MetricsError = prometheus::Error;
+pub(crate) type MetricsError = prometheus::Error;
 
 impl Metrics {
     /// Build and register every series.
-    pub fn new() -> Result<Metrics, MetricsError> {
+    pub(crate) fn new() -> Result<Metrics, MetricsError> {
         let registry = Registry::new();
         let tool_calls = IntCounterVec::new(
             Opts::new("mymcp_tool_calls_total", "Total MCP tool calls"),
@@ -100,7 +100,7 @@ impl Metrics {
     }
 
     /// Count one tool call. `tool` must already be a known tool name or `<unknown>`.
-    pub fn tool_call(&self, tool: &str, role: &str, result: &str, seconds: Option<f64>) {
+    pub(crate) fn tool_call(&self, tool: &str, role: &str, result: &str, seconds: Option<f64>) {
         self.tool_calls
             .with_label_values(&[tool, role, result])
             .inc();
@@ -111,7 +111,7 @@ impl Metrics {
     }
 
     /// Text exposition, with process metrics refreshed from /proc.
-    pub fn render(&self, bash_inflight: usize) -> String {
+    pub(crate) fn render(&self, bash_inflight: usize) -> String {
         self.bash_inflight.set(bash_inflight as i64);
         self.refresh_process();
         let mut buf = Vec::new();

@@ -16,7 +16,7 @@ fn endpoint_for(signal: &str) -> bool {
 }
 
 /// Is an OTLP endpoint for traces configured (and the SDK not disabled)?
-pub fn configured() -> bool {
+pub(crate) fn configured() -> bool {
     endpoint_for("TRACES")
 }
 
@@ -36,7 +36,7 @@ static METER_PROVIDER: std::sync::OnceLock<opentelemetry_sdk::metrics::SdkMeterP
 /// Start pushing metrics over OTLP when a metrics endpoint is configured. The same numbers
 /// as the Prometheus series, as OTel instruments (`mymcp.tool.calls`, `mymcp.tool.duration`,
 /// `mymcp.http.requests`).
-pub fn init_metrics() {
+pub(crate) fn init_metrics() {
     #[cfg(feature = "otlp")]
     if endpoint_for("METRICS") {
         use opentelemetry::metrics::MeterProvider as _;
@@ -84,7 +84,7 @@ fn resource() -> opentelemetry_sdk::Resource {
 }
 
 /// Record a tool call for OTLP metrics (no-op without the feature or an endpoint).
-pub fn record_tool_call(tool: &str, role: &str, result: &str, seconds: Option<f64>) {
+pub(crate) fn record_tool_call(tool: &str, role: &str, result: &str, seconds: Option<f64>) {
     #[cfg(feature = "otlp")]
     if let Some(i) = INSTRUMENTS.get() {
         use opentelemetry::KeyValue;
@@ -104,7 +104,7 @@ pub fn record_tool_call(tool: &str, role: &str, result: &str, seconds: Option<f6
 }
 
 /// Record an HTTP request for OTLP metrics (no-op without the feature or an endpoint).
-pub fn record_http(path: &str, method: &str, status: u16) {
+pub(crate) fn record_http(path: &str, method: &str, status: u16) {
     #[cfg(feature = "otlp")]
     if let Some(i) = INSTRUMENTS.get() {
         use opentelemetry::KeyValue;
@@ -127,7 +127,7 @@ static PROVIDER: std::sync::OnceLock<opentelemetry_sdk::trace::SdkTracerProvider
 
 /// The tracing layer that exports spans, when the feature is on and an endpoint is set.
 /// Errors building the exporter are reported on stderr and export is skipped.
-pub fn layer<S>() -> Option<Box<dyn Layer<S> + Send + Sync + 'static>>
+pub(crate) fn layer<S>() -> Option<Box<dyn Layer<S> + Send + Sync + 'static>>
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
 {
@@ -173,7 +173,7 @@ where
 }
 
 /// Flush and stop the exporter (at shutdown).
-pub fn shutdown() {
+pub(crate) fn shutdown() {
     #[cfg(feature = "otlp")]
     {
         if let Some(p) = PROVIDER.get() {

@@ -14,9 +14,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::audit::Record;
+use crate::daemon::AppState;
 use crate::error::ToolError;
 use crate::guard::{commit_temp, create_temp, discard_temp};
-use crate::server::AppState;
 use crate::transfer::{
     Op, Refusal, STALL_TIMEOUT, Ticket, TransferPermit, content_disposition, parse_range,
 };
@@ -209,7 +209,7 @@ fn disabled() -> Response {
 /// The work runs in a task of its own: if the client disconnects, hyper drops this handler's
 /// future, but the upload still reaches its end (the body reports the cut), removes its temp
 /// file and writes its audit line.
-pub async fn put(
+pub(crate) async fn put(
     State(st): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
@@ -579,7 +579,7 @@ fn download_headers(p: &Prepared) -> (StatusCode, HeaderMap, u64, u64) {
 }
 
 /// `HEAD /files/raw/{ticket}`: the headers a GET would send; the ticket stays valid.
-pub async fn head(
+pub(crate) async fn head(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -655,7 +655,7 @@ impl Drop for Download {
 }
 
 /// `GET /files/raw/{ticket}`: stream the file (or the requested range).
-pub async fn get(
+pub(crate) async fn get(
     State(st): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,

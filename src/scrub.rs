@@ -11,7 +11,7 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 
 /// Is this variable a secret that must not stay visible in `/proc/<pid>/environ`?
-pub fn is_secret_var(name: &str) -> bool {
+pub(crate) fn is_secret_var(name: &str) -> bool {
     name.starts_with("MYMCP_")
         && (name.ends_with("_TOKEN")
             || name.contains("API_KEY")
@@ -21,7 +21,7 @@ pub fn is_secret_var(name: &str) -> bool {
 
 /// Why the block could not be scrubbed.
 #[derive(Debug, thiserror::Error)]
-pub enum ScrubError {
+pub(crate) enum ScrubError {
     /// `/proc/self/stat` or `/proc/self/mem` could not be used.
     #[error("{what}: {source}")]
     Io {
@@ -38,7 +38,7 @@ pub enum ScrubError {
 /// Overwrite the values of every secret variable in the initial environment block with NULs.
 /// Returns how many values were blanked. Call it once configuration has been read; values
 /// read later through `std::env` come back empty.
-pub fn scrub_environment_block() -> Result<usize, ScrubError> {
+pub(crate) fn scrub_environment_block() -> Result<usize, ScrubError> {
     let io = |what| move |source| ScrubError::Io { what, source };
     let stat = std::fs::read_to_string("/proc/self/stat").map_err(io("reading /proc/self/stat"))?;
     // Fields after the command name (which may hold spaces and parentheses); env_start and

@@ -12,15 +12,16 @@ use crate::config::{self, Config};
 use crate::tokens::{self, Role, TokenFile};
 
 /// The unit the packages install; `init` rewrites a few lines of it.
-pub const UNIT_TEMPLATE: &str = include_str!("../packaging/systemd/mymcp.service");
+pub(crate) const UNIT_TEMPLATE: &str = include_str!("../packaging/systemd/mymcp.service");
 /// First line of a unit written by `init`: `uninstall-service` only deletes units carrying it.
-pub const UNIT_MARKER: &str = "# Written by `mymcp init`; `mymcp uninstall-service` removes it.";
+pub(crate) const UNIT_MARKER: &str =
+    "# Written by `mymcp init`; `mymcp uninstall-service` removes it.";
 /// Unit name.
-pub const UNIT_NAME: &str = "mymcp.service";
+pub(crate) const UNIT_NAME: &str = "mymcp.service";
 
 /// Why a service command failed (exit 1).
 #[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
+pub(crate) enum ServiceError {
     /// Needs root.
     #[error(
         "{0} manages systemd and system directories: run it as root (sudo mymcp {0}), or pass --files-only"
@@ -77,12 +78,12 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServiceError + '_ {
 }
 
 /// Effective user is root.
-pub fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
 /// systemd is the running init (same test as `sd_booted(3)`).
-pub fn systemd_running() -> bool {
+pub(crate) fn systemd_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
@@ -122,25 +123,25 @@ fn unit_safe(p: &Path) -> Result<String, ServiceError> {
 
 /// Everything `init` decides before touching the disk.
 #[derive(Debug, Clone)]
-pub struct InitPlan {
+pub(crate) struct InitPlan {
     /// `<config-dir>/.env`.
-    pub env_file: PathBuf,
+    pub(crate) env_file: PathBuf,
     /// Keep the env file that is already there.
-    pub env_exists: bool,
+    pub(crate) env_exists: bool,
     /// `<config-dir>/tokens.json` (or what the existing env file names).
-    pub token_file: PathBuf,
+    pub(crate) token_file: PathBuf,
     /// Unit path, when one is written.
-    pub unit_path: Option<PathBuf>,
+    pub(crate) unit_path: Option<PathBuf>,
     /// Unit contents.
-    pub unit_text: String,
+    pub(crate) unit_text: String,
     /// Address clients use.
-    pub url: String,
+    pub(crate) url: String,
     /// Address the health check uses.
-    pub health: String,
+    pub(crate) health: String,
 }
 
 /// Render the unit for the given options (binary path and directories substituted).
-pub fn render_unit(a: &InitArgs, binary: &Path) -> Result<String, ServiceError> {
+pub(crate) fn render_unit(a: &InitArgs, binary: &Path) -> Result<String, ServiceError> {
     let cfg_dir = unit_safe(&a.dirs.config_dir)?;
     let bin = unit_safe(binary)?;
     unit_safe(&a.dirs.log_dir)?;
@@ -186,7 +187,7 @@ pub fn render_unit(a: &InitArgs, binary: &Path) -> Result<String, ServiceError> 
 }
 
 /// The env file `init` writes for a fresh install.
-pub fn render_env(a: &InitArgs, admin: &str, metrics: &str) -> String {
+pub(crate) fn render_env(a: &InitArgs, admin: &str, metrics: &str) -> String {
     let audit = a.audit.unwrap_or(!a.no_audit);
     let cfg = a.dirs.config_dir.display();
     format!(
@@ -229,7 +230,7 @@ fn health_host(bind: &str) -> String {
 }
 
 /// Work out what `init` will do.
-pub fn plan_init(a: &InitArgs) -> Result<InitPlan, ServiceError> {
+pub(crate) fn plan_init(a: &InitArgs) -> Result<InitPlan, ServiceError> {
     let env_file = a.dirs.config_dir.join(".env");
     let env_exists = env_file.exists();
     let (host, port, token_file) = if env_exists {
@@ -385,15 +386,15 @@ fn ensure_service_user() -> Result<(), ServiceError> {
 
 /// What `init` produced, for the summary.
 #[derive(Debug)]
-pub struct InitOutcome {
+pub(crate) struct InitOutcome {
     /// The plan that was carried out.
-    pub plan: InitPlan,
+    pub(crate) plan: InitPlan,
     /// The new client token, when one was made.
-    pub client_token: Option<String>,
+    pub(crate) client_token: Option<String>,
 }
 
 /// `mymcp init`: returns what was done (the caller prints the summary).
-pub fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
+pub(crate) fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
     let plan = plan_init(a)?;
     if a.dry_run {
         println!("mymcp init --dry-run: nothing is changed. Would:");
@@ -481,7 +482,7 @@ pub fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
 }
 
 /// Print the end-of-init summary: URL, token, a ready `claude mcp add` line.
-pub fn print_summary(a: &InitArgs, o: &InitOutcome) {
+pub(crate) fn print_summary(a: &InitArgs, o: &InitOutcome) {
     println!("mymcp is set up.");
     println!("  URL:          {}", o.plan.url);
     if let Some(t) = &o.client_token {
@@ -549,7 +550,7 @@ fn deletable(d: &Path) -> bool {
 }
 
 /// `mymcp uninstall-service [--purge]`.
-pub fn uninstall(a: &UninstallArgs) -> Result<(), ServiceError> {
+pub(crate) fn uninstall(a: &UninstallArgs) -> Result<(), ServiceError> {
     if !a.files_only && !is_root() {
         return Err(ServiceError::NotRoot("uninstall-service"));
     }

@@ -24,7 +24,7 @@ use subtle::ConstantTimeEq;
 /// A client token's role. `Ro < Rw`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub(crate) enum Role {
     /// Read-only tools.
     Ro,
     /// Every tool.
@@ -33,7 +33,7 @@ pub enum Role {
 
 impl Role {
     /// Parse `ro` / `rw` exactly (the reference is case-sensitive here).
-    pub fn parse(s: &str) -> Option<Role> {
+    pub(crate) fn parse(s: &str) -> Option<Role> {
         match s {
             "ro" => Some(Role::Ro),
             "rw" => Some(Role::Rw),
@@ -42,7 +42,7 @@ impl Role {
     }
 
     /// The wire name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Ro => "ro",
             Role::Rw => "rw",
@@ -58,7 +58,7 @@ impl std::fmt::Display for Role {
 
 /// Token store failures.
 #[derive(Debug, thiserror::Error)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// The file could not be read, locked or written.
     #[error("token file {path}: {source}")]
     Io {
@@ -84,23 +84,23 @@ pub enum TokenError {
 }
 
 /// SHA-256 of a token value.
-pub fn hash_token(token: &str) -> [u8; 32] {
+pub(crate) fn hash_token(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
 /// The short public id of a token: the first 12 hex digits of its hash. Safe to show and log.
-pub fn token_id(hash: &[u8; 32]) -> String {
+pub(crate) fn token_id(hash: &[u8; 32]) -> String {
     hex::encode(&hash[..6])
 }
 
 /// A fresh token: `tok_` + 32 lowercase hex digits from the OS-seeded CSPRNG.
-pub fn generate_token() -> String {
+pub(crate) fn generate_token() -> String {
     let bytes: [u8; 16] = rand::random();
     format!("tok_{}", hex::encode(bytes))
 }
 
 /// Current UTC time as RFC 3339 with nanoseconds, like the reference's `created_at`.
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string())
@@ -108,40 +108,40 @@ pub fn now_rfc3339() -> String {
 
 /// One entry of the token file, as stored on disk (new format).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct StoredToken {
+pub(crate) struct StoredToken {
     /// Human name.
     #[serde(default)]
-    pub name: String,
+    pub(crate) name: String,
     /// Hex SHA-256 of the token value.
-    pub sha256: String,
+    pub(crate) sha256: String,
     /// `ro` / `rw`; anything else (or missing) is kept on disk but never authenticates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    pub(crate) role: Option<String>,
     /// Disabled tokens never authenticate.
     #[serde(default)]
-    pub enabled: bool,
+    pub(crate) enabled: bool,
     /// Creation time (RFC 3339) or `ephemeral`.
     #[serde(default)]
-    pub created_at: String,
+    pub(crate) created_at: String,
     /// Last successful use, persisted lazily.
     #[serde(default)]
-    pub last_used: Option<String>,
+    pub(crate) last_used: Option<String>,
 }
 
 impl StoredToken {
     /// The role, when it is a valid one.
-    pub fn role(&self) -> Option<Role> {
+    pub(crate) fn role(&self) -> Option<Role> {
         self.role.as_deref().and_then(Role::parse)
     }
 }
 
 /// The whole token file in memory, keyed by token id.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct TokenSet {
+pub(crate) struct TokenSet {
     /// Entries keyed by [`token_id`].
-    pub tokens: BTreeMap<String, StoredToken>,
+    pub(crate) tokens: BTreeMap<String, StoredToken>,
     /// True when the file on disk is in the reference's plaintext format and must be rewritten.
-    pub legacy: bool,
+    pub(crate) legacy: bool,
 }
 
 #[derive(Serialize)]
@@ -152,7 +152,7 @@ struct FileOut<'a> {
 
 impl TokenSet {
     /// Parse either the reference's format (raw token keys, `admin_token`) or ours.
-    pub fn parse(text: &str) -> Result<TokenSet, String> {
+    pub(crate) fn parse(text: &str) -> Result<TokenSet, String> {
         if text.trim().is_empty() {
             return Ok(TokenSet::default());
         }
@@ -202,7 +202,7 @@ impl TokenSet {
     }
 
     /// Serialise in our format (hashes only, no admin token), 2-space indented, keys sorted.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(&FileOut {
             version: 2,
             tokens: &self.tokens,
@@ -213,7 +213,7 @@ impl TokenSet {
     }
 
     /// Find an entry by token value or by id. Returns its id.
-    pub fn find(&self, token_or_id: &str) -> Option<String> {
+    pub(crate) fn find(&self, token_or_id: &str) -> Option<String> {
         let h = hash_token(token_or_id);
         let id = token_id(&h);
         if let Some(e) = self.tokens.get(&id) {
@@ -228,7 +228,7 @@ impl TokenSet {
     }
 
     /// Add a new token; returns `(value, id)`.
-    pub fn add(&mut self, name: &str, role: Role) -> (String, String) {
+    pub(crate) fn add(&mut self, name: &str, role: Role) -> (String, String) {
         loop {
             let token = generate_token();
             let h = hash_token(&token);
@@ -258,18 +258,18 @@ fn short(key: &str) -> String {
 
 /// The on-disk token file with its lock.
 #[derive(Debug, Clone)]
-pub struct TokenFile {
+pub(crate) struct TokenFile {
     path: PathBuf,
 }
 
 /// Held while the lock file is locked; unlocks on drop (closing the descriptor).
-pub struct FileLock {
+pub(crate) struct FileLock {
     _file: File,
 }
 
 /// Identity of the file's current version: changes on every atomic rewrite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     dev: u64,
     ino: u64,
     size: u64,
@@ -278,12 +278,12 @@ pub struct Stamp {
 
 impl TokenFile {
     /// A token file at `path` (not touched until used).
-    pub fn new(path: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(path: impl Into<PathBuf>) -> Self {
         Self { path: path.into() }
     }
 
     /// The file's path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -301,7 +301,7 @@ impl TokenFile {
     }
 
     /// Take the advisory lock (exclusive for writers, shared for readers). Blocks.
-    pub fn lock(&self, exclusive: bool) -> Result<FileLock, TokenError> {
+    pub(crate) fn lock(&self, exclusive: bool) -> Result<FileLock, TokenError> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir).map_err(|e| self.io(e))?;
         }
@@ -323,7 +323,7 @@ impl TokenFile {
     }
 
     /// The file's current stamp, or `None` when it does not exist.
-    pub fn stamp(&self) -> Option<Stamp> {
+    pub(crate) fn stamp(&self) -> Option<Stamp> {
         let m = std::fs::metadata(&self.path).ok()?;
         Some(Stamp {
             dev: m.dev(),
@@ -334,7 +334,7 @@ impl TokenFile {
     }
 
     /// Read the file (a missing file is an empty set). Call with the lock held.
-    pub fn load(&self) -> Result<TokenSet, TokenError> {
+    pub(crate) fn load(&self) -> Result<TokenSet, TokenError> {
         match std::fs::read_to_string(&self.path) {
             Ok(text) => TokenSet::parse(&text).map_err(|reason| TokenError::Parse {
                 path: self.path.clone(),
@@ -346,12 +346,12 @@ impl TokenFile {
     }
 
     /// Write atomically: temp file beside it, fsync, rename, fsync the directory. Mode 0600.
-    pub fn save(&self, set: &TokenSet) -> Result<(), TokenError> {
+    pub(crate) fn save(&self, set: &TokenSet) -> Result<(), TokenError> {
         atomic_write(&self.path, set.to_json().as_bytes(), 0o600).map_err(|e| self.io(e))
     }
 
     /// Locked read-modify-write. `f` returns a value and whether anything changed.
-    pub fn modify<R>(
+    pub(crate) fn modify<R>(
         &self,
         f: impl FnOnce(&mut TokenSet) -> Result<(R, bool), TokenError>,
     ) -> Result<(R, TokenSet), TokenError> {
@@ -367,7 +367,7 @@ impl TokenFile {
 }
 
 /// Create `dir` (and parents) with mode 0750 when missing.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -378,7 +378,7 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Replace `path` with `data` atomically (temp in the same directory, fsync, rename).
-pub fn atomic_write(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn atomic_write(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -411,17 +411,17 @@ pub fn atomic_write(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
 
 /// Who is calling: resolved from a valid client token.
 #[derive(Debug, Clone)]
-pub struct Principal {
+pub(crate) struct Principal {
     /// Token id (public).
-    pub id: String,
+    pub(crate) id: String,
     /// Token name.
-    pub name: String,
+    pub(crate) name: String,
     /// Role.
-    pub role: Role,
+    pub(crate) role: Role,
 }
 
 /// The server's view of the tokens: a snapshot of the file plus in-memory `last_used`.
-pub struct TokenStore {
+pub(crate) struct TokenStore {
     file: Option<TokenFile>,
     set: RwLock<TokenSet>,
     stamp: Mutex<Option<Stamp>>,
@@ -433,7 +433,7 @@ pub struct TokenStore {
 impl TokenStore {
     /// Open the store backed by `file`, or an in-memory store when `file` is `None`
     /// (temp-token mode: nothing ever touches the disk).
-    pub fn open(file: Option<TokenFile>) -> Result<TokenStore, TokenError> {
+    pub(crate) fn open(file: Option<TokenFile>) -> Result<TokenStore, TokenError> {
         let set = match &file {
             Some(f) => {
                 let _lock = f.lock(false)?;
@@ -461,36 +461,36 @@ impl TokenStore {
     }
 
     /// Set (or clear, with an empty string) the admin token.
-    pub fn set_admin_token(&self, token: &str) {
+    pub(crate) fn set_admin_token(&self, token: &str) {
         if let Ok(mut g) = self.admin.write() {
             *g = (!token.is_empty()).then(|| hash_token(token));
         }
     }
 
     /// Set (or clear) the metrics token.
-    pub fn set_metrics_token(&self, token: &str) {
+    pub(crate) fn set_metrics_token(&self, token: &str) {
         if let Ok(mut g) = self.metrics.write() {
             *g = (!token.is_empty()).then(|| hash_token(token));
         }
     }
 
     /// Is a metrics token configured?
-    pub fn metrics_enabled(&self) -> bool {
+    pub(crate) fn metrics_enabled(&self) -> bool {
         self.metrics.read().map(|g| g.is_some()).unwrap_or(false)
     }
 
     /// Constant-time check of the admin token.
-    pub fn is_admin(&self, token: &str) -> bool {
+    pub(crate) fn is_admin(&self, token: &str) -> bool {
         ct_match(&self.admin, token)
     }
 
     /// Constant-time check of the metrics token.
-    pub fn is_metrics(&self, token: &str) -> bool {
+    pub(crate) fn is_metrics(&self, token: &str) -> bool {
         ct_match(&self.metrics, token)
     }
 
     /// Resolve a client token. Disabled tokens and tokens without a valid role are refused.
-    pub fn authenticate(&self, token: &str) -> Option<Principal> {
+    pub(crate) fn authenticate(&self, token: &str) -> Option<Principal> {
         let h = hash_token(token);
         let id = token_id(&h);
         let principal = {
@@ -514,7 +514,7 @@ impl TokenStore {
     }
 
     /// Is the token with this id present, enabled and of a valid role right now?
-    pub fn is_active(&self, id: &str) -> bool {
+    pub(crate) fn is_active(&self, id: &str) -> bool {
         self.set.read().is_ok_and(|set| {
             set.tokens
                 .get(id)
@@ -523,7 +523,7 @@ impl TokenStore {
     }
 
     /// A copy of the current entries with in-memory `last_used` applied.
-    pub fn list(&self) -> BTreeMap<String, StoredToken> {
+    pub(crate) fn list(&self) -> BTreeMap<String, StoredToken> {
         let mut tokens = self
             .set
             .read()
@@ -540,7 +540,7 @@ impl TokenStore {
     }
 
     /// Create a token, persisting it first when file-backed. Returns `(value, id)`.
-    pub fn create(&self, name: &str, role: Role) -> Result<(String, String), TokenError> {
+    pub(crate) fn create(&self, name: &str, role: Role) -> Result<(String, String), TokenError> {
         match &self.file {
             Some(f) => {
                 let (out, set) = f.modify(|s| Ok((s.add(name, role), true)))?;
@@ -555,7 +555,7 @@ impl TokenStore {
     }
 
     /// Add an in-memory-only token with a known value (temp-token mode).
-    pub fn insert_ephemeral(&self, token: &str, name: &str, role: Role) {
+    pub(crate) fn insert_ephemeral(&self, token: &str, name: &str, role: Role) {
         let h = hash_token(token);
         if let Ok(mut set) = self.set.write() {
             set.tokens.insert(
@@ -573,7 +573,7 @@ impl TokenStore {
     }
 
     /// Revoke by token value or id; returns the id.
-    pub fn revoke(&self, token_or_id: &str) -> Result<String, TokenError> {
+    pub(crate) fn revoke(&self, token_or_id: &str) -> Result<String, TokenError> {
         match &self.file {
             Some(f) => {
                 let (id, set) = f.modify(|s| {
@@ -607,7 +607,7 @@ impl TokenStore {
 
     /// Reload the file if it changed since the last look. Returns true when it reloaded.
     /// A file that fails to parse keeps the previous tokens (and logs why).
-    pub fn reload_if_changed(&self) -> bool {
+    pub(crate) fn reload_if_changed(&self) -> bool {
         let Some(f) = &self.file else { return false };
         let now = f.stamp();
         let prev = self.stamp.lock().map(|g| *g).unwrap_or(None);
@@ -633,7 +633,7 @@ impl TokenStore {
     }
 
     /// Merge in-memory `last_used` into the file for entries that still exist.
-    pub fn persist_last_used(&self) -> Result<(), TokenError> {
+    pub(crate) fn persist_last_used(&self) -> Result<(), TokenError> {
         let Some(f) = &self.file else { return Ok(()) };
         let pending: HashMap<String, String> = match self.last_used.lock() {
             Ok(mut g) if !g.is_empty() => std::mem::take(&mut *g),

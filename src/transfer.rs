@@ -19,23 +19,23 @@ use crate::error::ToolError;
 use crate::guard::{Access, Guard, canonicalize_lenient, require_absolute};
 
 /// Live tickets one token may hold.
-pub const MAX_LIVE_PER_TOKEN: usize = 64;
+pub(crate) const MAX_LIVE_PER_TOKEN: usize = 64;
 
 /// Uploads and downloads streaming at once, server-wide. Each holds a few MiB of buffers and
 /// one or two blocking threads; past this a redeem answers 503 with `Retry-After`.
-pub const MAX_TRANSFERS: usize = 16;
+pub(crate) const MAX_TRANSFERS: usize = 16;
 
 /// Uploads and downloads streaming at once for the tickets of one token, so one caller cannot
 /// take every transfer slot.
-pub const MAX_TRANSFERS_PER_TOKEN: usize = 4;
+pub(crate) const MAX_TRANSFERS_PER_TOKEN: usize = 4;
 
 /// A transfer whose client sends no body bytes, or reads none of ours, for this long is
 /// dropped and its slot freed.
-pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Upload or download.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     /// `PUT`.
     Upload,
     /// `GET`.
@@ -44,7 +44,7 @@ pub enum Op {
 
 impl Op {
     /// `upload` / `download`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Op::Upload => "upload",
             Op::Download => "download",
@@ -54,40 +54,40 @@ impl Op {
 
 /// One ticket.
 #[derive(Debug, Clone)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     /// Upload or download.
-    pub op: Op,
+    pub(crate) op: Op,
     /// Canonical path bound at mint.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Upload cap.
-    pub max_bytes: u64,
+    pub(crate) max_bytes: u64,
     /// Upload: refuse to replace an existing file.
-    pub overwrite: bool,
+    pub(crate) overwrite: bool,
     /// Unix seconds.
-    pub expires_at: u64,
+    pub(crate) expires_at: u64,
     /// Issuer token name.
-    pub issuer_name: String,
+    pub(crate) issuer_name: String,
     /// Issuer role.
-    pub issuer_role: String,
+    pub(crate) issuer_role: String,
     /// Issuer token id (for the per-token cap).
-    pub issuer_id: String,
+    pub(crate) issuer_id: String,
     /// Redeemed.
-    pub consumed: bool,
+    pub(crate) consumed: bool,
     /// A GET is streaming it now (a download ticket serves one GET at a time).
-    pub in_flight: bool,
+    pub(crate) in_flight: bool,
 }
 
 /// Why a redeem was refused: (HTTP status, error code, hint).
-pub type Refusal = (u16, &'static str, String);
+pub(crate) type Refusal = (u16, &'static str, String);
 
 /// All tickets, in memory only.
 #[derive(Default)]
-pub struct Tickets {
+pub(crate) struct Tickets {
     map: Mutex<HashMap<String, Ticket>>,
 }
 
 /// Seconds since the epoch.
-pub fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -101,7 +101,7 @@ fn new_id() -> String {
 
 impl Tickets {
     /// Drop expired tickets (consumed ones stay until they expire, to answer 410).
-    pub fn sweep(&self) {
+    pub(crate) fn sweep(&self) {
         let now = now_unix();
         if let Ok(mut m) = self.map.lock() {
             m.retain(|_, t| t.expires_at > now);
@@ -109,7 +109,7 @@ impl Tickets {
     }
 
     /// Store a new ticket; refuses past the per-token cap.
-    pub fn mint(&self, t: Ticket) -> Result<String, ToolError> {
+    pub(crate) fn mint(&self, t: Ticket) -> Result<String, ToolError> {
         self.sweep();
         let mut m = self
             .map
@@ -132,7 +132,7 @@ impl Tickets {
 
     /// Look a ticket up for `op`. With `consume`, it is marked used atomically. `issuer_active`
     /// says whether the minting token is still valid: a revoked token's tickets die with it.
-    pub fn redeem(
+    pub(crate) fn redeem(
         &self,
         id: &str,
         op: Op,
@@ -149,7 +149,7 @@ impl Tickets {
 
     /// Start a GET: refuses while another GET of the same ticket is streaming (each would
     /// hold its own buffers and thread).
-    pub fn begin_get(
+    pub(crate) fn begin_get(
         &self,
         id: &str,
         issuer_active: impl Fn(&str) -> bool,
@@ -207,7 +207,7 @@ impl Tickets {
     }
 
     /// A GET ended (completed or cut off).
-    pub fn end_get(&self, id: &str) {
+    pub(crate) fn end_get(&self, id: &str) {
         if let Ok(mut m) = self.map.lock()
             && let Some(t) = m.get_mut(id)
         {
@@ -216,7 +216,7 @@ impl Tickets {
     }
 
     /// Mark a download ticket used (after its last byte).
-    pub fn consume(&self, id: &str) {
+    pub(crate) fn consume(&self, id: &str) {
         if let Ok(mut m) = self.map.lock()
             && let Some(t) = m.get_mut(id)
         {
@@ -227,7 +227,7 @@ impl Tickets {
 
 /// Bounds on transfers streaming at once: [`MAX_TRANSFERS`] in all, [`MAX_TRANSFERS_PER_TOKEN`]
 /// per minting token.
-pub struct TransferSlots {
+pub(crate) struct TransferSlots {
     sem: std::sync::Arc<tokio::sync::Semaphore>,
     per_token: std::sync::Arc<Mutex<HashMap<String, usize>>>,
 }
@@ -242,7 +242,7 @@ impl Default for TransferSlots {
 }
 
 /// A held transfer slot; freed on drop.
-pub struct TransferPermit {
+pub(crate) struct TransferPermit {
     _permit: tokio::sync::OwnedSemaphorePermit,
     per_token: std::sync::Arc<Mutex<HashMap<String, usize>>>,
     issuer: String,
@@ -263,7 +263,7 @@ impl Drop for TransferPermit {
 
 impl TransferSlots {
     /// Take a slot for a transfer of `issuer`'s ticket, or say why not (503).
-    pub fn try_acquire(&self, issuer: &str) -> Result<TransferPermit, Refusal> {
+    pub(crate) fn try_acquire(&self, issuer: &str) -> Result<TransferPermit, Refusal> {
         let busy = |why: String| (503, "busy", why);
         let mut m = self
             .per_token
@@ -290,7 +290,7 @@ impl TransferSlots {
 }
 
 /// Single-quote for POSIX shells: safe to paste whatever the value (D-12).
-pub fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
@@ -308,37 +308,37 @@ fn expires_at_str(unix: u64) -> String {
 
 /// Arguments of `prepare_upload`.
 #[derive(Debug, Deserialize)]
-pub struct UploadArgs {
+pub(crate) struct UploadArgs {
     /// Absolute destination.
-    pub dest_path: String,
+    pub(crate) dest_path: String,
     /// Upload cap.
-    pub max_bytes: Option<i64>,
+    pub(crate) max_bytes: Option<i64>,
     /// TTL seconds.
-    pub expires_in: Option<i64>,
+    pub(crate) expires_in: Option<i64>,
     /// Allow replacing (default true).
-    pub overwrite: Option<bool>,
+    pub(crate) overwrite: Option<bool>,
 }
 
 /// Arguments of `prepare_download`.
 #[derive(Debug, Deserialize)]
-pub struct DownloadArgs {
+pub(crate) struct DownloadArgs {
     /// Absolute source.
-    pub src_path: String,
+    pub(crate) src_path: String,
     /// TTL seconds.
-    pub expires_in: Option<i64>,
+    pub(crate) expires_in: Option<i64>,
 }
 
 /// Limits from the configuration.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// `MYMCP_TRANSFER_ENABLED`.
-    pub enabled: bool,
+    pub(crate) enabled: bool,
     /// `MYMCP_TRANSFER_MAX_BYTES`.
-    pub max_bytes: u64,
+    pub(crate) max_bytes: u64,
     /// `MYMCP_TRANSFER_DEFAULT_TTL_SEC`.
-    pub default_ttl: u64,
+    pub(crate) default_ttl: u64,
     /// `MYMCP_TRANSFER_MAX_TTL_SEC`.
-    pub max_ttl: u64,
+    pub(crate) max_ttl: u64,
 }
 
 fn ttl(l: &Limits, expires_in: Option<i64>) -> Result<u64, ToolError> {
@@ -356,15 +356,15 @@ fn disabled() -> ToolError {
 }
 
 /// Who mints: (token name, role, token id, base URL).
-pub struct Issuer<'a> {
+pub(crate) struct Issuer<'a> {
     /// Token name.
-    pub name: &'a str,
+    pub(crate) name: &'a str,
     /// Role.
-    pub role: &'a str,
+    pub(crate) role: &'a str,
     /// Token id.
-    pub id: &'a str,
+    pub(crate) id: &'a str,
     /// `scheme://host[:port]` the client reached us at.
-    pub base_url: &'a str,
+    pub(crate) base_url: &'a str,
 }
 
 impl Issuer<'_> {
@@ -386,7 +386,7 @@ impl Issuer<'_> {
 }
 
 /// `prepare_upload`.
-pub fn prepare_upload(
+pub(crate) fn prepare_upload(
     tickets: &Tickets,
     guard: &Guard,
     l: Limits,
@@ -437,7 +437,7 @@ pub fn prepare_upload(
 }
 
 /// `prepare_download`.
-pub fn prepare_download(
+pub(crate) fn prepare_download(
     tickets: &Tickets,
     guard: &Guard,
     l: Limits,
@@ -490,7 +490,7 @@ pub fn prepare_download(
 }
 
 /// `Content-Disposition` as the reference: an ASCII fallback name and an RFC 5987 UTF-8 name.
-pub fn content_disposition(path: &Path) -> String {
+pub(crate) fn content_disposition(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -517,10 +517,10 @@ pub fn content_disposition(path: &Path) -> String {
 
 /// A `Range` header that cannot be satisfied for this file (answer 416).
 #[derive(Debug, PartialEq, Eq)]
-pub struct Unsatisfiable;
+pub(crate) struct Unsatisfiable;
 
 /// Parse a single `Range: bytes=a-b` against `size`. `Ok(None)`: no (usable) range header.
-pub fn parse_range(h: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, Unsatisfiable> {
+pub(crate) fn parse_range(h: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, Unsatisfiable> {
     let Some(h) = h else { return Ok(None) };
     let Some(spec) = h.trim().strip_prefix("bytes=") else {
         return Ok(None);
@@ -553,7 +553,9 @@ pub fn parse_range(h: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, Uns
 }
 
 /// Sweep expired tickets every 30 s.
-pub fn spawn_sweeper(t: std::sync::Arc<crate::server::AppState>) -> tokio::task::JoinHandle<()> {
+pub(crate) fn spawn_sweeper(
+    t: std::sync::Arc<crate::daemon::AppState>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         loop {

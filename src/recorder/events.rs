@@ -17,7 +17,7 @@ use serde_json::Value;
 /// Tools whose successful calls change the host: the rw tools and the upload redeem. Not
 /// `prepare_download`: an ro caller could otherwise push path strings into the recorder's LLM
 /// prompt at will.
-pub const MUTATING_TOOLS: [&str; 5] = [
+pub(crate) const MUTATING_TOOLS: [&str; 5] = [
     "bash_execute",
     "write_file",
     "edit_file",
@@ -27,28 +27,28 @@ pub const MUTATING_TOOLS: [&str; 5] = [
 
 /// Where the recorder has read up to: `cursor.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     /// File name when the cursor was written (informational; the inode decides).
-    pub file: String,
+    pub(crate) file: String,
     /// Inode of that file.
-    pub inode: u64,
+    pub(crate) inode: u64,
     /// Byte offset just past the last consumed line.
-    pub offset: u64,
+    pub(crate) offset: u64,
 }
 
 /// One audit file, oldest first in [`audit_files`].
 #[derive(Debug, Clone)]
-pub struct AuditFile {
+pub(crate) struct AuditFile {
     /// Path.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Inode.
-    pub inode: u64,
+    pub(crate) inode: u64,
     /// Size when listed.
-    pub size: u64,
+    pub(crate) size: u64,
 }
 
 /// Is this parsed audit line a successful mutating call?
-pub fn is_mutating(v: &Value) -> bool {
+pub(crate) fn is_mutating(v: &Value) -> bool {
     matches!(v["result"].as_str(), Some("ok" | "success"))
         && v["tool"]
             .as_str()
@@ -56,7 +56,7 @@ pub fn is_mutating(v: &Value) -> bool {
 }
 
 /// `audit.log.N … audit.log.1, audit.log` that exist, oldest first.
-pub fn audit_files(dir: &Path) -> Vec<AuditFile> {
+pub(crate) fn audit_files(dir: &Path) -> Vec<AuditFile> {
     let mut rotated: Vec<(u32, PathBuf)> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -85,7 +85,7 @@ pub fn audit_files(dir: &Path) -> Vec<AuditFile> {
 
 /// Read the cursor; a missing file is "no cursor yet". A damaged one is treated the same
 /// (events are then read from the oldest retained file: repeated, never lost) and logged.
-pub fn read_cursor(path: &Path) -> Option<Cursor> {
+pub(crate) fn read_cursor(path: &Path) -> Option<Cursor> {
     let bytes = std::fs::read(path).ok()?;
     match serde_json::from_slice(&bytes) {
         Ok(c) => Some(c),
@@ -98,7 +98,7 @@ pub fn read_cursor(path: &Path) -> Option<Cursor> {
 
 /// Where reading starts: (index into `files`, offset), and whether the cursor's file is gone
 /// (rotated out of existence: whatever it still held is lost).
-pub fn start_position(files: &[AuditFile], cursor: Option<&Cursor>) -> (usize, u64, bool) {
+pub(crate) fn start_position(files: &[AuditFile], cursor: Option<&Cursor>) -> (usize, u64, bool) {
     match cursor {
         None => (0, 0, false),
         Some(c) => match files.iter().position(|f| f.inode == c.inode) {
@@ -112,29 +112,33 @@ pub fn start_position(files: &[AuditFile], cursor: Option<&Cursor>) -> (usize, u
 
 /// One consumed event and the position just past it.
 #[derive(Debug, Clone)]
-pub struct Event {
+pub(crate) struct Event {
     /// The parsed audit record.
-    pub record: Value,
+    pub(crate) record: Value,
     /// Cursor value that marks this event (and everything before it) consumed.
-    pub after: Cursor,
+    pub(crate) after: Cursor,
 }
 
 /// Events past the cursor.
 #[derive(Debug, Default)]
-pub struct Batch {
+pub(crate) struct Batch {
     /// Up to `limit` mutating events, oldest first.
-    pub events: Vec<Event>,
+    pub(crate) events: Vec<Event>,
     /// Cursor after the last complete line read (when fewer than `limit` events were found,
     /// this skips trailing read-only lines too).
-    pub end: Option<Cursor>,
+    pub(crate) end: Option<Cursor>,
     /// More mutating events remain past the batch.
-    pub more: bool,
+    pub(crate) more: bool,
     /// The cursor's file no longer exists.
-    pub lost: bool,
+    pub(crate) lost: bool,
 }
 
 /// Read up to `limit` mutating events past `cursor`.
-pub fn read_batch(dir: &Path, cursor: Option<&Cursor>, limit: usize) -> std::io::Result<Batch> {
+pub(crate) fn read_batch(
+    dir: &Path,
+    cursor: Option<&Cursor>,
+    limit: usize,
+) -> std::io::Result<Batch> {
     let files = audit_files(dir);
     let (first, mut offset, lost) = start_position(&files, cursor);
     let mut batch = Batch {
@@ -220,7 +224,7 @@ fn mutating_record(line: &[u8]) -> Option<Value> {
 /// per file (by inode) it remembers how far it has read from which start offset. Rotated
 /// files never change, and the live file only grows, so each call reads only new bytes.
 #[derive(Debug, Default)]
-pub struct PendingCounter {
+pub(crate) struct PendingCounter {
     scanned: HashMap<u64, Scanned>,
 }
 
@@ -233,7 +237,7 @@ struct Scanned {
 
 impl PendingCounter {
     /// Mutating events in `dir` past `cursor`.
-    pub fn count(&mut self, dir: &Path, cursor: Option<&Cursor>) -> u64 {
+    pub(crate) fn count(&mut self, dir: &Path, cursor: Option<&Cursor>) -> u64 {
         let files = audit_files(dir);
         let (first, start, _) = start_position(&files, cursor);
         let mut total = 0;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 /// Which API dialect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
+pub(crate) enum Provider {
     /// `POST {base}/v1/messages`, `x-api-key`.
     Anthropic,
     /// `POST {base}/chat/completions`, `Authorization: Bearer`.
@@ -17,7 +17,7 @@ pub enum Provider {
 
 impl Provider {
     /// Parse `MYMCP_RECORDER_LLM_PROVIDER`.
-    pub fn parse(s: &str) -> Option<Provider> {
+    pub(crate) fn parse(s: &str) -> Option<Provider> {
         match s.trim().to_ascii_lowercase().as_str() {
             "anthropic" => Some(Provider::Anthropic),
             "openai" => Some(Provider::OpenAi),
@@ -26,7 +26,7 @@ impl Provider {
     }
 
     /// Name for logs and metrics.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Provider::Anthropic => "anthropic",
             Provider::OpenAi => "openai",
@@ -34,7 +34,7 @@ impl Provider {
     }
 
     /// Model used when `MYMCP_RECORDER_LLM_MODEL` is unset.
-    pub fn default_model(self) -> &'static str {
+    pub(crate) fn default_model(self) -> &'static str {
         match self {
             Provider::Anthropic => "claude-sonnet-4-5",
             Provider::OpenAi => "gpt-4.1-mini",
@@ -43,7 +43,7 @@ impl Provider {
 
     /// Base URL used when `MYMCP_RECORDER_LLM_BASE_URL` is unset (SDK conventions: the
     /// OpenAI base includes `/v1`, the Anthropic one does not).
-    pub fn default_base_url(self) -> &'static str {
+    pub(crate) fn default_base_url(self) -> &'static str {
         match self {
             Provider::Anthropic => "https://api.anthropic.com",
             Provider::OpenAi => "https://api.openai.com/v1",
@@ -53,41 +53,41 @@ impl Provider {
 
 /// Client settings.
 #[derive(Debug, Clone)]
-pub struct LlmConfig {
+pub(crate) struct LlmConfig {
     /// Dialect.
-    pub provider: Provider,
+    pub(crate) provider: Provider,
     /// Model id.
-    pub model: String,
+    pub(crate) model: String,
     /// API key (never logged).
-    pub api_key: String,
+    pub(crate) api_key: String,
     /// Base URL without trailing slash.
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// Output ceiling per call.
-    pub max_tokens: u64,
+    pub(crate) max_tokens: u64,
     /// Whole-request timeout.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Extra attempts after a transport error, a timeout, 429 or 5xx.
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// First backoff (doubles each retry).
-    pub backoff: Duration,
+    pub(crate) backoff: Duration,
 }
 
 /// A usable HTTP answer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// Concatenated text blocks.
-    pub text: String,
+    pub(crate) text: String,
     /// Prompt tokens reported by the API.
-    pub input_tokens: u64,
+    pub(crate) input_tokens: u64,
     /// Output tokens reported by the API.
-    pub output_tokens: u64,
+    pub(crate) output_tokens: u64,
     /// The model stopped at `max_tokens` (the text is cut off).
-    pub truncated: bool,
+    pub(crate) truncated: bool,
 }
 
 /// Why a call produced no reply.
 #[derive(Debug, thiserror::Error)]
-pub enum LlmError {
+pub(crate) enum LlmError {
     /// The API answered with an error status.
     #[error("HTTP {status}: {body}")]
     Status {
@@ -115,18 +115,18 @@ impl LlmError {
 }
 
 /// One attempt's outcome, for metrics (`success` = a response object came back).
-pub type AttemptHook<'a> = &'a (dyn Fn(bool) + Send + Sync);
+pub(crate) type AttemptHook<'a> = &'a (dyn Fn(bool) + Send + Sync);
 
 /// HTTP client for one provider.
 #[derive(Debug, Clone)]
-pub struct LlmClient {
+pub(crate) struct LlmClient {
     cfg: LlmConfig,
     http: reqwest::Client,
 }
 
 impl LlmClient {
     /// Build the client (rustls, no proxy surprises: reqwest honours HTTPS_PROXY).
-    pub fn new(cfg: LlmConfig) -> Result<LlmClient, LlmError> {
+    pub(crate) fn new(cfg: LlmConfig) -> Result<LlmClient, LlmError> {
         let http = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
@@ -137,7 +137,7 @@ impl LlmClient {
     }
 
     /// Send one system + user message; retries transient failures with backoff.
-    pub async fn complete(
+    pub(crate) async fn complete(
         &self,
         system: &str,
         user: &str,
@@ -222,7 +222,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Pull text, usage and the stop reason out of a dialect's response body.
-pub fn parse_reply(provider: Provider, v: &Value) -> Result<Reply, LlmError> {
+pub(crate) fn parse_reply(provider: Provider, v: &Value) -> Result<Reply, LlmError> {
     match provider {
         Provider::Anthropic => {
             let blocks = v["content"]

@@ -12,7 +12,7 @@ use prometheus::{
 use super::{Reason, State};
 
 /// The recorder's registry and series.
-pub struct RecorderMetrics {
+pub(crate) struct RecorderMetrics {
     registry: Registry,
     cycles: IntCounterVec,
     duration: HistogramVec,
@@ -34,7 +34,7 @@ impl Default for RecorderMetrics {
 
 impl RecorderMetrics {
     /// Register every series (names and help as the reference's table).
-    pub fn new() -> RecorderMetrics {
+    pub(crate) fn new() -> RecorderMetrics {
         let registry = Registry::new();
         let counter_vec = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels)
@@ -122,7 +122,7 @@ impl RecorderMetrics {
     }
 
     /// One finished cycle.
-    pub fn cycle(&self, reason: Reason, took: Duration) {
+    pub(crate) fn cycle(&self, reason: Reason, took: Duration) {
         self.cycles.with_label_values(&[reason.as_str()]).inc();
         self.duration
             .with_label_values(&[reason.as_str()])
@@ -130,13 +130,13 @@ impl RecorderMetrics {
     }
 
     /// One HTTP attempt.
-    pub fn llm_call(&self, phase: &str, ok: bool) {
+    pub(crate) fn llm_call(&self, phase: &str, ok: bool) {
         let result = if ok { "success" } else { "error" };
         self.llm_calls.with_label_values(&[phase, result]).inc();
     }
 
     /// Token usage of one reply.
-    pub fn tokens(&self, phase: &str, input: u64, output: u64) {
+    pub(crate) fn tokens(&self, phase: &str, input: u64, output: u64) {
         self.llm_tokens
             .with_label_values(&[phase, "input"])
             .inc_by(input);
@@ -146,17 +146,17 @@ impl RecorderMetrics {
     }
 
     /// The cursor's file vanished.
-    pub fn event_lost(&self) {
+    pub(crate) fn event_lost(&self) {
         self.event_loss.inc();
     }
 
     /// One event folded in.
-    pub fn consumed(&self, tool: &str) {
+    pub(crate) fn consumed(&self, tool: &str) {
         self.consumed.with_label_values(&[tool]).inc();
     }
 
     /// Gauges from the persisted state.
-    pub fn set_state(&self, s: &State, pending: u64) {
+    pub(crate) fn set_state(&self, s: &State, pending: u64) {
         self.pending.set(pending as i64);
         self.circuit_open.set(i64::from(s.circuit_open));
         self.last_attempt.set(s.last_attempt as f64);
@@ -164,7 +164,7 @@ impl RecorderMetrics {
     }
 
     /// Prometheus text format.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         String::from_utf8_lossy(&buf).into_owned()

@@ -6,8 +6,8 @@
 //! events in, validate its answer, write overview and changelog atomically, and only then
 //! advance the cursor. Any failure leaves the files and the cursor as they were.
 
-pub mod events;
-pub mod llm;
+pub(crate) mod events;
+pub(crate) mod llm;
 mod metrics;
 mod prompt;
 
@@ -21,11 +21,11 @@ use serde_json::Value;
 use crate::config::{self, EnvSource, Lookup};
 use events::{Batch, Cursor};
 use llm::{LlmClient, LlmConfig, Provider};
-pub use metrics::RecorderMetrics;
+pub(crate) use metrics::RecorderMetrics;
 
 /// Why the recorder could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum RecorderError {
+pub(crate) enum RecorderError {
     /// Bad or missing setting.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
@@ -47,34 +47,34 @@ pub enum RecorderError {
 
 /// Every recorder setting, resolved (process env > env file > default).
 #[derive(Debug, Clone)]
-pub struct RecorderConfig {
+pub(crate) struct RecorderConfig {
     /// `MYMCP_RECORDER_ENABLED`.
-    pub enabled: bool,
+    pub(crate) enabled: bool,
     /// `MYMCP_RECORDER_DATA_DIR`.
-    pub data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// `MYMCP_AUDIT_LOG_DIR` (where the events come from).
-    pub audit_dir: PathBuf,
+    pub(crate) audit_dir: PathBuf,
     /// `MYMCP_RECORDER_MERGE_INTERVAL_SEC`.
-    pub merge_interval: Duration,
+    pub(crate) merge_interval: Duration,
     /// `MYMCP_RECORDER_MAX_EVENTS_PER_CYCLE`.
-    pub max_events_per_cycle: usize,
+    pub(crate) max_events_per_cycle: usize,
     /// `MYMCP_RECORDER_BOOTSTRAP_MAX_ITERATIONS`: at most this many probes run.
-    pub bootstrap_max_iterations: usize,
+    pub(crate) bootstrap_max_iterations: usize,
     /// `MYMCP_RECORDER_BOOTSTRAP_TOKEN_BUDGET`: prompt plus answer, estimated up front.
-    pub bootstrap_token_budget: u64,
+    pub(crate) bootstrap_token_budget: u64,
     /// `MYMCP_RECORDER_BOOTSTRAP_PROBE_TIMEOUT_SEC`.
-    pub bootstrap_probe_timeout: Duration,
+    pub(crate) bootstrap_probe_timeout: Duration,
     /// `MYMCP_RECORDER_BOOTSTRAP_RETRY_INTERVAL_SEC`.
-    pub bootstrap_retry_interval: Duration,
+    pub(crate) bootstrap_retry_interval: Duration,
     /// `MYMCP_RECORDER_CIRCUIT_BREAKER_THRESHOLD` (0: never open).
-    pub breaker_threshold: u32,
+    pub(crate) breaker_threshold: u32,
     /// `MYMCP_RECORDER_LLM_*`.
-    pub llm: LlmConfig,
+    pub(crate) llm: LlmConfig,
 }
 
 impl RecorderConfig {
     /// Resolve from the process environment and the env file.
-    pub fn resolve(
+    pub(crate) fn resolve(
         env: &BTreeMap<String, String>,
         source: &EnvSource,
     ) -> Result<RecorderConfig, RecorderError> {
@@ -143,29 +143,29 @@ impl RecorderConfig {
         self.data_dir.join("overview")
     }
     /// `overview/overview.md`.
-    pub fn overview_path(&self) -> PathBuf {
+    pub(crate) fn overview_path(&self) -> PathBuf {
         self.overview_dir().join("overview.md")
     }
     /// `overview/changelog.md`.
-    pub fn changelog_path(&self) -> PathBuf {
+    pub(crate) fn changelog_path(&self) -> PathBuf {
         self.overview_dir().join("changelog.md")
     }
     /// `cursor.json`.
-    pub fn cursor_path(&self) -> PathBuf {
+    pub(crate) fn cursor_path(&self) -> PathBuf {
         self.data_dir.join("cursor.json")
     }
     fn state_path(&self) -> PathBuf {
         self.data_dir.join("state.json")
     }
     /// `metrics.prom`: the recorder's series, served by the server's `/metrics`.
-    pub fn metrics_path(&self) -> PathBuf {
+    pub(crate) fn metrics_path(&self) -> PathBuf {
         self.data_dir.join("metrics.prom")
     }
 }
 
 /// What one cycle came to (the `reason` label of `mymcp_recorder_merge_cycles_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
+pub(crate) enum Reason {
     /// Overview (and changelog) written, cursor advanced.
     Success,
     /// Nothing new; no LLM call.
@@ -190,7 +190,7 @@ pub enum Reason {
 
 impl Reason {
     /// Label value.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Reason::Success => "success",
             Reason::NoEvents => "no_events",
@@ -220,24 +220,24 @@ impl Reason {
 
 /// What survives restarts besides the cursor: breaker and timestamps (`state.json`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct State {
+pub(crate) struct State {
     /// Failed cycles in a row.
-    pub consecutive_failures: u32,
+    pub(crate) consecutive_failures: u32,
     /// Breaker tripped.
-    pub circuit_open: bool,
+    pub(crate) circuit_open: bool,
     /// Newest event seen by the last failed attempt: while open, only an event past it
     /// triggers a retry.
-    pub high_water: Option<Cursor>,
+    pub(crate) high_water: Option<Cursor>,
     /// Unix seconds of the last cycle that called the model (0: never).
-    pub last_attempt: u64,
+    pub(crate) last_attempt: u64,
     /// Unix seconds of the last success (0: never).
-    pub last_success: u64,
+    pub(crate) last_success: u64,
     /// Unix seconds of the last bootstrap attempt (0: never).
-    pub last_bootstrap: u64,
+    pub(crate) last_bootstrap: u64,
 }
 
 /// The recorder with its client, metrics and persisted state.
-pub struct Recorder {
+pub(crate) struct Recorder {
     cfg: RecorderConfig,
     client: LlmClient,
     metrics: RecorderMetrics,
@@ -261,7 +261,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RecorderError + '_ {
 
 impl Recorder {
     /// Set up: data directories, HTTP client, persisted state.
-    pub fn new(cfg: RecorderConfig) -> Result<Recorder, RecorderError> {
+    pub(crate) fn new(cfg: RecorderConfig) -> Result<Recorder, RecorderError> {
         if cfg.llm.api_key.is_empty() && cfg.llm.base_url == cfg.llm.provider.default_base_url() {
             return Err(RecorderError::Invalid(
                 "MYMCP_RECORDER_LLM_API_KEY is not set (needed for the provider's public API)"
@@ -287,7 +287,7 @@ impl Recorder {
     }
 
     /// Run one cycle and record its outcome.
-    pub async fn cycle(&mut self) -> Reason {
+    pub(crate) async fn cycle(&mut self) -> Reason {
         let started = Instant::now();
         let reason = self.cycle_inner().await;
         if reason != Reason::CircuitOpen {
@@ -530,7 +530,7 @@ impl Recorder {
     }
 
     /// Cycle every merge interval until `stop` resolves.
-    pub async fn run(&mut self, stop: impl std::future::Future<Output = ()>) {
+    pub(crate) async fn run(&mut self, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
         loop {
             self.cycle().await;
@@ -551,7 +551,10 @@ fn minute_stamp(t: SystemTime) -> String {
 }
 
 /// `t` (whole seconds, UTC) in the given format; empty if it cannot be represented.
-pub fn format_utc(t: SystemTime, format: &(impl time::formatting::Formattable + ?Sized)) -> String {
+pub(crate) fn format_utc(
+    t: SystemTime,
+    format: &(impl time::formatting::Formattable + ?Sized),
+) -> String {
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -563,14 +566,14 @@ pub fn format_utc(t: SystemTime, format: &(impl time::formatting::Formattable + 
 }
 
 /// The unit `--install-unit` prints, with this binary's path.
-pub fn unit_text(binary: &Path, env_file: &Path) -> String {
+pub(crate) fn unit_text(binary: &Path, env_file: &Path) -> String {
     include_str!("../../packaging/systemd/mymcp-recorder.service")
         .replace("/usr/bin/mymcp", &binary.display().to_string())
         .replace("/etc/mymcp/.env", &env_file.display().to_string())
 }
 
 /// Values kept out of logs.
-pub fn redacted(cfg: &RecorderConfig) -> Value {
+pub(crate) fn redacted(cfg: &RecorderConfig) -> Value {
     serde_json::json!({
         "provider": cfg.llm.provider.as_str(),
         "model": cfg.llm.model,

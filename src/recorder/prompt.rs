@@ -12,16 +12,16 @@ use super::Reason;
 use super::events::Event;
 
 /// Largest overview accepted from the model.
-pub const MAX_OVERVIEW_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_OVERVIEW_BYTES: usize = 256 * 1024;
 /// Longest changelog entry accepted.
-pub const MAX_CHANGELOG_LINE: usize = 300;
+pub(crate) const MAX_CHANGELOG_LINE: usize = 300;
 /// Output kept per probe.
 const PROBE_OUTPUT_BYTES: usize = 8 * 1024;
 /// Audit record kept per event in the merge prompt.
 const EVENT_BYTES: usize = 2 * 1024;
 
 /// System prompt of a merge.
-pub const MERGE_SYSTEM: &str = "You keep a short Markdown map of one Linux host for the AI \
+pub(crate) const MERGE_SYSTEM: &str = "You keep a short Markdown map of one Linux host for the AI \
 assistants that operate it: what it is for, its services, applications, listening ports, \
 data locations, recent changes and quirks. You get the current map, the latest changelog \
 lines and new audit events (tool calls that changed the host, as JSON). Update only what \
@@ -32,7 +32,7 @@ Answer with exactly one JSON object and nothing else:\n\
 \"new_changelog_lines\": [\"<tool> | <effect, at most 120 characters>\"]}";
 
 /// System prompt of the bootstrap.
-pub const BOOTSTRAP_SYSTEM: &str = "You write a short Markdown map of one Linux host for the \
+pub(crate) const BOOTSTRAP_SYSTEM: &str = "You write a short Markdown map of one Linux host for the \
 AI assistants that will operate it, from the output of read-only probe commands. Keep what \
 matters to someone about to work on the host: what it is for, OS, running services, deployed \
 applications, listening ports and their owners, important data locations, scheduled jobs, \
@@ -43,16 +43,16 @@ Services, ## Deployed Applications, ## Network, ## Data Locations, ## Recent Cha
 
 /// One read-only probe.
 #[derive(Debug, Clone, Copy)]
-pub struct ProbeSpec {
+pub(crate) struct ProbeSpec {
     /// Short name shown to the model.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// `sh -c` command line (read-only by construction).
-    pub command: &'static str,
+    pub(crate) command: &'static str,
 }
 
 /// The probes, most informative first (`MYMCP_RECORDER_BOOTSTRAP_MAX_ITERATIONS` caps how
 /// many run).
-pub const PROBES: &[ProbeSpec] = &[
+pub(crate) const PROBES: &[ProbeSpec] = &[
     ProbeSpec {
         name: "os",
         command: "cat /etc/os-release 2>/dev/null; uname -srm; uptime; hostname",
@@ -97,17 +97,17 @@ pub const PROBES: &[ProbeSpec] = &[
 
 /// A probe and what it printed.
 #[derive(Debug, Clone)]
-pub struct ProbeResult {
+pub(crate) struct ProbeResult {
     /// Probe name.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Command that ran.
-    pub command: &'static str,
+    pub(crate) command: &'static str,
     /// Combined output, capped; `[timed out]` when killed.
-    pub output: String,
+    pub(crate) output: String,
 }
 
 /// Run up to `max` probes, each under `timeout`, with the scrubbed child environment.
-pub async fn run_probes(max: usize, timeout: Duration) -> Vec<ProbeResult> {
+pub(crate) async fn run_probes(max: usize, timeout: Duration) -> Vec<ProbeResult> {
     let mut out = Vec::new();
     for p in PROBES.iter().take(max) {
         let output = run_probe(p.command, timeout).await;
@@ -161,7 +161,7 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// The bootstrap request, cut to fit the token budget (about 4 characters a token, with the
 /// answer's `max_tokens` reserved).
-pub fn bootstrap_user(probes: &[ProbeResult], budget: u64, max_tokens: u64) -> String {
+pub(crate) fn bootstrap_user(probes: &[ProbeResult], budget: u64, max_tokens: u64) -> String {
     let room = budget.saturating_sub(max_tokens).saturating_mul(4) as usize;
     let mut s = String::from("Probe results from this host:\n");
     for p in probes {
@@ -181,7 +181,7 @@ pub fn bootstrap_user(probes: &[ProbeResult], budget: u64, max_tokens: u64) -> S
 }
 
 /// The merge request: current map, recent changelog, new events.
-pub fn merge_user(overview: &str, changelog: &str, events: &[Event]) -> String {
+pub(crate) fn merge_user(overview: &str, changelog: &str, events: &[Event]) -> String {
     let recent: Vec<&str> = changelog.lines().rev().take(10).collect();
     let mut s =
         format!("## Current map\n\n{overview}\n\n## Latest changelog lines (newest first)\n\n");
@@ -206,15 +206,15 @@ pub fn merge_user(overview: &str, changelog: &str, events: &[Event]) -> String {
 
 /// A validated merge answer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MergeAnswer {
+pub(crate) struct MergeAnswer {
     /// The new overview.
-    pub overview: String,
+    pub(crate) overview: String,
     /// New changelog entries (`tool | effect`), without the time column.
-    pub changelog: Vec<String>,
+    pub(crate) changelog: Vec<String>,
 }
 
 /// Take the JSON object out of the answer (models like code fences) and check it.
-pub fn parse_merge(text: &str) -> Result<MergeAnswer, Reason> {
+pub(crate) fn parse_merge(text: &str) -> Result<MergeAnswer, Reason> {
     let t = text.trim();
     let json = match (t.find('{'), t.rfind('}')) {
         (Some(a), Some(b)) if a < b => &t[a..=b],
@@ -246,7 +246,7 @@ pub fn parse_merge(text: &str) -> Result<MergeAnswer, Reason> {
 }
 
 /// The bootstrap answer: a Markdown document (a code fence around it is removed).
-pub fn parse_overview(text: &str) -> Result<String, Reason> {
+pub(crate) fn parse_overview(text: &str) -> Result<String, Reason> {
     let mut t = text.trim();
     if let Some(rest) = t.strip_prefix("```") {
         let rest = rest.split_once('\n').map_or("", |(_, r)| r);

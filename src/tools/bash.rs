@@ -22,36 +22,36 @@ use crate::guard::require_absolute;
 
 /// Arguments as in the reference schema.
 #[derive(Debug, Deserialize)]
-pub struct Args {
+pub(crate) struct Args {
     /// Command line for `bash -c`.
-    pub command: String,
+    pub(crate) command: String,
     /// Seconds, clamped to 1..=600 (default 30).
-    pub timeout: Option<i64>,
+    pub(crate) timeout: Option<i64>,
     /// Absolute directory (default `/`).
-    pub working_dir: Option<String>,
+    pub(crate) working_dir: Option<String>,
     /// Cap per stream, clamped to 1..=hard cap.
-    pub max_output_bytes: Option<i64>,
+    pub(crate) max_output_bytes: Option<i64>,
 }
 
 /// How long to keep reading the pipes after the shell has exited. Output that a background
 /// child writes later is not waited for.
-pub const DRAIN: Duration = Duration::from_millis(250);
+pub(crate) const DRAIN: Duration = Duration::from_millis(250);
 
 /// Time between SIGTERM and SIGKILL on timeout.
-pub const KILL_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// Pipes still held open by background children are drained (and discarded) by detached
 /// tasks so those children do not die of SIGPIPE; at most this many at once.
 const MAX_LEFTOVER_DRAINERS: usize = 128;
 
 /// Reports progress to the client (MCP progress notifications). Implemented by the MCP layer.
-pub trait ProgressSink: Send + Sync {
+pub(crate) trait ProgressSink: Send + Sync {
     /// Send one update: bytes of output so far and the latest output line.
     fn update(&self, bytes: u64, last_line: String);
 }
 
 /// Shared state of all bash calls.
-pub struct BashRunner {
+pub(crate) struct BashRunner {
     shell: PathBuf,
     env: Vec<(OsString, OsString)>,
     sem: Arc<Semaphore>,
@@ -61,7 +61,7 @@ pub struct BashRunner {
 }
 
 /// `bash` when present, `sh` otherwise (the reference always ran `/bin/sh`, D-35).
-pub fn find_shell() -> PathBuf {
+pub(crate) fn find_shell() -> PathBuf {
     for p in ["/bin/bash", "/usr/bin/bash", "/usr/local/bin/bash"] {
         if Path::new(p).is_file() {
             return PathBuf::from(p);
@@ -77,7 +77,7 @@ pub fn find_shell() -> PathBuf {
 
 /// Output of one stream: the first half of the cap and a ring of the last half.
 #[derive(Debug)]
-pub struct HeadTail {
+pub(crate) struct HeadTail {
     cap: usize,
     head: Vec<u8>,
     tail: VecDeque<u8>,
@@ -86,7 +86,7 @@ pub struct HeadTail {
 
 impl HeadTail {
     /// Keep at most `cap` bytes.
-    pub fn new(cap: usize) -> Self {
+    pub(crate) fn new(cap: usize) -> Self {
         Self {
             cap: cap.max(1),
             head: Vec::new(),
@@ -100,7 +100,7 @@ impl HeadTail {
     }
 
     /// Append bytes, dropping the middle when over the cap.
-    pub fn push(&mut self, mut data: &[u8]) {
+    pub(crate) fn push(&mut self, mut data: &[u8]) {
         self.total += data.len() as u64;
         let room = self.head_cap().saturating_sub(self.head.len());
         if room > 0 {
@@ -122,14 +122,9 @@ impl HeadTail {
         }
     }
 
-    /// Bytes seen in all.
-    pub fn total(&self) -> u64 {
-        self.total
-    }
-
     /// The text to return: everything when it fitted, else head, marker, tail. Invalid
     /// UTF-8 becomes U+FFFD here only; a character cut by the seam is dropped, not mangled.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let kept = (self.head.len() + self.tail.len()) as u64;
         let tail: Vec<u8> = self.tail.iter().copied().collect();
         if kept == self.total {
@@ -178,7 +173,7 @@ fn trim_incomplete_start(b: &[u8]) -> &[u8] {
 }
 
 /// Conventional name of a signal number.
-pub fn signal_name(n: i32) -> String {
+pub(crate) fn signal_name(n: i32) -> String {
     let name = match n {
         1 => "SIGHUP",
         2 => "SIGINT",
@@ -275,22 +270,22 @@ fn last_full_line(data: &[u8]) -> Option<&[u8]> {
 
 /// Result of one run.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Exit code, or -1 when a signal ended the shell or it timed out.
-    pub exit_code: i32,
+    pub(crate) exit_code: i32,
     /// Signal name when a signal ended the shell.
-    pub signal: Option<String>,
+    pub(crate) signal: Option<String>,
     /// Whether the timeout fired.
-    pub timed_out: bool,
+    pub(crate) timed_out: bool,
     /// Captured stdout (head + tail).
-    pub stdout: String,
+    pub(crate) stdout: String,
     /// Captured stderr (head + tail).
-    pub stderr: String,
+    pub(crate) stderr: String,
 }
 
 impl Outcome {
     /// The reference's result object, plus `signal`.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut v = json!({
             "exit_code": self.exit_code,
             "stderr": self.stderr,
@@ -306,7 +301,7 @@ impl Outcome {
 
 impl BashRunner {
     /// Build once at start-up. `env` is the scrubbed child environment.
-    pub fn new(max_concurrent: u32, env: Vec<(OsString, OsString)>) -> Self {
+    pub(crate) fn new(max_concurrent: u32, env: Vec<(OsString, OsString)>) -> Self {
         let n = max_concurrent.max(1) as usize;
         Self {
             shell: find_shell(),
@@ -318,18 +313,13 @@ impl BashRunner {
         }
     }
 
-    /// The shell in use.
-    pub fn shell(&self) -> &Path {
-        &self.shell
-    }
-
     /// Number of running shells.
-    pub fn inflight(&self) -> usize {
+    pub(crate) fn inflight(&self) -> usize {
         self.inflight.lock().map(|s| s.len()).unwrap_or(0)
     }
 
     /// Shutdown: SIGTERM every group, wait up to `grace` for them to go, SIGKILL the rest.
-    pub async fn terminate_all(&self, grace: Duration) {
+    pub(crate) async fn terminate_all(&self, grace: Duration) {
         let groups: Vec<i32> = match self.inflight.lock() {
             Ok(s) => s.iter().copied().collect(),
             Err(_) => return,
@@ -356,7 +346,7 @@ impl BashRunner {
     }
 
     /// Run one command.
-    pub async fn run(
+    pub(crate) async fn run(
         &self,
         args: Args,
         default_max: u64,
@@ -562,7 +552,7 @@ mod tests {
             "{r}"
         );
         assert!(r.ends_with("]\n89END"), "{r}");
-        assert_eq!(h.total(), 10003);
+        assert_eq!(h.total, 10003);
         // Memory stays at the cap.
         assert_eq!(h.head.len() + h.tail.len(), 10);
     }

@@ -12,23 +12,23 @@ use crate::tools::write_file::human;
 
 /// Arguments as in the reference schema.
 #[derive(Debug, Deserialize)]
-pub struct Args {
+pub(crate) struct Args {
     /// Absolute path.
-    pub file_path: String,
+    pub(crate) file_path: String,
     /// Text to find.
-    pub old_string: String,
+    pub(crate) old_string: String,
     /// Replacement.
-    pub new_string: String,
+    pub(crate) new_string: String,
     /// Replace every occurrence.
     #[serde(default)]
-    pub replace_all: bool,
+    pub(crate) replace_all: bool,
 }
 
 /// Largest file edit_file loads.
-pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Run the tool (blocking).
-pub fn run(guard: &Guard, max_string: u64, args: Args) -> Result<Value, ToolError> {
+pub(crate) fn run(guard: &Guard, max_string: u64, args: Args) -> Result<Value, ToolError> {
     crate::guard::require_absolute(&args.file_path, "file_path")?;
     guard.check_real(
         &crate::guard::canonicalize_lenient(std::path::Path::new(&args.file_path)),
@@ -65,7 +65,7 @@ pub fn run(guard: &Guard, max_string: u64, args: Args) -> Result<Value, ToolErro
 
 /// The edit itself. When `old` is not found as given but the file uses CRLF, `old` and `new`
 /// are tried again with every lone `\n` turned into `\r\n`.
-pub fn edit_bytes(
+pub(crate) fn edit_bytes(
     data: &[u8],
     old: &[u8],
     new: &[u8],

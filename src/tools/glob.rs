@@ -20,18 +20,18 @@ use crate::guard::{Access, Guard, require_absolute};
 
 /// Arguments as in the reference schema.
 #[derive(Debug, Deserialize)]
-pub struct Args {
+pub(crate) struct Args {
     /// Glob pattern, relative to `path`.
-    pub pattern: String,
+    pub(crate) pattern: String,
     /// Root directory (default `/`).
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
 }
 
 /// How long one glob may walk before it returns what it has.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Directories never entered when walking from `/`: virtual, huge or endless.
-pub const VIRTUAL_ROOTS: [&str; 3] = ["/proc", "/sys", "/dev"];
+pub(crate) const VIRTUAL_ROOTS: [&str; 3] = ["/proc", "/sys", "/dev"];
 
 fn has_meta(c: &str) -> bool {
     c.contains(['*', '?', '[', '{', '\\'])
@@ -39,15 +39,15 @@ fn has_meta(c: &str) -> bool {
 
 /// Longest glob pattern accepted, in bytes: a path pattern longer than `PATH_MAX` cannot match
 /// anything a path can be.
-pub const MAX_GLOB_LEN: usize = crate::guard::PATH_MAX;
+pub(crate) const MAX_GLOB_LEN: usize = crate::guard::PATH_MAX;
 
 /// Deepest `{…}` nesting accepted. The glob parser recurses per level: thousands of nested
 /// braces overflowed the thread's stack, which aborts the whole process (a stack overflow
 /// cannot be caught). Real patterns nest one or two levels.
-pub const MAX_BRACE_DEPTH: usize = 10;
+pub(crate) const MAX_BRACE_DEPTH: usize = 10;
 
 /// Refuse a glob pattern before any parser sees it: too long, or braces nested too deep.
-pub fn check_glob_shape(pattern: &str) -> Result<(), ToolError> {
+pub(crate) fn check_glob_shape(pattern: &str) -> Result<(), ToolError> {
     if pattern.len() > MAX_GLOB_LEN {
         return Err(ToolError::InvalidPattern(format!(
             "glob pattern is {} bytes long; at most {MAX_GLOB_LEN} bytes are accepted",
@@ -88,19 +88,29 @@ fn compile(pattern: &str) -> Result<GlobMatcher, ToolError> {
 /// Should a walk skip this directory? Shared by glob and grep. `id` is the directory's
 /// (device, inode) when known: a bind mount of a protected directory has a harmless path but
 /// the protected directory's identity.
-pub fn skip_dir(guard: &Guard, root_is_slash: bool, path: &Path, id: Option<(u64, u64)>) -> bool {
+pub(crate) fn skip_dir(
+    guard: &Guard,
+    root_is_slash: bool,
+    path: &Path,
+    id: Option<(u64, u64)>,
+) -> bool {
     (root_is_slash && VIRTUAL_ROOTS.iter().any(|v| path == Path::new(v)))
         || guard.check_real(path, Access::Read).is_err()
         || id.is_some_and(|(d, i)| guard.is_protected_id(d, i, Access::Read))
 }
 
 /// (device, inode) of a walked directory entry.
-pub fn entry_id(m: Option<std::fs::Metadata>) -> Option<(u64, u64)> {
+pub(crate) fn entry_id(m: Option<std::fs::Metadata>) -> Option<(u64, u64)> {
     m.map(|m| (m.dev(), m.ino()))
 }
 
 /// Run the tool (blocking).
-pub fn run(guard: &Guard, max: u64, deadline: Duration, args: Args) -> Result<Value, ToolError> {
+pub(crate) fn run(
+    guard: &Guard,
+    max: u64,
+    deadline: Duration,
+    args: Args,
+) -> Result<Value, ToolError> {
     let root_s = args.path.as_deref().unwrap_or("/");
     let root = require_absolute(root_s, "path")?;
     check_glob_shape(&args.pattern)?;

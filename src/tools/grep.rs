@@ -22,39 +22,39 @@ use crate::tools::glob::{entry_id, skip_dir};
 
 /// Arguments as in the reference schema.
 #[derive(Debug, Deserialize)]
-pub struct Args {
+pub(crate) struct Args {
     /// Regular expression.
-    pub pattern: String,
+    pub(crate) pattern: String,
     /// File or directory (default `/`).
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// File-name filter.
-    pub glob: Option<String>,
+    pub(crate) glob: Option<String>,
     /// `content`, `files` or `count`.
-    pub output_mode: Option<String>,
+    pub(crate) output_mode: Option<String>,
     /// Lines of context.
-    pub context_lines: Option<i64>,
+    pub(crate) context_lines: Option<i64>,
     /// Result cap.
-    pub max_results: Option<i64>,
+    pub(crate) max_results: Option<i64>,
     /// Ignore case.
     #[serde(default)]
-    pub case_insensitive: bool,
+    pub(crate) case_insensitive: bool,
 }
 
 /// How long one search may run before it returns what it has.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Longest regular expression accepted, in bytes.
-pub const MAX_REGEX_LEN: usize = 8 * 1024;
+pub(crate) const MAX_REGEX_LEN: usize = 8 * 1024;
 
 /// Compiled-program and lazy-DFA budgets. Without them a short pattern of large Unicode
 /// classes (`\p{L}` repeated) spent seconds of CPU compiling before failing; with them it
 /// fails in milliseconds, while ordinary patterns stay far below.
-pub const REGEX_SIZE_LIMIT: usize = 8 << 20;
+pub(crate) const REGEX_SIZE_LIMIT: usize = 8 << 20;
 /// See [`REGEX_SIZE_LIMIT`].
-pub const REGEX_DFA_SIZE_LIMIT: usize = 16 << 20;
+pub(crate) const REGEX_DFA_SIZE_LIMIT: usize = 16 << 20;
 
 /// Longest line text returned; longer lines are cut (minified files would blow up output).
-pub const MAX_LINE_CHARS: usize = 2000;
+pub(crate) const MAX_LINE_CHARS: usize = 2000;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -214,7 +214,7 @@ fn flush(c: &mut Collector, path: &str, sink_buf: Vec<String>, matches: u64, sto
 }
 
 /// Compile a search pattern within the length and size budgets.
-pub fn build_matcher(
+pub(crate) fn build_matcher(
     pattern: &str,
     case_insensitive: bool,
 ) -> Result<grep_regex::RegexMatcher, ToolError> {
@@ -234,7 +234,7 @@ pub fn build_matcher(
 }
 
 /// Run the tool (blocking).
-pub fn run(
+pub(crate) fn run(
     guard: &Guard,
     default_max: u64,
     hard_max: u64,

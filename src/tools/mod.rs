@@ -2,38 +2,38 @@
 //! dispatch. One table decides both `tools/list` and `tools/call`, so a tool hidden from a
 //! role is also refused to it.
 
-pub mod bash;
-pub mod edit_file;
-pub mod glob;
-pub mod grep;
-pub mod overview;
-pub mod read_file;
-pub mod write_file;
+pub(crate) mod bash;
+pub(crate) mod edit_file;
+pub(crate) mod glob;
+pub(crate) mod grep;
+pub(crate) mod overview;
+pub(crate) mod read_file;
+pub(crate) mod write_file;
 
 use std::sync::{Arc, LazyLock};
 
 use serde_json::{Map, Value, json};
 
+use crate::daemon::AppState;
 use crate::error::ToolError;
-use crate::server::AppState;
 use crate::tokens::Role;
 
 /// One tool's static description.
 #[derive(Debug)]
-pub struct ToolSpec {
+pub(crate) struct ToolSpec {
     /// Tool name (wire).
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Minimum role that may list and call it.
-    pub role: Role,
+    pub(crate) role: Role,
     /// Description shown to the model.
-    pub description: &'static str,
+    pub(crate) description: &'static str,
     /// JSON Schema of the arguments (names, types, `required` as the reference).
-    pub schema: Value,
+    pub(crate) schema: Value,
 }
 
 /// MCP tool annotations: (read_only, destructive, idempotent, open_world). Hints for clients
 /// deciding what to confirm with the user.
-pub fn annotations(name: &str) -> (bool, bool, bool, bool) {
+pub(crate) fn annotations(name: &str) -> (bool, bool, bool, bool) {
     match name {
         "read_file" | "glob" | "grep" | "server_overview" => (true, false, true, false),
         // Mints a URL; reads nothing itself.
@@ -64,7 +64,7 @@ fn object(props: Vec<(&str, Value)>, required: &[&str]) -> Value {
 }
 
 /// All nine tools, sorted by name.
-pub static TOOLS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
+pub(crate) static TOOLS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
     let mut v = vec![
         ToolSpec {
             name: "bash_execute",
@@ -279,13 +279,13 @@ changes) with its age and how many changes are not yet folded in.",
 });
 
 /// Look a tool up by name.
-pub fn spec(name: &str) -> Option<&'static ToolSpec> {
+pub(crate) fn spec(name: &str) -> Option<&'static ToolSpec> {
     TOOLS.iter().find(|t| t.name == name)
 }
 
 /// Validate `args` against `schema`: required fields, JSON types, enums, unknown fields.
 /// Messages name the field.
-pub fn validate(schema: &Value, args: &Map<String, Value>) -> Result<(), ToolError> {
+pub(crate) fn validate(schema: &Value, args: &Map<String, Value>) -> Result<(), ToolError> {
     let props = schema
         .get("properties")
         .and_then(Value::as_object)
@@ -373,19 +373,19 @@ fn parse<T: serde::de::DeserializeOwned>(args: Map<String, Value>) -> Result<T, 
 /// File tool jobs (read, glob, grep, write, edit, overview) running at once on blocking
 /// threads. Bounded so that no caller can fill tokio's blocking pool (which token reloads,
 /// transfers and the admin API need too) with reads that hang on a slow file system.
-pub const MAX_FILE_JOBS: usize = 32;
+pub(crate) const MAX_FILE_JOBS: usize = 32;
 
 /// Reads of files over [`read_file::LARGE_READ_BYTES`] running at once (each may build a
 /// reply of up to 16 MiB).
-pub const MAX_LARGE_READS: usize = 4;
+pub(crate) const MAX_LARGE_READS: usize = 4;
 
 /// How long a call waits for a free file-job slot before answering `Busy`.
-pub const FILE_JOB_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const FILE_JOB_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long a call waits for its file job. Tools stop themselves well before (walks and reads
 /// have 30 s deadlines); this only fires when a file system stops answering. The job keeps its
 /// slot until the kernel returns, so a hung mount cannot take more than [`MAX_FILE_JOBS`].
-pub const FILE_JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const FILE_JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Run blocking file work off the async workers, within the file-job bound.
 async fn blocking(
@@ -419,7 +419,7 @@ async fn blocking(
 }
 
 /// Run a validated call. The caller has already checked the role.
-pub async fn dispatch(
+pub(crate) async fn dispatch(
     state: Arc<AppState>,
     caller: &crate::mcp::Caller,
     name: &str,

@@ -11,24 +11,24 @@ use crate::recorder::events::{self, PendingCounter};
 
 /// Inputs the tool needs (all from the configuration).
 #[derive(Debug, Clone, Copy)]
-pub struct Sources<'a> {
+pub(crate) struct Sources<'a> {
     /// `MYMCP_RECORDER_DATA_DIR`.
-    pub data_dir: &'a Path,
+    pub(crate) data_dir: &'a Path,
     /// `MYMCP_AUDIT_LOG_DIR`.
-    pub audit_dir: &'a Path,
+    pub(crate) audit_dir: &'a Path,
     /// `MYMCP_RECORDER_MERGE_INTERVAL_SEC`.
-    pub merge_interval: Duration,
+    pub(crate) merge_interval: Duration,
 }
 
 /// The banner put in front of a stale overview.
-pub fn stale_banner(pending: u64, minutes: u64) -> String {
+pub(crate) fn stale_banner(pending: u64, minutes: u64) -> String {
     format!(
         "_⚠️ {pending} events pending; recorder overview stale for {minutes} minutes — check: systemctl status mymcp-recorder_\n\n"
     )
 }
 
 /// Read the overview and count the backlog. `counter` keeps scan positions between calls.
-pub fn run(
+pub(crate) fn run(
     src: Sources<'_>,
     counter: &Mutex<PendingCounter>,
     now: SystemTime,

@@ -15,51 +15,51 @@ use crate::guard::{Guard, OpenedFile};
 
 /// Arguments as in the reference schema.
 #[derive(Debug, Deserialize)]
-pub struct Args {
+pub(crate) struct Args {
     /// Absolute path.
-    pub file_path: String,
+    pub(crate) file_path: String,
     /// First line, 1-based.
-    pub offset: Option<i64>,
+    pub(crate) offset: Option<i64>,
     /// Number of lines.
-    pub limit: Option<i64>,
+    pub(crate) limit: Option<i64>,
 }
 
 /// Limits taken from the configuration.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// `MYMCP_READ_FILE_DEFAULT_LIMIT`.
-    pub default_limit: u64,
+    pub(crate) default_limit: u64,
     /// `MYMCP_READ_FILE_MAX_LIMIT`.
-    pub max_limit: u64,
+    pub(crate) max_limit: u64,
     /// `MYMCP_READ_FILE_MAX_LINE_BYTES`.
-    pub max_line_bytes: u64,
+    pub(crate) max_line_bytes: u64,
 }
 
 /// What the window read produced.
 #[derive(Debug, PartialEq)]
-pub struct Window {
+pub(crate) struct Window {
     /// Formatted `"%4d\t<line>"` lines joined by `\n`.
-    pub content: String,
+    pub(crate) content: String,
     /// Lines in the whole file.
-    pub total_lines: u64,
+    pub(crate) total_lines: u64,
     /// The budget ran out: the first line not returned (`None`: the window is complete).
-    pub stopped_at: Option<u64>,
+    pub(crate) stopped_at: Option<u64>,
 }
 
 /// Largest reply, in bytes as sent: the content is JSON-escaped twice on the way out (a
 /// string inside the result JSON, inside the JSON-RPC text block), so a NUL byte costs seven.
 /// A window that would exceed it stops early with `truncated: true` and a `note`.
-pub const MAX_REPLY_BYTES: u64 = 16 << 20;
+pub(crate) const MAX_REPLY_BYTES: u64 = 16 << 20;
 
 /// Files larger than this count as large reads, of which only a few run at once.
-pub const LARGE_READ_BYTES: u64 = 1 << 20;
+pub(crate) const LARGE_READ_BYTES: u64 = 1 << 20;
 
 /// How long one read may take before it returns what it has.
-pub const READ_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+pub(crate) const READ_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A request that passed the guard, ready to read.
 #[derive(Debug)]
-pub struct Prepared {
+pub(crate) struct Prepared {
     opened: OpenedFile,
     path: String,
     offset: u64,
@@ -69,13 +69,13 @@ pub struct Prepared {
 
 impl Prepared {
     /// Size of the file at open time.
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.opened.size
     }
 }
 
 /// Clamp the arguments, open the file through the guard.
-pub fn prepare(guard: &Guard, limits: Limits, args: Args) -> Result<Prepared, ToolError> {
+pub(crate) fn prepare(guard: &Guard, limits: Limits, args: Args) -> Result<Prepared, ToolError> {
     let limit = args
         .limit
         .map(|l| l.clamp(1, limits.max_limit as i64) as u64)
@@ -92,7 +92,7 @@ pub fn prepare(guard: &Guard, limits: Limits, args: Args) -> Result<Prepared, To
 }
 
 /// Read the window and build the result (blocking I/O).
-pub fn read(p: Prepared) -> Result<Value, ToolError> {
+pub(crate) fn read(p: Prepared) -> Result<Value, ToolError> {
     // Small buffers for small files: a 64 KiB allocation per call shows up in profiles.
     let cap = (p.opened.size as usize).clamp(4096, 64 * 1024);
     let reader = BufReader::with_capacity(cap, p.opened.file);
@@ -124,11 +124,11 @@ pub fn read(p: Prepared) -> Result<Value, ToolError> {
 
 /// Limits of one window read besides the line count.
 #[derive(Debug, Clone, Copy)]
-pub struct Budget {
+pub(crate) struct Budget {
     /// Reply bytes after double JSON escaping.
-    pub reply_bytes: u64,
+    pub(crate) reply_bytes: u64,
     /// When to stop reading.
-    pub deadline: std::time::Instant,
+    pub(crate) deadline: std::time::Instant,
 }
 
 /// Bytes a line costs in the reply: escaped once as a JSON string inside the result, then
@@ -145,7 +145,7 @@ fn reply_cost(s: &str) -> u64 {
 }
 
 /// Stream `reader`, keeping lines `[offset, offset + limit)` and counting all lines.
-pub fn read_window(
+pub(crate) fn read_window(
     mut reader: impl BufRead,
     offset: u64,
     limit: u64,

@@ -9,15 +9,15 @@ use crate::guard::{Guard, replace_file, write_error};
 
 /// Arguments as in the reference schema.
 #[derive(Debug, Deserialize)]
-pub struct Args {
+pub(crate) struct Args {
     /// Absolute path.
-    pub file_path: String,
+    pub(crate) file_path: String,
     /// Full new content.
-    pub content: String,
+    pub(crate) content: String,
 }
 
 /// Run the tool (blocking).
-pub fn run(guard: &Guard, max_bytes: u64, args: Args) -> Result<Value, ToolError> {
+pub(crate) fn run(guard: &Guard, max_bytes: u64, args: Args) -> Result<Value, ToolError> {
     // Refuse protected paths before saying anything about the content.
     crate::guard::require_absolute(&args.file_path, "file_path")?;
     guard.check_real(
@@ -37,7 +37,7 @@ pub fn run(guard: &Guard, max_bytes: u64, args: Args) -> Result<Value, ToolError
 }
 
 /// `10MB`-style size for messages.
-pub fn human(n: u64) -> String {
+pub(crate) fn human(n: u64) -> String {
     if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{}MB", n >> 20)
     } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {

@@ -20,55 +20,55 @@ use crate::http::{self, HostPolicy};
 use crate::tokens::{self, Role, TokenFile, TokenStore};
 
 /// Everything a request handler may need. Shared behind an `Arc`.
-pub struct AppState {
+pub(crate) struct AppState {
     /// Resolved configuration.
-    pub config: Config,
+    pub(crate) config: Config,
     /// Client, admin and metrics tokens.
-    pub tokens: TokenStore,
+    pub(crate) tokens: TokenStore,
     /// Protected paths.
-    pub guard: Guard,
+    pub(crate) guard: Guard,
     /// Host/Origin allow-list.
-    pub hosts: HostPolicy,
+    pub(crate) hosts: HostPolicy,
     /// Temp-token mode (nothing persisted).
-    pub temp_mode: bool,
+    pub(crate) temp_mode: bool,
     /// Running shell commands.
-    pub bash: crate::tools::bash::BashRunner,
+    pub(crate) bash: crate::tools::bash::BashRunner,
     /// Audit log writer.
-    pub audit: crate::audit::AuditLog,
+    pub(crate) audit: crate::audit::AuditLog,
     /// Prometheus series.
-    pub metrics: crate::metrics::Metrics,
+    pub(crate) metrics: crate::metrics::Metrics,
     /// Transfer tickets.
-    pub tickets: crate::transfer::Tickets,
+    pub(crate) tickets: crate::transfer::Tickets,
     /// Transfers streaming at once.
-    pub transfers: crate::transfer::TransferSlots,
+    pub(crate) transfers: crate::transfer::TransferSlots,
     /// Slots for reads of large files (see `tools::MAX_LARGE_READS`).
-    pub large_reads: Arc<tokio::sync::Semaphore>,
+    pub(crate) large_reads: Arc<tokio::sync::Semaphore>,
     /// Slots for file tool jobs on blocking threads (see `tools::MAX_FILE_JOBS`).
-    pub file_jobs: Arc<tokio::sync::Semaphore>,
+    pub(crate) file_jobs: Arc<tokio::sync::Semaphore>,
     /// `server_overview`'s backlog counter (scan positions kept between calls).
-    pub pending: std::sync::Mutex<crate::recorder::events::PendingCounter>,
+    pub(crate) pending: std::sync::Mutex<crate::recorder::events::PendingCounter>,
 }
 
 /// A connection whose peer accepts none of our bytes for this long is closed: a client that
 /// stops reading a download (or any reply) must not hold its buffers and slot forever.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Options from the `serve` command line.
 #[derive(Debug, Clone, Default)]
-pub struct ServeOptions {
+pub(crate) struct ServeOptions {
     /// `--env-file`.
-    pub env_file: Option<PathBuf>,
+    pub(crate) env_file: Option<PathBuf>,
     /// `--host`.
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// `--port`.
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
     /// `--with-metrics-token` (temp-token mode only).
-    pub with_metrics_token: bool,
+    pub(crate) with_metrics_token: bool,
 }
 
 /// Start-up failures (exit 1).
 #[derive(Debug, thiserror::Error)]
-pub enum ServeError {
+pub(crate) enum ServeError {
     /// Configuration problem.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
@@ -91,15 +91,15 @@ pub enum ServeError {
 }
 
 /// Prepared server: state plus the resolved bind address.
-pub struct Prepared {
+pub(crate) struct Prepared {
     /// Shared state.
-    pub state: Arc<AppState>,
+    pub(crate) state: Arc<AppState>,
     /// Tokens to print once in temp-token mode: (label, value).
-    pub temp_tokens: Vec<(&'static str, String)>,
+    pub(crate) temp_tokens: Vec<(&'static str, String)>,
 }
 
 /// Resolve configuration and tokens. No socket yet.
-pub fn prepare(
+pub(crate) fn prepare(
     opts: &ServeOptions,
     env: &BTreeMap<String, String>,
 ) -> Result<Prepared, ServeError> {
@@ -185,7 +185,10 @@ pub fn prepare(
 }
 
 /// Bind, print the banner, serve until SIGTERM/SIGINT, then shut down gracefully.
-pub async fn run(prepared: Prepared, env: BTreeMap<String, String>) -> Result<(), ServeError> {
+pub(crate) async fn run(
+    prepared: Prepared,
+    env: BTreeMap<String, String>,
+) -> Result<(), ServeError> {
     let state = prepared.state;
     let cfg = &state.config;
     let addr = format!("{}:{}", bracket(&cfg.host), cfg.port);
