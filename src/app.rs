@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{self, Cli, Command, ConfigCommand};
+use crate::commands::{self, assets, doctor, init as service};
 use crate::config::{self, LogFormat};
-use crate::{assets, commands, daemon, doctor, otel, recorder, scrub, service};
+use crate::{daemon, otel, recorder, scrub};
 
 /// Parse the command line, run the command, print a failure as `<command>: <error>` and
 /// map it to the exit code (0 ok, 1 failure, 2 usage; clap exits 0/2 itself).

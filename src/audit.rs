@@ -1,8 +1,9 @@
 //! Audit log: one JSON line per tool call, denial and transfer redeem, with the reference's
-//! keys and result classification (§9). The file is 0600 in a 0750 directory, rotated by
-//! size (`audit.log.N`), and written with one `write` per line under a lock, so concurrent
-//! calls never interleave. No command output and no written content is copied (D-13): bash
-//! and write summaries carry sizes and SHA-256 digests only.
+//! keys and result classification (so existing log pipelines keep working). The file is 0600
+//! in a 0750 directory, rotated by size (`audit.log.N`), and written with one `write` per line
+//! under a lock, so concurrent calls never interleave. No command output and no written
+//! content is copied (the log would become a second copy of every secret that passed through
+//! us): bash and write summaries carry sizes and SHA-256 digests only.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -139,9 +140,12 @@ fn first_chars(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-/// Classification of a finished call: (result, error_code, error_message, reason).
+/// Classification of a finished call: (result, error_code, error_message, reason). A result
+/// that the tool itself reports as a failure (a command's non-zero exit) arrives as
+/// `soft_failure`: (code, message).
 pub(crate) fn classify(
     outcome: &Result<Value, ToolError>,
+    soft_failure: Option<(String, String)>,
 ) -> (&'static str, Option<String>, Option<String>, Option<String>) {
     match outcome {
         Err(ToolError::PermissionDenied(m)) => ("denied", None, None, Some(cap_str(m))),
@@ -151,61 +155,10 @@ pub(crate) fn classify(
             Some(cap_str(&e.to_string())),
             None,
         ),
-        Ok(v) => {
-            if v.get("timed_out") == Some(&Value::Bool(true)) {
-                let msg = v.get("stderr").and_then(Value::as_str).unwrap_or("");
-                return (
-                    "error",
-                    Some("TimeoutError".into()),
-                    Some(first_chars(msg, 200)),
-                    None,
-                );
-            }
-            match v.get("exit_code").and_then(Value::as_i64) {
-                Some(code) if code != 0 => {
-                    let stderr = v.get("stderr").and_then(Value::as_str).unwrap_or("");
-                    let msg = if stderr.is_empty() {
-                        "Non-zero exit code".to_string()
-                    } else {
-                        first_chars(stderr, 200)
-                    };
-                    ("error", Some(format!("ExitCode:{code}")), Some(msg), None)
-                }
-                _ => ("ok", None, None, None),
-            }
-        }
-    }
-}
-
-/// What an ok mutating call did, without copying content.
-pub(crate) fn summarize(tool: &str, args: &Map<String, Value>, v: &Value) -> Option<Value> {
-    let s = |k: &str| args.get(k).and_then(Value::as_str).unwrap_or("");
-    match tool {
-        "bash_execute" => {
-            let out = v.get("stdout").and_then(Value::as_str).unwrap_or("");
-            Some(json!({
-                "exit_code": v.get("exit_code"),
-                "stdout_bytes": out.len(),
-                "stdout_sha256": hex::encode(Sha256::digest(out.as_bytes())),
-                "timed_out": v.get("timed_out"),
-            }))
-        }
-        "write_file" => Some(json!({
-            "path": s("file_path"),
-            "size_bytes": s("content").len(),
-            "sha256": hex::encode(Sha256::digest(s("content").as_bytes())),
-        })),
-        "edit_file" => {
-            let n = v.get("replacements").and_then(Value::as_u64).unwrap_or(0);
-            let count = |t: &str| t.matches('\n').count() as u64 * n;
-            Some(json!({
-                "path": s("file_path"),
-                "lines_added": count(s("new_string")),
-                "lines_removed": count(s("old_string")),
-                "hunk_count": n,
-            }))
-        }
-        _ => None,
+        Ok(_) => match soft_failure {
+            Some((code, message)) => ("error", Some(code), Some(message), None),
+            None => ("ok", None, None, None),
+        },
     }
 }
 
@@ -291,7 +244,8 @@ impl AuditLog {
             return Err(std::io::Error::other("audit log is not a regular file"));
         }
         if meta.permissions().mode() & 0o077 != 0 {
-            // A log left world-readable by the reference (D-13) is tightened.
+            // The reference left its log world-readable; a log holding every call's
+            // arguments must not be, so an inherited one is tightened.
             file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         }
         Ok(Open {

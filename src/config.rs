@@ -3,7 +3,7 @@
 //! Precedence is process environment > env file > built-in default. The env file is found in
 //! this order: an explicit path (`--env-file` or `MYMCP_ENV_FILE`), `/etc/mymcp/.env`, `./.env`.
 //! An explicitly named file that does not exist is a fatal error (the reference silently fell
-//! back to temp-token mode, D-26).
+//! back to temp-token mode with fresh tokens, so a typo in the path locked every client out).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -456,7 +456,8 @@ pub(crate) fn process_env() -> BTreeMap<String, String> {
 }
 
 /// The environment a child process should get: the server's, minus every `MYMCP_*` variable
-/// (they carry the admin and metrics tokens and recorder API keys, D-9).
+/// (they carry the admin and metrics tokens and recorder API keys, which a command must not
+/// be able to print).
 pub(crate) fn child_env() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
     std::env::vars_os()
         .filter(|(k, _)| {

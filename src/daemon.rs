@@ -1,5 +1,5 @@
-//! `mymcp serve`: start-up (config, tokens, temp-token mode), the accept loop, background
-//! reloads and graceful shutdown.
+//! `mymcp serve`: start-up (config, tokens, temp-token mode), the accept loop, signals,
+//! background reloads and the ticket sweeper, and graceful shutdown.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,38 +16,11 @@ use tower::ServiceExt;
 
 use crate::config::{self, Config, EnvSource};
 use crate::guard::Guard;
-use crate::http::{self, HostPolicy};
+use crate::hosts::HostPolicy;
+use crate::http;
+use crate::state::AppState;
 use crate::tokens::{self, Role, TokenFile, TokenStore};
-
-/// Everything a request handler may need. Shared behind an `Arc`.
-pub(crate) struct AppState {
-    /// Resolved configuration.
-    pub(crate) config: Config,
-    /// Client, admin and metrics tokens.
-    pub(crate) tokens: TokenStore,
-    /// Protected paths.
-    pub(crate) guard: Guard,
-    /// Host/Origin allow-list.
-    pub(crate) hosts: HostPolicy,
-    /// Temp-token mode (nothing persisted).
-    pub(crate) temp_mode: bool,
-    /// Running shell commands.
-    pub(crate) bash: crate::tools::bash::BashRunner,
-    /// Audit log writer.
-    pub(crate) audit: crate::audit::AuditLog,
-    /// Prometheus series.
-    pub(crate) metrics: crate::metrics::Metrics,
-    /// Transfer tickets.
-    pub(crate) tickets: crate::transfer::Tickets,
-    /// Transfers streaming at once.
-    pub(crate) transfers: crate::transfer::TransferSlots,
-    /// Slots for reads of large files (see `tools::MAX_LARGE_READS`).
-    pub(crate) large_reads: Arc<tokio::sync::Semaphore>,
-    /// Slots for file tool jobs on blocking threads (see `tools::MAX_FILE_JOBS`).
-    pub(crate) file_jobs: Arc<tokio::sync::Semaphore>,
-    /// `server_overview`'s backlog counter (scan positions kept between calls).
-    pub(crate) pending: std::sync::Mutex<crate::recorder::events::PendingCounter>,
-}
+use crate::tools::Services;
 
 /// A connection whose peer accepts none of our bytes for this long is closed: a client that
 /// stops reading a download (or any reply) must not hold its buffers and slot forever.
@@ -109,7 +82,8 @@ pub(crate) fn prepare(
     if let Some(h) = &opts.host {
         cfg.host = h.clone();
     } else if temp_mode && !env.contains_key("MYMCP_HOST") {
-        // Throwaway tokens never face the network unless asked for (D-7).
+        // Throwaway tokens never face the network unless asked for: they are printed to a
+        // terminal and anyone who reads it could use them from elsewhere.
         cfg.host = "127.0.0.1".to_string();
     }
     if let Some(p) = opts.port {
@@ -153,7 +127,6 @@ pub(crate) fn prepare(
     let token_path = (!temp_mode).then(|| cfg.token_file.clone());
     let guard = Guard::from_config(&cfg, token_path.as_deref());
     let hosts = HostPolicy::new(&cfg.host, &cfg.allowed_hosts, &cfg.public_base_url);
-    let cfg_bash_max = cfg.bash_max_concurrent;
     let audit = crate::audit::AuditLog::new(
         cfg.audit_enabled,
         &cfg.audit_log_dir,
@@ -166,19 +139,14 @@ pub(crate) fn prepare(
     })?;
     Ok(Prepared {
         state: Arc::new(AppState {
+            tools: Arc::new(Services::new(&cfg, guard)),
             config: cfg,
             tokens: store,
-            guard,
             hosts,
             temp_mode,
-            bash: crate::tools::bash::BashRunner::new(cfg_bash_max, config::child_env()),
             audit,
             metrics,
-            tickets: crate::transfer::Tickets::default(),
             transfers: Default::default(),
-            large_reads: Arc::new(tokio::sync::Semaphore::new(crate::tools::MAX_LARGE_READS)),
-            file_jobs: Arc::new(tokio::sync::Semaphore::new(crate::tools::MAX_FILE_JOBS)),
-            pending: Default::default(),
         }),
         temp_tokens,
     })
@@ -214,7 +182,7 @@ pub(crate) async fn run(
     tracing::info!(
         addr = %local, temp_mode = state.temp_mode,
         env_file = ?cfg.env_file, token_file = ?(!state.temp_mode).then_some(&cfg.token_file),
-        protected = state.guard.entries().len(), "mymcp {} serving", http::VERSION
+        protected = state.tools.guard.entries().len(), "mymcp {} serving", env!("CARGO_PKG_VERSION")
     );
     let shutdown = CancellationToken::new();
     spawn_signal_handler(shutdown.clone()).map_err(|source| ServeError::Bind {
@@ -226,7 +194,7 @@ pub(crate) async fn run(
         addr: "reload thread".to_string(),
         source,
     })?;
-    let sweeper = crate::transfer::spawn_sweeper(state.clone());
+    let sweeper = spawn_sweeper(state.clone());
     let watchdog = notify_systemd_ready(&local);
 
     let app = http::router(state.clone());
@@ -285,7 +253,7 @@ pub(crate) async fn run(
     // Running commands get SIGTERM now and SIGKILL after the grace period; their calls then
     // return normally, so the clients still get an answer.
     let st = state.clone();
-    tokio::spawn(async move { st.bash.terminate_all(grace).await });
+    tokio::spawn(async move { st.tools.bash.terminate_all(grace).await });
     let limit = grace + crate::tools::bash::KILL_GRACE + Duration::from_secs(1);
     tokio::select! {
         _ = graceful.shutdown() => {}
@@ -375,7 +343,7 @@ fn spawn_background(
             while !shutdown.is_cancelled() {
                 std::thread::sleep(Duration::from_secs(1));
                 n += 1;
-                state.guard.refresh_identities();
+                state.tools.guard.refresh_identities();
                 if state.temp_mode {
                     continue;
                 }
@@ -422,4 +390,15 @@ fn reload_env_secrets(st: &AppState, env: &BTreeMap<String, String>, prev: EnvSt
     }
     tracing::info!(path = %path.display(), "env file changed: admin and metrics tokens reloaded");
     stamp
+}
+
+/// Sweep expired tickets every 30 s.
+fn spawn_sweeper(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            state.tools.tickets.sweep();
+        }
+    })
 }

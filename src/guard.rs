@@ -1,7 +1,8 @@
 //! Path guard: the protected set and opening files so the check applies to what is really
 //! opened.
 //!
-//! A check-then-open by name races a symlink swap (D-4). Instead the path is opened once with
+//! A check-then-open by name races a symlink swap (check a regular file, open a link
+//! to a protected one). Instead the path is opened once with
 //! `O_PATH` (no side effects, even on devices and FIFOs), the real path of that descriptor is
 //! read from `/proc/self/fd`, checked, and the very same inode is then reopened for reading
 //! through the descriptor's magic link. A later rename or symlink swap cannot change what the
@@ -307,7 +308,8 @@ impl Guard {
     }
 }
 
-/// Refuse empty, relative and over-long paths (D-27).
+/// Refuse empty, relative and over-long paths (a relative path would resolve against the
+/// server's working directory, which the caller cannot see).
 pub(crate) fn require_absolute<'a>(path: &'a str, param: &str) -> Result<&'a Path, ToolError> {
     if path.is_empty() {
         return Err(ToolError::InvalidPath(format!("{param} must not be empty")));

@@ -6,26 +6,26 @@
 //! request path.
 
 mod app;
-mod assets;
 mod audit;
+mod caller;
 mod cli;
+mod clock;
 mod commands;
 mod config;
 mod daemon;
-mod doctor;
 mod error;
-mod fastpath;
+mod fsutil;
 mod guard;
+mod hosts;
 mod http;
 mod mcp;
 mod metrics;
 mod otel;
-mod raw;
 mod recorder;
 mod scrub;
-mod service;
+mod state;
+mod tickets;
 mod tokens;
 mod tools;
-mod transfer;
 
 pub use app::main;

@@ -1,5 +1,5 @@
-//! Prometheus metrics (names, types and labels as the reference, §10), plus process metrics.
-//! Labels never carry raw URLs or tokens: HTTP paths are route patterns (D-31) and unknown
+//! Prometheus metrics (names, types and labels as the reference, so existing dashboards keep working), plus process metrics.
+//! Labels never carry raw URLs or tokens: HTTP paths are route patterns (a ticket id in a URL is a credential) and unknown
 //! tool names are folded into `<unknown>`.
 
 use prometheus::{

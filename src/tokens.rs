@@ -4,7 +4,8 @@
 //! read-modify-write under an exclusive advisory lock on `<file>.lock`, written atomically
 //! (temp file, fsync, rename, mode 0600). The server notices a changed file (new inode, size
 //! or mtime) within a second and reloads it, so CLI changes apply without a restart and are
-//! never lost or resurrected (D-5, D-6). `last_used` lives in memory and is merged into the
+//! never lost or resurrected (a server that only wrote its in-memory set back at exit
+//! would undo every CLI change made while it ran). `last_used` lives in memory and is merged into the
 //! file lazily, only for entries that still exist.
 //!
 //! The reference's `tokens.json` (raw tokens as keys) loads unchanged; it is rewritten in the
@@ -12,14 +13,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+use crate::clock::now_rfc3339;
+use crate::fsutil::{atomic_write, create_private_dir};
 
 /// A client token's role. `Ro < Rw`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -97,13 +101,6 @@ pub(crate) fn token_id(hash: &[u8; 32]) -> String {
 pub(crate) fn generate_token() -> String {
     let bytes: [u8; 16] = rand::random();
     format!("tok_{}", hex::encode(bytes))
-}
-
-/// Current UTC time as RFC 3339 with nanoseconds, like the reference's `created_at`.
-pub(crate) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string())
 }
 
 /// One entry of the token file, as stored on disk (new format).
@@ -195,7 +192,8 @@ impl TokenSet {
             }
         }
         if obj.contains_key("admin_token") {
-            // The reference copied the admin token here in plaintext (D-2); drop it on rewrite.
+            // The reference copied the admin token into this file in plaintext, where anyone
+            // who can read the file gets admin; drop it on rewrite.
             set.legacy = true;
         }
         Ok(set)
@@ -364,49 +362,6 @@ impl TokenFile {
         }
         Ok((r, set))
     }
-}
-
-/// Create `dir` (and parents) with mode 0750 when missing.
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o750)
-        .create(dir)
-}
-
-/// Replace `path` with `data` atomically (temp in the same directory, fsync, rename).
-pub(crate) fn atomic_write(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}",
-        hex::encode(rand::random::<[u8; 6]>())
-    ));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Who is calling: resolved from a valid client token.
@@ -687,6 +642,7 @@ fn ct_match(slot: &RwLock<Option<[u8; 32]>>, token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn reference_file_loads_and_roles_are_strict() {

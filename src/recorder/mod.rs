@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::clock::{format_utc, now_unix};
 use crate::config::{self, EnvSource, Lookup};
 use events::{Batch, Cursor};
 use llm::{LlmClient, LlmConfig, Provider};
@@ -245,13 +246,6 @@ pub(crate) struct Recorder {
     pending: events::PendingCounter,
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RecorderError + '_ {
     move |source| RecorderError::Io {
         path: path.to_path_buf(),
@@ -269,7 +263,7 @@ impl Recorder {
             ));
         }
         let od = cfg.overview_dir();
-        crate::tokens::create_private_dir(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
+        crate::fsutil::create_private_dir(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
         std::fs::create_dir_all(&od).map_err(io_err(&od))?;
         let state = std::fs::read(cfg.state_path())
             .ok()
@@ -310,7 +304,7 @@ impl Recorder {
             self.state.consecutive_failures = 0;
             self.state.circuit_open = false;
             self.state.high_water = None;
-            self.state.last_success = unix_now();
+            self.state.last_success = now_unix();
         }
         let cursor = events::read_cursor(&self.cfg.cursor_path());
         let pending = self.pending.count(&self.cfg.audit_dir, cursor.as_ref());
@@ -322,12 +316,12 @@ impl Recorder {
 
     fn persist(&self) {
         let state = serde_json::to_vec_pretty(&self.state).unwrap_or_default();
-        if let Err(e) = crate::tokens::atomic_write(&self.cfg.state_path(), &state, 0o600) {
+        if let Err(e) = crate::fsutil::atomic_write(&self.cfg.state_path(), &state, 0o600) {
             tracing::warn!(error = %e, "could not save recorder state");
         }
         let text = self.metrics.render();
         if let Err(e) =
-            crate::tokens::atomic_write(&self.cfg.metrics_path(), text.as_bytes(), 0o644)
+            crate::fsutil::atomic_write(&self.cfg.metrics_path(), text.as_bytes(), 0o644)
         {
             tracing::warn!(error = %e, "could not write recorder metrics");
         }
@@ -369,7 +363,7 @@ impl Recorder {
         if self.state.circuit_open && newest.is_some() && newest == self.state.high_water {
             return Reason::CircuitOpen;
         }
-        self.state.last_attempt = unix_now();
+        self.state.last_attempt = now_unix();
         let reason = self.merge(&batch).await;
         if reason.is_failure() {
             self.state.high_water = newest;
@@ -449,7 +443,7 @@ impl Recorder {
     }
 
     async fn bootstrap(&mut self, cursor: Option<&Cursor>) -> Reason {
-        let now = unix_now();
+        let now = now_unix();
         let due = self.state.last_bootstrap == 0
             || now >= self.state.last_bootstrap + self.cfg.bootstrap_retry_interval.as_secs();
         if !due {
@@ -504,7 +498,7 @@ impl Recorder {
         lines: &[String],
         next: Option<&Cursor>,
     ) -> std::io::Result<()> {
-        crate::tokens::atomic_write(&self.cfg.overview_path(), overview.as_bytes(), 0o644)?;
+        crate::fsutil::atomic_write(&self.cfg.overview_path(), overview.as_bytes(), 0o644)?;
         let mut log = match std::fs::read(self.cfg.changelog_path()) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -517,7 +511,7 @@ impl Recorder {
             log.extend_from_slice(l.as_bytes());
             log.push(b'\n');
         }
-        crate::tokens::atomic_write(&self.cfg.changelog_path(), &log, 0o644)?;
+        crate::fsutil::atomic_write(&self.cfg.changelog_path(), &log, 0o644)?;
         if let Some(c) = next {
             self.write_cursor(c)?;
         }
@@ -526,7 +520,7 @@ impl Recorder {
 
     fn write_cursor(&self, c: &Cursor) -> std::io::Result<()> {
         let bytes = serde_json::to_vec(c).unwrap_or_default();
-        crate::tokens::atomic_write(&self.cfg.cursor_path(), &bytes, 0o600)
+        crate::fsutil::atomic_write(&self.cfg.cursor_path(), &bytes, 0o600)
     }
 
     /// Cycle every merge interval until `stop` resolves.
@@ -548,21 +542,6 @@ fn minute_stamp(t: SystemTime) -> String {
         t,
         time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]"),
     )
-}
-
-/// `t` (whole seconds, UTC) in the given format; empty if it cannot be represented.
-pub(crate) fn format_utc(
-    t: SystemTime,
-    format: &(impl time::formatting::Formattable + ?Sized),
-) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| t.format(format).ok())
-        .unwrap_or_default()
 }
 
 /// The unit `--install-unit` prints, with this binary's path.

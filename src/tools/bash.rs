@@ -11,8 +11,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -20,16 +22,28 @@ use tokio::time::Instant;
 use crate::error::ToolError;
 use crate::guard::require_absolute;
 
+/// The description `tools/list` shows for `bash_execute`.
+pub(crate) const DESCRIPTION: &str = "Run a shell command on this host with bash (sh if bash is missing) \
+as the server's user, in its own process group, with stdin from /dev/null. Returns \
+exit_code, stdout, stderr, timed_out, and signal when a signal ended the shell. Defaults: \
+timeout 30 s (1-600), working_dir /, max_output_bytes 102400 per stream; beyond that the first \
+and last halves are kept with a [TRUNCATED: ...] marker between them. On timeout the group gets \
+SIGTERM, then SIGKILL 2 s later, and the output so far is returned. The call returns as soon \
+as the shell exits: background jobs (cmd &) keep running, and their later output is discarded, \
+so redirect it to a file. Protected paths do not apply here. At most MYMCP_BASH_MAX_CONCURRENT \
+commands run at once; beyond that the call fails with Busy.";
+
 /// Arguments as in the reference schema.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Args {
-    /// Command line for `bash -c`.
+    /// Command line passed to bash -c
     pub(crate) command: String,
-    /// Seconds, clamped to 1..=600 (default 30).
+    /// Seconds before the process group is killed (1-600, default 30)
     pub(crate) timeout: Option<i64>,
-    /// Absolute directory (default `/`).
+    /// Absolute directory to run in (default /)
     pub(crate) working_dir: Option<String>,
-    /// Cap per stream, clamped to 1..=hard cap.
+    /// Cap per stream in bytes (default 102400)
     pub(crate) max_output_bytes: Option<i64>,
 }
 
@@ -60,7 +74,8 @@ pub(crate) struct BashRunner {
     leftover: Arc<AtomicUsize>,
 }
 
-/// `bash` when present, `sh` otherwise (the reference always ran `/bin/sh`, D-35).
+/// `bash` when present, `sh` otherwise: the tool is called `bash_execute`, and models write
+/// bash (`source`, `[[`, arrays) that dash, Debian's `/bin/sh`, rejects.
 pub(crate) fn find_shell() -> PathBuf {
     for p in ["/bin/bash", "/usr/bin/bash", "/usr/local/bin/bash"] {
         if Path::new(p).is_file() {
@@ -281,6 +296,39 @@ pub(crate) struct Outcome {
     pub(crate) stdout: String,
     /// Captured stderr (head + tail).
     pub(crate) stderr: String,
+}
+
+/// The audit line's `output` for a finished command: exit code, how much it printed and a
+/// hash of it, never the text itself.
+pub(crate) fn audit_summary(result: &Value, _head: usize, _tail: usize) -> Value {
+    let out = result.get("stdout").and_then(Value::as_str).unwrap_or("");
+    json!({
+        "exit_code": result.get("exit_code"),
+        "stdout_bytes": out.len(),
+        "stdout_sha256": hex::encode(Sha256::digest(out.as_bytes())),
+        "timed_out": result.get("timed_out"),
+    })
+}
+
+/// A finished command that failed, as the audit line records it: (error code, message).
+/// `None` for a zero exit.
+pub(crate) fn failure_in_result(result: &Value) -> Option<(String, String)> {
+    let stderr = result.get("stderr").and_then(Value::as_str).unwrap_or("");
+    let first_200 = || stderr.chars().take(200).collect::<String>();
+    if result.get("timed_out") == Some(&Value::Bool(true)) {
+        return Some(("TimeoutError".into(), first_200()));
+    }
+    match result.get("exit_code").and_then(Value::as_i64) {
+        Some(code) if code != 0 => {
+            let msg = if stderr.is_empty() {
+                "Non-zero exit code".to_string()
+            } else {
+                first_200()
+            };
+            Some((format!("ExitCode:{code}"), msg))
+        }
+        _ => None,
+    }
 }
 
 impl Outcome {

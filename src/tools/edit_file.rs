@@ -1,25 +1,30 @@
 //! `edit_file`: exact string replacement on the file's bytes. Bytes outside the match are
-//! never touched (a Latin-1 file stays Latin-1, D-14); a CRLF file stays CRLF; a BOM stays;
+//! never touched (a Latin-1 file stays Latin-1, not rewritten as U+FFFD); a CRLF file stays CRLF; a BOM stays;
 //! the write is atomic.
 
 use memchr::memmem;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::error::ToolError;
 use crate::guard::{Guard, read_target, replace_file, write_error};
 use crate::tools::write_file::human;
 
+/// The description `tools/list` shows for `edit_file`.
+pub(crate) const DESCRIPTION: &str = "Replace an exact string in a file (absolute path). old_string must occur exactly once unless replace_all is true (then every occurrence is replaced); it must not be empty; old_string and new_string are at most 1 MiB each. Works on bytes: the rest of the file, non-UTF-8 bytes, a BOM and CRLF line endings are kept (an LF old_string also matches its CRLF form). The file is replaced atomically and keeps its mode and owner. Errors: StringNotFound, AmbiguousMatch, FileNotFoundError, ProtectedPath.";
+
 /// Arguments as in the reference schema.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Args {
-    /// Absolute path.
+    /// Absolute path of the file to edit
     pub(crate) file_path: String,
-    /// Text to find.
+    /// Exact text to find (at most 1 MiB, not empty)
     pub(crate) old_string: String,
-    /// Replacement.
+    /// Text to put in its place (at most 1 MiB)
     pub(crate) new_string: String,
-    /// Replace every occurrence.
+    /// Replace every occurrence (default false)
     #[serde(default)]
     pub(crate) replace_all: bool,
 }
@@ -114,6 +119,22 @@ fn lf_to_crlf(s: &[u8]) -> Vec<u8> {
         prev = b;
     }
     out
+}
+
+/// The audit line's `output` for an edit: the path and how many lines changed.
+pub(crate) fn audit_summary(args: &Map<String, Value>, result: &Value) -> Value {
+    let s = |k: &str| args.get(k).and_then(Value::as_str).unwrap_or("");
+    let n = result
+        .get("replacements")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let count = |t: &str| t.matches('\n').count() as u64 * n;
+    json!({
+        "path": s("file_path"),
+        "lines_added": count(s("new_string")),
+        "lines_removed": count(s("old_string")),
+        "hunk_count": n,
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `glob`: files and directories matching a pattern under a root, newest first.
 //!
-//! The walk is lazy (walkdir), never follows symlinked directories (no loops, D-18), starts at
+//! The walk is lazy (walkdir), never follows symlinked directories (a link to a parent would loop until memory
+//! runs out), starts at
 //! the pattern's literal prefix, stops descending where the pattern cannot match deeper,
 //! prunes protected and hidden directories instead of filtering output, and keeps only the
 //! newest `max` matches in a heap while counting all of them.
@@ -12,18 +13,23 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use globset::{GlobBuilder, GlobMatcher};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ToolError;
 use crate::guard::{Access, Guard, require_absolute};
 
+/// The description `tools/list` shows for `glob`.
+pub(crate) const DESCRIPTION: &str = "List files and directories under path (absolute, default /) whose path relative to it matches pattern. '*' and '?' stay within one directory level and do not match a leading dot, '**' spans levels, {a,b} and [ab] work; '..' is not allowed. Symlinked directories are not followed. Newest first (by mtime), at most 1000 entries (count tells how many matched, truncated whether some were left out). /proc, /sys and /dev are skipped when searching from /; protected paths are never listed.";
+
 /// Arguments as in the reference schema.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Args {
-    /// Glob pattern, relative to `path`.
+    /// Glob pattern relative to path, e.g. '**/*.conf'
     pub(crate) pattern: String,
-    /// Root directory (default `/`).
+    /// Absolute directory to search from (default /)
     pub(crate) path: Option<String>,
 }
 

@@ -1,7 +1,9 @@
 //! `grep`: regex search in-process with ripgrep's crates. The pattern is only ever a
-//! pattern (never a flag, never a program, D-1); every file is opened through the path guard
-//! and protected directories are pruned from the walk (D-3); errors are reported (D-20);
-//! output is bounded and the walk has a deadline (D-19).
+//! pattern (never a flag, never a program: a pattern like `--pre=sh` given to a
+//! spawned `rg` would run a command); every file is opened through the path guard
+//! and protected directories are pruned from the walk (filtering output lines afterwards
+//! misses lines without a file name); errors are reported, not turned into "no matches";
+//! output is bounded and the walk has a deadline, so a broad search cannot exhaust memory.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -13,6 +15,7 @@ use grep_searcher::{
     BinaryDetection, Searcher, SearcherBuilder, Sink, SinkContext, SinkContextKind, SinkFinish,
     SinkMatch,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -20,22 +23,26 @@ use crate::error::ToolError;
 use crate::guard::{Access, Guard, require_absolute};
 use crate::tools::glob::{entry_id, skip_dir};
 
+/// The description `tools/list` shows for `grep`.
+pub(crate) const DESCRIPTION: &str = "Search file contents for a regular expression (Rust regex syntax, in-process; the pattern is never an option). path is an absolute file or directory (default /). Directory searches skip hidden, .gitignored and binary files and walk in path order; a file named directly is always searched. output_mode: content (default) gives 'path:line:text' with context lines as 'path-line-text' and '--' between groups; files gives paths; count gives 'path:N'. glob filters file names (e.g. '*.log'). max_results defaults to 500 (at most 5000); past it a '[TRUNCATED: N more matches not shown]' line ends the results, and match_count counts every matching line (files in files/count mode). Long lines are cut at 2000 characters.";
+
 /// Arguments as in the reference schema.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Args {
-    /// Regular expression.
+    /// Regular expression to search for
     pub(crate) pattern: String,
-    /// File or directory (default `/`).
+    /// Absolute file or directory to search (default /)
     pub(crate) path: Option<String>,
-    /// File-name filter.
+    /// Only search files whose name matches, e.g. '*.log'
     pub(crate) glob: Option<String>,
-    /// `content`, `files` or `count`.
-    pub(crate) output_mode: Option<String>,
-    /// Lines of context.
+    /// content (default), files or count
+    pub(crate) output_mode: Option<Mode>,
+    /// Lines of context around each match (default 0)
     pub(crate) context_lines: Option<i64>,
-    /// Result cap.
+    /// Maximum results (default 500, at most 5000)
     pub(crate) max_results: Option<i64>,
-    /// Ignore case.
+    /// Ignore case (default false)
     #[serde(default)]
     pub(crate) case_insensitive: bool,
 }
@@ -56,8 +63,13 @@ pub(crate) const REGEX_DFA_SIZE_LIMIT: usize = 16 << 20;
 /// Longest line text returned; longer lines are cut (minified files would blow up output).
 pub(crate) const MAX_LINE_CHARS: usize = 2000;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+/// What a search returns: matching lines with context, paths of matching files, or matching
+/// lines per file. (No doc comments on the variants: schemars would then describe each one in
+/// a `oneOf` instead of the plain `enum` clients expect.)
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Mode {
+    #[default]
     Content,
     Files,
     Count,
@@ -241,16 +253,7 @@ pub(crate) fn run(
     deadline: Duration,
     args: Args,
 ) -> Result<Value, ToolError> {
-    let mode = match args.output_mode.as_deref().unwrap_or("content") {
-        "content" => Mode::Content,
-        "files" => Mode::Files,
-        "count" => Mode::Count,
-        other => {
-            return Err(ToolError::InvalidArguments(format!(
-                "output_mode must be content, files or count, got {other:?}"
-            )));
-        }
-    };
+    let mode = args.output_mode.unwrap_or_default();
     let cap = args
         .max_results
         .map(|m| m.clamp(1, hard_max as i64) as u64)

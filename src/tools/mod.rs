@@ -1,6 +1,10 @@
-//! The tool table: names, roles, input schemas, descriptions, argument validation and
-//! dispatch. One table decides both `tools/list` and `tools/call`, so a tool hidden from a
-//! role is also refused to it.
+//! The tool table and the context tools run in.
+//!
+//! [`Tool`] is the one place that names each tool and gives its role, annotations,
+//! description, argument type (whose JSON Schema is generated from it, so the schema and the
+//! parser cannot drift), dispatch and audit summary: every one of those is an exhaustive
+//! `match`, so a new variant does not compile until all are given. `tools/list` and
+//! `tools/call` both read it, so a tool hidden from a role is also refused to it.
 
 pub(crate) mod bash;
 pub(crate) mod edit_file;
@@ -8,279 +12,467 @@ pub(crate) mod glob;
 pub(crate) mod grep;
 pub(crate) mod overview;
 pub(crate) mod read_file;
+pub(crate) mod transfer;
 pub(crate) mod write_file;
 
-use std::sync::{Arc, LazyLock};
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use schemars::JsonSchema;
+use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
 
-use crate::daemon::AppState;
+use crate::caller::Caller;
+use crate::config::Config;
 use crate::error::ToolError;
+use crate::guard::Guard;
+use crate::recorder::events::PendingCounter;
+use crate::tickets::Tickets;
 use crate::tokens::Role;
 
-/// One tool's static description.
-#[derive(Debug)]
-pub(crate) struct ToolSpec {
-    /// Tool name (wire).
-    pub(crate) name: &'static str,
-    /// Minimum role that may list and call it.
-    pub(crate) role: Role,
-    /// Description shown to the model.
-    pub(crate) description: &'static str,
-    /// JSON Schema of the arguments (names, types, `required` as the reference).
-    pub(crate) schema: Value,
+/// Declares [`Tool`] and [`Tool::ALL`] from one list, so no variant can be left out of `ALL`.
+macro_rules! tool_enum {
+    ($($variant:ident),+ $(,)?) => {
+        /// Every tool the server offers.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum Tool {
+            $(
+                #[doc = concat!("See [`Tool::name`] for the wire name of `", stringify!($variant), "`.")]
+                $variant
+            ),+
+        }
+
+        impl Tool {
+            /// All tools, in declaration order (sorted by wire name).
+            pub(crate) const ALL: &'static [Tool] = &[$(Tool::$variant),+];
+        }
+    };
 }
 
-/// MCP tool annotations: (read_only, destructive, idempotent, open_world). Hints for clients
-/// deciding what to confirm with the user.
-pub(crate) fn annotations(name: &str) -> (bool, bool, bool, bool) {
-    match name {
-        "read_file" | "glob" | "grep" | "server_overview" => (true, false, true, false),
-        // Mints a URL; reads nothing itself.
-        "prepare_download" => (true, false, false, false),
-        "write_file" => (false, true, true, false),
-        "edit_file" => (false, true, false, false),
-        "prepare_upload" => (false, true, false, false),
-        // Anything goes, including the network.
-        _ => (false, true, false, true),
+tool_enum!(
+    BashExecute,
+    EditFile,
+    Glob,
+    Grep,
+    PrepareDownload,
+    PrepareUpload,
+    ReadFile,
+    ServerOverview,
+    WriteFile,
+);
+
+/// MCP tool annotations: hints for clients deciding what to confirm with the user.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Annotations {
+    /// Changes nothing.
+    pub(crate) read_only: bool,
+    /// May destroy or overwrite data.
+    pub(crate) destructive: bool,
+    /// Repeating the same call has no further effect.
+    pub(crate) idempotent: bool,
+    /// Reaches beyond this host's files (the network, anything).
+    pub(crate) open_world: bool,
+}
+
+const fn annotations(
+    read_only: bool,
+    destructive: bool,
+    idempotent: bool,
+    open_world: bool,
+) -> Annotations {
+    Annotations {
+        read_only,
+        destructive,
+        idempotent,
+        open_world,
     }
 }
 
-fn prop(ty: &str, description: &str) -> Value {
-    json!({"type": ty, "description": description})
-}
-
-fn object(props: Vec<(&str, Value)>, required: &[&str]) -> Value {
-    let mut p = Map::new();
-    for (k, v) in props {
-        p.insert(k.to_string(), v);
+impl Tool {
+    /// The wire name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Tool::BashExecute => "bash_execute",
+            Tool::EditFile => "edit_file",
+            Tool::Glob => "glob",
+            Tool::Grep => "grep",
+            Tool::PrepareDownload => "prepare_download",
+            Tool::PrepareUpload => "prepare_upload",
+            Tool::ReadFile => "read_file",
+            Tool::ServerOverview => "server_overview",
+            Tool::WriteFile => "write_file",
+        }
     }
-    json!({
-        "type": "object",
-        "properties": p,
-        "required": required,
-        "additionalProperties": false,
-    })
+
+    /// Look a tool up by its wire name.
+    pub(crate) fn from_name(name: &str) -> Option<Tool> {
+        Tool::ALL.iter().copied().find(|t| t.name() == name)
+    }
+
+    /// The least role that may list and call it.
+    pub(crate) fn role(self) -> Role {
+        match self {
+            Tool::Glob
+            | Tool::Grep
+            | Tool::PrepareDownload
+            | Tool::ReadFile
+            | Tool::ServerOverview => Role::Ro,
+            Tool::BashExecute | Tool::EditFile | Tool::PrepareUpload | Tool::WriteFile => Role::Rw,
+        }
+    }
+
+    /// Hints for clients (read-only, destructive, idempotent, open world).
+    pub(crate) fn annotations(self) -> Annotations {
+        match self {
+            Tool::ReadFile | Tool::Glob | Tool::Grep | Tool::ServerOverview => {
+                annotations(true, false, true, false)
+            }
+            // Mints a URL; reads nothing itself.
+            Tool::PrepareDownload => annotations(true, false, false, false),
+            Tool::WriteFile => annotations(false, true, true, false),
+            Tool::EditFile | Tool::PrepareUpload => annotations(false, true, false, false),
+            // Anything goes, including the network.
+            Tool::BashExecute => annotations(false, true, false, true),
+        }
+    }
+
+    /// What the model is told the tool does.
+    pub(crate) fn description(self) -> &'static str {
+        match self {
+            Tool::BashExecute => bash::DESCRIPTION,
+            Tool::EditFile => edit_file::DESCRIPTION,
+            Tool::Glob => glob::DESCRIPTION,
+            Tool::Grep => grep::DESCRIPTION,
+            Tool::PrepareDownload => transfer::DOWNLOAD_DESCRIPTION,
+            Tool::PrepareUpload => transfer::UPLOAD_DESCRIPTION,
+            Tool::ReadFile => read_file::DESCRIPTION,
+            Tool::ServerOverview => overview::DESCRIPTION,
+            Tool::WriteFile => write_file::DESCRIPTION,
+        }
+    }
+
+    /// The JSON Schema of the arguments, generated once from the tool's argument type.
+    pub(crate) fn input_schema(self) -> &'static Value {
+        static SCHEMAS: LazyLock<Vec<Value>> =
+            LazyLock::new(|| Tool::ALL.iter().map(|t| t.generate_schema()).collect());
+        // ALL lists every variant, so every tool has its index.
+        let i = Tool::ALL.iter().position(|t| *t == self).unwrap_or(0);
+        &SCHEMAS[i]
+    }
+
+    fn generate_schema(self) -> Value {
+        match self {
+            Tool::BashExecute => input_schema::<bash::Args>(),
+            Tool::EditFile => input_schema::<edit_file::Args>(),
+            Tool::Glob => input_schema::<glob::Args>(),
+            Tool::Grep => input_schema::<grep::Args>(),
+            Tool::PrepareDownload => input_schema::<transfer::DownloadArgs>(),
+            Tool::PrepareUpload => input_schema::<transfer::UploadArgs>(),
+            Tool::ReadFile => input_schema::<read_file::Args>(),
+            Tool::ServerOverview => input_schema::<overview::Args>(),
+            Tool::WriteFile => input_schema::<write_file::Args>(),
+        }
+    }
+
+    /// Whether [`Tool::audit_summary`] needs the call's arguments (kept only then, and only
+    /// when the audit log is on: a write's content can be 10 MiB).
+    pub(crate) fn summary_needs_args(self) -> bool {
+        matches!(self, Tool::WriteFile | Tool::EditFile)
+    }
+
+    /// The audit line's `output` for a successful call: what a mutating call did, without
+    /// copying content.
+    pub(crate) fn audit_summary(
+        self,
+        args: &Map<String, Value>,
+        result: &Value,
+        limits: &Limits,
+    ) -> Option<Value> {
+        match self {
+            Tool::BashExecute => Some(bash::audit_summary(
+                result,
+                limits.audit_stdout_head,
+                limits.audit_stdout_tail,
+            )),
+            Tool::WriteFile => Some(write_file::audit_summary(args)),
+            Tool::EditFile => Some(edit_file::audit_summary(args, result)),
+            Tool::Glob
+            | Tool::Grep
+            | Tool::PrepareDownload
+            | Tool::PrepareUpload
+            | Tool::ReadFile
+            | Tool::ServerOverview => None,
+        }
+    }
+
+    /// A successful call whose result still reports a failure, for the audit line:
+    /// (error code, message). Only a command's non-zero exit or timeout.
+    pub(crate) fn failure_in_result(self, result: &Value) -> Option<(String, String)> {
+        match self {
+            Tool::BashExecute => bash::failure_in_result(result),
+            Tool::EditFile
+            | Tool::Glob
+            | Tool::Grep
+            | Tool::PrepareDownload
+            | Tool::PrepareUpload
+            | Tool::ReadFile
+            | Tool::ServerOverview
+            | Tool::WriteFile => None,
+        }
+    }
+
+    /// Run a validated call. The caller has already checked the role.
+    pub(crate) async fn run(
+        self,
+        ctx: Context,
+        args: Map<String, Value>,
+    ) -> Result<Value, ToolError> {
+        let svc = ctx.services;
+        match self {
+            Tool::BashExecute => {
+                let a: bash::Args = parse(args)?;
+                let l = &svc.limits;
+                let out = svc
+                    .bash
+                    .run(a, l.bash_output, l.bash_output_hard, ctx.progress)
+                    .await?;
+                Ok(out.to_json())
+            }
+            Tool::ReadFile => {
+                let a: read_file::Args = parse(args)?;
+                // Open and read on a blocking thread, even for small files: the open walks the
+                // path, and on a stuck network or FUSE mount that alone can hang. An async
+                // worker must never wait on the kernel's file system code (docs/decisions.md).
+                let rt = tokio::runtime::Handle::current();
+                blocking(&svc.clone(), self, move || {
+                    let p = read_file::prepare(&svc.guard, svc.limits.read_file, a)?;
+                    // A large file can make a reply of up to MAX_REPLY_BYTES, several times
+                    // that in memory while it is serialised: only a few such reads run at once.
+                    let _large = if p.size() > read_file::LARGE_READ_BYTES {
+                        let wait = svc.large_reads.clone().acquire_owned();
+                        match rt.block_on(tokio::time::timeout(FILE_JOB_QUEUE_WAIT, wait)) {
+                            Ok(Ok(permit)) => Some(permit),
+                            _ => {
+                                return Err(ToolError::Busy(format!(
+                                    "{MAX_LARGE_READS} reads of large files are already running; retry shortly"
+                                )));
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    read_file::read(p)
+                })
+                .await
+            }
+            Tool::Glob => {
+                let a: glob::Args = parse(args)?;
+                blocking(&svc.clone(), self, move || {
+                    glob::run(&svc.guard, svc.limits.glob_max, glob::DEADLINE, a)
+                })
+                .await
+            }
+            Tool::Grep => {
+                let a: grep::Args = parse(args)?;
+                blocking(&svc.clone(), self, move || {
+                    let l = &svc.limits;
+                    grep::run(&svc.guard, l.grep_default, l.grep_max, grep::DEADLINE, a)
+                })
+                .await
+            }
+            Tool::PrepareUpload => {
+                let a = parse(args)?;
+                let who = transfer::Issuer::of(&ctx.caller);
+                transfer::prepare_upload(&svc.tickets, &svc.guard, svc.limits.transfer, &who, a)
+            }
+            Tool::PrepareDownload => {
+                let a = parse(args)?;
+                let who = transfer::Issuer::of(&ctx.caller);
+                transfer::prepare_download(&svc.tickets, &svc.guard, svc.limits.transfer, &who, a)
+            }
+            Tool::WriteFile => {
+                let a: write_file::Args = parse(args)?;
+                blocking(&svc.clone(), self, move || {
+                    write_file::run(&svc.guard, svc.limits.write_max, a)
+                })
+                .await
+            }
+            Tool::EditFile => {
+                let a: edit_file::Args = parse(args)?;
+                blocking(&svc.clone(), self, move || {
+                    edit_file::run(&svc.guard, svc.limits.edit_string_max, a)
+                })
+                .await
+            }
+            Tool::ServerOverview => {
+                let _: overview::Args = parse(args)?;
+                blocking(&svc.clone(), self, move || {
+                    let l = &svc.limits;
+                    let src = overview::Sources {
+                        data_dir: &l.recorder_data_dir,
+                        audit_dir: &l.audit_dir,
+                        merge_interval: l.recorder_merge_interval,
+                    };
+                    overview::run(src, &svc.pending, std::time::SystemTime::now())
+                })
+                .await
+            }
+        }
+    }
 }
 
-/// All nine tools, sorted by name.
-pub(crate) static TOOLS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
-    let mut v = vec![
-        ToolSpec {
-            name: "bash_execute",
-            role: Role::Rw,
-            description: "Run a shell command on this host with bash (sh if bash is missing) \
-as the server's user, in its own process group, with stdin from /dev/null. Returns \
-exit_code, stdout, stderr, timed_out, and signal when a signal ended the shell. Defaults: \
-timeout 30 s (1-600), working_dir /, max_output_bytes 102400 per stream; beyond that the first \
-and last halves are kept with a [TRUNCATED: ...] marker between them. On timeout the group gets \
-SIGTERM, then SIGKILL 2 s later, and the output so far is returned. The call returns as soon \
-as the shell exits: background jobs (cmd &) keep running, and their later output is discarded, \
-so redirect it to a file. Protected paths do not apply here. At most MYMCP_BASH_MAX_CONCURRENT \
-commands run at once; beyond that the call fails with Busy.",
-            schema: object(
-                vec![
-                    ("command", prop("string", "Command line passed to bash -c")),
-                    (
-                        "timeout",
-                        prop(
-                            "integer",
-                            "Seconds before the process group is killed (1-600, default 30)",
-                        ),
-                    ),
-                    (
-                        "working_dir",
-                        prop("string", "Absolute directory to run in (default /)"),
-                    ),
-                    (
-                        "max_output_bytes",
-                        prop("integer", "Cap per stream in bytes (default 102400)"),
-                    ),
-                ],
-                &["command"],
-            ),
-        },
-        ToolSpec {
-            name: "edit_file",
-            role: Role::Rw,
-            description: "Replace an exact string in a file (absolute path). old_string must occur exactly once unless replace_all is true (then every occurrence is replaced); it must not be empty; old_string and new_string are at most 1 MiB each. Works on bytes: the rest of the file, non-UTF-8 bytes, a BOM and CRLF line endings are kept (an LF old_string also matches its CRLF form). The file is replaced atomically and keeps its mode and owner. Errors: StringNotFound, AmbiguousMatch, FileNotFoundError, ProtectedPath.",
-            schema: object(
-                vec![
-                    (
-                        "file_path",
-                        prop("string", "Absolute path of the file to edit"),
-                    ),
-                    (
-                        "old_string",
-                        prop("string", "Exact text to find (at most 1 MiB, not empty)"),
-                    ),
-                    (
-                        "new_string",
-                        prop("string", "Text to put in its place (at most 1 MiB)"),
-                    ),
-                    (
-                        "replace_all",
-                        prop("boolean", "Replace every occurrence (default false)"),
-                    ),
-                ],
-                &["file_path", "old_string", "new_string"],
-            ),
-        },
-        ToolSpec {
-            name: "glob",
-            role: Role::Ro,
-            description: "List files and directories under path (absolute, default /) whose path relative to it matches pattern. '*' and '?' stay within one directory level and do not match a leading dot, '**' spans levels, {a,b} and [ab] work; '..' is not allowed. Symlinked directories are not followed. Newest first (by mtime), at most 1000 entries (count tells how many matched, truncated whether some were left out). /proc, /sys and /dev are skipped when searching from /; protected paths are never listed.",
-            schema: object(
-                vec![
-                    (
-                        "pattern",
-                        prop("string", "Glob pattern relative to path, e.g. '**/*.conf'"),
-                    ),
-                    (
-                        "path",
-                        prop("string", "Absolute directory to search from (default /)"),
-                    ),
-                ],
-                &["pattern"],
-            ),
-        },
-        ToolSpec {
-            name: "grep",
-            role: Role::Ro,
-            description: "Search file contents for a regular expression (Rust regex syntax, in-process; the pattern is never an option). path is an absolute file or directory (default /). Directory searches skip hidden, .gitignored and binary files and walk in path order; a file named directly is always searched. output_mode: content (default) gives 'path:line:text' with context lines as 'path-line-text' and '--' between groups; files gives paths; count gives 'path:N'. glob filters file names (e.g. '*.log'). max_results defaults to 500 (at most 5000); past it a '[TRUNCATED: N more matches not shown]' line ends the results, and match_count counts every matching line (files in files/count mode). Long lines are cut at 2000 characters.",
-            schema: object(
-                vec![
-                    (
-                        "pattern",
-                        prop("string", "Regular expression to search for"),
-                    ),
-                    (
-                        "path",
-                        prop("string", "Absolute file or directory to search (default /)"),
-                    ),
-                    (
-                        "glob",
-                        prop(
-                            "string",
-                            "Only search files whose name matches, e.g. '*.log'",
-                        ),
-                    ),
-                    (
-                        "output_mode",
-                        json!({"type":"string","enum":["content","files","count"],
-                               "description":"content (default), files or count"}),
-                    ),
-                    (
-                        "context_lines",
-                        prop("integer", "Lines of context around each match (default 0)"),
-                    ),
-                    (
-                        "max_results",
-                        prop("integer", "Maximum results (default 500, at most 5000)"),
-                    ),
-                    (
-                        "case_insensitive",
-                        prop("boolean", "Ignore case (default false)"),
-                    ),
-                ],
-                &["pattern"],
-            ),
-        },
-        ToolSpec {
-            name: "prepare_download",
-            role: Role::Ro,
-            description: "Mint a one-time URL to download a server file outside the model's \
-context (large or binary files). Run the returned curl command on the client side.",
-            schema: object(
-                vec![
-                    (
-                        "src_path",
-                        prop("string", "Absolute path of the server file to send"),
-                    ),
-                    (
-                        "expires_in",
-                        prop("integer", "Seconds the URL stays valid (default 300)"),
-                    ),
-                ],
-                &["src_path"],
-            ),
-        },
-        ToolSpec {
-            name: "prepare_upload",
-            role: Role::Rw,
-            description: "Mint a one-time URL to upload a file to the server outside the model's \
-context (large or binary files). Run the returned curl command on the client side.",
-            schema: object(
-                vec![
-                    (
-                        "dest_path",
-                        prop("string", "Absolute path the upload is written to"),
-                    ),
-                    (
-                        "max_bytes",
-                        prop("integer", "Largest accepted body in bytes"),
-                    ),
-                    (
-                        "expires_in",
-                        prop("integer", "Seconds the URL stays valid (default 300)"),
-                    ),
-                    (
-                        "overwrite",
-                        prop("boolean", "Allow replacing an existing file (default true)"),
-                    ),
-                ],
-                &["dest_path"],
-            ),
-        },
-        ToolSpec {
-            name: "read_file",
-            role: Role::Ro,
-            description: "Read a text file (absolute path) as numbered lines: '   N\\t<line>'. Starts at line offset (1-based, default 1) and returns up to limit lines (default 2000, at most 50000). total_lines counts the whole file; truncated says whether lines remain after the window (read on with a larger offset). Lines longer than 32768 bytes are cut and end in ' [LINE TRUNCATED]'. Only regular files: devices and FIFOs are refused. Invalid UTF-8 shows as U+FFFD.",
-            schema: object(
-                vec![
-                    ("file_path", prop("string", "Absolute path of the file")),
-                    (
-                        "offset",
-                        prop("integer", "First line to return, 1-based (default 1)"),
-                    ),
-                    (
-                        "limit",
-                        prop("integer", "Number of lines (default 2000, at most 50000)"),
-                    ),
-                ],
-                &["file_path"],
-            ),
-        },
-        ToolSpec {
-            name: "server_overview",
-            role: Role::Ro,
-            description: "Return the recorder's summary of this host (services, ports, recent \
-changes) with its age and how many changes are not yet folded in.",
-            schema: object(vec![], &[]),
-        },
-        ToolSpec {
-            name: "write_file",
-            role: Role::Rw,
-            description: "Create or replace a file (absolute path) with content, at most 10 MiB (use prepare_upload for more or for binary data). Missing parent directories are created. The file is replaced atomically (a reader never sees a partial file) and a replaced file keeps its mode and owner; a symlink is followed and its target replaced. Returns bytes_written.",
-            schema: object(
-                vec![
-                    ("file_path", prop("string", "Absolute path of the file")),
-                    (
-                        "content",
-                        prop("string", "Full new content (at most 10 MiB)"),
-                    ),
-                ],
-                &["file_path", "content"],
-            ),
-        },
-    ];
-    v.sort_by_key(|t| t.name);
+/// The JSON Schema of `T` as `tools/list` shows it: an object with `properties`, `required`
+/// and `additionalProperties: false`, each property inlined with its type and description.
+/// An optional argument is shown by its absence from `required` (as the reference did), not
+/// by a `null` type: the validator refuses `null` for it.
+fn input_schema<T: JsonSchema>() -> Value {
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12();
+    settings.inline_subschemas = true;
+    settings.meta_schema = None;
+    let mut v = settings
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value();
+    if let Some(o) = v.as_object_mut() {
+        // The Rust type's name and doc comment are not for clients.
+        o.remove("title");
+        o.remove("description");
+        o.entry("properties")
+            .or_insert_with(|| Value::Object(Map::new()));
+        o.entry("required")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(props) = o.get_mut("properties").and_then(Value::as_object_mut) {
+            for p in props.values_mut().filter_map(Value::as_object_mut) {
+                // `format: int64` and the like say how Rust stores it, not what is accepted.
+                p.remove("format");
+                if let Some(Value::Array(types)) = p.get("type") {
+                    let types: Vec<Value> = types
+                        .iter()
+                        .filter(|t| t.as_str() != Some("null"))
+                        .cloned()
+                        .collect();
+                    let single = (types.len() == 1).then(|| types[0].clone());
+                    p.insert("type".into(), single.unwrap_or(Value::Array(types)));
+                }
+                if let Some(Value::Array(allowed)) = p.get_mut("enum") {
+                    allowed.retain(|a| !a.is_null());
+                }
+            }
+        }
+    }
     v
-});
+}
 
-/// Look a tool up by name.
-pub(crate) fn spec(name: &str) -> Option<&'static ToolSpec> {
-    TOOLS.iter().find(|t| t.name == name)
+/// Limits the tools apply, fixed at start from the configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    /// `read_file` window and line limits.
+    pub(crate) read_file: read_file::Limits,
+    /// `MYMCP_GLOB_MAX_RESULTS`.
+    pub(crate) glob_max: u64,
+    /// `MYMCP_GREP_DEFAULT_MAX_RESULTS`.
+    pub(crate) grep_default: u64,
+    /// `MYMCP_GREP_MAX_RESULTS`.
+    pub(crate) grep_max: u64,
+    /// `MYMCP_WRITE_FILE_MAX_BYTES`.
+    pub(crate) write_max: u64,
+    /// `MYMCP_EDIT_STRING_MAX_BYTES`.
+    pub(crate) edit_string_max: u64,
+    /// `MYMCP_BASH_MAX_OUTPUT_BYTES`.
+    pub(crate) bash_output: u64,
+    /// `MYMCP_BASH_MAX_OUTPUT_BYTES_HARD`.
+    pub(crate) bash_output_hard: u64,
+    /// Ticket limits for `prepare_upload` / `prepare_download`.
+    pub(crate) transfer: transfer::Limits,
+    /// `MYMCP_RECORDER_DATA_DIR` (where `server_overview` reads).
+    pub(crate) recorder_data_dir: PathBuf,
+    /// `MYMCP_RECORDER_MERGE_INTERVAL_SEC`.
+    pub(crate) recorder_merge_interval: Duration,
+    /// `MYMCP_AUDIT_LOG_DIR` (`server_overview` counts the events not yet folded in).
+    pub(crate) audit_dir: PathBuf,
+    /// `MYMCP_AUDIT_OUTPUT_BASH_HEAD_BYTES`.
+    pub(crate) audit_stdout_head: usize,
+    /// `MYMCP_AUDIT_OUTPUT_BASH_TAIL_BYTES`.
+    pub(crate) audit_stdout_tail: usize,
+}
+
+impl Limits {
+    /// Take the tools' limits from the configuration.
+    pub(crate) fn from_config(cfg: &Config) -> Limits {
+        Limits {
+            read_file: read_file::Limits {
+                default_limit: cfg.read_file_default_limit,
+                max_limit: cfg.read_file_max_limit,
+                max_line_bytes: cfg.read_file_max_line_bytes,
+            },
+            glob_max: cfg.glob_max_results,
+            grep_default: cfg.grep_default_max_results,
+            grep_max: cfg.grep_max_results,
+            write_max: cfg.write_file_max_bytes,
+            edit_string_max: cfg.edit_string_max_bytes,
+            bash_output: cfg.bash_max_output_bytes,
+            bash_output_hard: cfg.bash_max_output_bytes_hard,
+            transfer: transfer::Limits {
+                enabled: cfg.transfer_enabled,
+                max_bytes: cfg.transfer_max_bytes,
+                default_ttl: cfg.transfer_default_ttl_sec,
+                max_ttl: cfg.transfer_max_ttl_sec,
+            },
+            recorder_data_dir: cfg.recorder_data_dir.clone(),
+            recorder_merge_interval: Duration::from_secs(cfg.recorder_merge_interval_sec),
+            audit_dir: cfg.audit_log_dir.clone(),
+            audit_stdout_head: usize::try_from(cfg.audit_output_bash_head_bytes)
+                .unwrap_or(usize::MAX),
+            audit_stdout_tail: usize::try_from(cfg.audit_output_bash_tail_bytes)
+                .unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// What the tools share, built once at start: the path guard, the shell runner, the ticket
+/// store, the limits and the slots that bound blocking work. The transfer endpoints and the
+/// daemon's reload loop use the guard and tickets too.
+pub(crate) struct Services {
+    /// Protected paths and safe opens.
+    pub(crate) guard: Guard,
+    /// Running shell commands.
+    pub(crate) bash: bash::BashRunner,
+    /// Transfer tickets.
+    pub(crate) tickets: Tickets,
+    /// Limits from the configuration.
+    pub(crate) limits: Limits,
+    /// Slots for file tool jobs on blocking threads (see [`MAX_FILE_JOBS`]).
+    pub(crate) file_jobs: Arc<Semaphore>,
+    /// Slots for reads of large files (see [`MAX_LARGE_READS`]).
+    pub(crate) large_reads: Arc<Semaphore>,
+    /// `server_overview`'s backlog counter (scan positions kept between calls).
+    pub(crate) pending: Mutex<PendingCounter>,
+}
+
+impl Services {
+    /// Build the shared services from the configuration and the path guard.
+    pub(crate) fn new(cfg: &Config, guard: Guard) -> Services {
+        Services {
+            guard,
+            bash: bash::BashRunner::new(cfg.bash_max_concurrent, crate::config::child_env()),
+            tickets: Tickets::default(),
+            limits: Limits::from_config(cfg),
+            file_jobs: Arc::new(Semaphore::new(MAX_FILE_JOBS)),
+            large_reads: Arc::new(Semaphore::new(MAX_LARGE_READS)),
+            pending: Mutex::default(),
+        }
+    }
+}
+
+/// One call's context: the shared services, who is calling, and where progress goes.
+pub(crate) struct Context {
+    /// Shared services.
+    pub(crate) services: Arc<Services>,
+    /// The authenticated caller (ticket issuer, base URL for ticket links).
+    pub(crate) caller: Caller,
+    /// Progress notifications for the client, when it asked for them.
+    pub(crate) progress: Option<Arc<dyn bash::ProgressSink>>,
 }
 
 /// Validate `args` against `schema`: required fields, JSON types, enums, unknown fields.
@@ -389,12 +581,13 @@ pub(crate) const FILE_JOB_TIMEOUT: std::time::Duration = std::time::Duration::fr
 
 /// Run blocking file work off the async workers, within the file-job bound.
 async fn blocking(
-    jobs: &Arc<tokio::sync::Semaphore>,
-    tool: &'static str,
+    svc: &Services,
+    tool: Tool,
     f: impl FnOnce() -> Result<Value, ToolError> + Send + 'static,
 ) -> Result<Value, ToolError> {
-    let permit = match tokio::time::timeout(FILE_JOB_QUEUE_WAIT, jobs.clone().acquire_owned()).await
-    {
+    let tool = tool.name();
+    let jobs = svc.file_jobs.clone();
+    let permit = match tokio::time::timeout(FILE_JOB_QUEUE_WAIT, jobs.acquire_owned()).await {
         Ok(Ok(p)) => p,
         _ => {
             return Err(ToolError::Busy(format!(
@@ -418,143 +611,10 @@ async fn blocking(
     }
 }
 
-/// Run a validated call. The caller has already checked the role.
-pub(crate) async fn dispatch(
-    state: Arc<AppState>,
-    caller: &crate::mcp::Caller,
-    name: &str,
-    args: Map<String, Value>,
-    progress: Option<Arc<dyn bash::ProgressSink>>,
-) -> Result<Value, ToolError> {
-    match name {
-        "bash_execute" => {
-            let a: bash::Args = parse(args)?;
-            let cfg = &state.config;
-            let out = state
-                .bash
-                .run(
-                    a,
-                    cfg.bash_max_output_bytes,
-                    cfg.bash_max_output_bytes_hard,
-                    progress,
-                )
-                .await?;
-            Ok(out.to_json())
-        }
-        "read_file" => {
-            let a: read_file::Args = parse(args)?;
-            let limits = read_file::Limits {
-                default_limit: state.config.read_file_default_limit,
-                max_limit: state.config.read_file_max_limit,
-                max_line_bytes: state.config.read_file_max_line_bytes,
-            };
-            // Open and read on a blocking thread, even for small files: the open walks the
-            // path, and on a stuck network or FUSE mount that alone can hang. An async worker
-            // must never wait on the kernel's file system code (docs/decisions.md).
-            let jobs = state.file_jobs.clone();
-            let rt = tokio::runtime::Handle::current();
-            blocking(&jobs, "read_file", move || {
-                let p = read_file::prepare(&state.guard, limits, a)?;
-                // A large file can make a reply of up to MAX_REPLY_BYTES, several times that
-                // in memory while it is serialised: only a few such reads run at once.
-                let _large = if p.size() > read_file::LARGE_READ_BYTES {
-                    let wait = state.large_reads.clone().acquire_owned();
-                    match rt.block_on(tokio::time::timeout(FILE_JOB_QUEUE_WAIT, wait)) {
-                        Ok(Ok(permit)) => Some(permit),
-                        _ => {
-                            return Err(ToolError::Busy(format!(
-                                "{MAX_LARGE_READS} reads of large files are already running; retry shortly"
-                            )));
-                        }
-                    }
-                } else {
-                    None
-                };
-                read_file::read(p)
-            })
-            .await
-        }
-        "glob" => {
-            let a: glob::Args = parse(args)?;
-            let max = state.config.glob_max_results;
-            let jobs = state.file_jobs.clone();
-            blocking(&jobs, "glob", move || {
-                glob::run(&state.guard, max, glob::DEADLINE, a)
-            })
-            .await
-        }
-        "grep" => {
-            let a: grep::Args = parse(args)?;
-            let (d, m) = (
-                state.config.grep_default_max_results,
-                state.config.grep_max_results,
-            );
-            let jobs = state.file_jobs.clone();
-            blocking(&jobs, "grep", move || {
-                grep::run(&state.guard, d, m, grep::DEADLINE, a)
-            })
-            .await
-        }
-        "prepare_upload" | "prepare_download" => {
-            let cfg = &state.config;
-            let limits = crate::transfer::Limits {
-                enabled: cfg.transfer_enabled,
-                max_bytes: cfg.transfer_max_bytes,
-                default_ttl: cfg.transfer_default_ttl_sec,
-                max_ttl: cfg.transfer_max_ttl_sec,
-            };
-            let who = crate::transfer::Issuer {
-                name: &caller.token_name,
-                role: caller.role.as_str(),
-                id: &caller.token_id,
-                base_url: &caller.base_url,
-            };
-            if name == "prepare_upload" {
-                let a = parse(args)?;
-                crate::transfer::prepare_upload(&state.tickets, &state.guard, limits, &who, a)
-            } else {
-                let a = parse(args)?;
-                crate::transfer::prepare_download(&state.tickets, &state.guard, limits, &who, a)
-            }
-        }
-        "write_file" => {
-            let a: write_file::Args = parse(args)?;
-            let max = state.config.write_file_max_bytes;
-            let jobs = state.file_jobs.clone();
-            blocking(&jobs, "write_file", move || {
-                write_file::run(&state.guard, max, a)
-            })
-            .await
-        }
-        "edit_file" => {
-            let a: edit_file::Args = parse(args)?;
-            let max = state.config.edit_string_max_bytes;
-            let jobs = state.file_jobs.clone();
-            blocking(&jobs, "edit_file", move || {
-                edit_file::run(&state.guard, max, a)
-            })
-            .await
-        }
-        "server_overview" => {
-            let jobs = state.file_jobs.clone();
-            blocking(&jobs, "server_overview", move || {
-                let cfg = &state.config;
-                let src = overview::Sources {
-                    data_dir: &cfg.recorder_data_dir,
-                    audit_dir: &cfg.audit_log_dir,
-                    merge_interval: std::time::Duration::from_secs(cfg.recorder_merge_interval_sec),
-                };
-                overview::run(src, &state.pending, std::time::SystemTime::now())
-            })
-            .await
-        }
-        other => Err(ToolError::Internal(format!("Tool '{other}' is unknown"))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn args(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
@@ -562,7 +622,7 @@ mod tests {
 
     #[test]
     fn nine_tools_sorted_with_reference_required_sets() {
-        let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
+        let names: Vec<&str> = Tool::ALL.iter().map(|t| t.name()).collect();
         assert_eq!(
             names,
             [
@@ -577,10 +637,10 @@ mod tests {
                 "write_file"
             ]
         );
-        let ro: Vec<&str> = TOOLS
+        let ro: Vec<&str> = Tool::ALL
             .iter()
-            .filter(|t| t.role == Role::Ro)
-            .map(|t| t.name)
+            .filter(|t| t.role() == Role::Ro)
+            .map(|t| t.name())
             .collect();
         assert_eq!(
             ro,
@@ -592,14 +652,17 @@ mod tests {
                 "server_overview"
             ]
         );
-        for t in TOOLS.iter() {
-            assert_eq!(t.schema["additionalProperties"], json!(false), "{}", t.name);
+        for t in Tool::ALL {
+            let s = t.input_schema();
+            assert_eq!(s["additionalProperties"], json!(false), "{}", t.name());
+            assert_eq!(s["type"], json!("object"), "{}", t.name());
+            assert_eq!(Tool::from_name(t.name()), Some(*t));
         }
     }
 
     #[test]
     fn validation_names_the_field() {
-        let s = &spec("bash_execute").unwrap().schema;
+        let s = Tool::BashExecute.input_schema();
         let e = validate(s, &args(json!({}))).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -615,7 +678,7 @@ mod tests {
         let e = validate(s, &args(json!({"command":"x","bogus":1}))).unwrap_err();
         assert!(e.to_string().contains("unknown property 'bogus'"));
         assert!(validate(s, &args(json!({"command":"x","timeout":5}))).is_ok());
-        let g = &spec("grep").unwrap().schema;
+        let g = Tool::Grep.input_schema();
         assert!(validate(g, &args(json!({"pattern":"x","output_mode":"lines"}))).is_err());
     }
 }
@@ -650,8 +713,8 @@ mod fuzz {
     }
 
     fn args_for(name: &'static str) -> impl Strategy<Value = Map<String, Value>> {
-        let keys: Vec<String> = spec(name)
-            .and_then(|s| s.schema["properties"].as_object())
+        let keys: Vec<String> = Tool::from_name(name)
+            .and_then(|t| t.input_schema()["properties"].as_object())
             .map(|p| p.keys().cloned().collect())
             .unwrap_or_default();
         let key = if keys.is_empty() {
@@ -678,10 +741,10 @@ mod fuzz {
 
         #[test]
         fn validation_and_parsing_never_panic(
-            (name, args) in prop::sample::select(TOOLS.iter().map(|t| t.name).collect::<Vec<_>>())
+            (name, args) in prop::sample::select(Tool::ALL.iter().map(|t| t.name()).collect::<Vec<_>>())
                 .prop_flat_map(|n| (Just(n), args_for(n))),
         ) {
-            if let Some(s) = spec(name) && validate(&s.schema, &args).is_ok() {
+            if let Some(t) = Tool::from_name(name) && validate(t.input_schema(), &args).is_ok() {
                 let v = Value::Object(args.clone());
                 let _ = match name {
                     "bash_execute" => serde_json::from_value::<bash::Args>(v).map(drop),
@@ -690,8 +753,8 @@ mod fuzz {
                     "grep" => serde_json::from_value::<grep::Args>(v).map(drop),
                     "write_file" => serde_json::from_value::<write_file::Args>(v).map(drop),
                     "edit_file" => serde_json::from_value::<edit_file::Args>(v).map(drop),
-                    "prepare_upload" => serde_json::from_value::<crate::transfer::UploadArgs>(v).map(drop),
-                    "prepare_download" => serde_json::from_value::<crate::transfer::DownloadArgs>(v).map(drop),
+                    "prepare_upload" => serde_json::from_value::<transfer::UploadArgs>(v).map(drop),
+                    "prepare_download" => serde_json::from_value::<transfer::DownloadArgs>(v).map(drop),
                     _ => Ok(()),
                 };
             }
@@ -713,7 +776,7 @@ mod fuzz {
 
         #[test]
         fn host_parser_never_panics(h in ".{0,64}") {
-            let _ = crate::http::parse_host(&h);
+            let _ = crate::hosts::parse_host(&h);
             let _ = crate::guard::require_absolute(&h, "p");
         }
     }

@@ -4,10 +4,21 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ToolError;
 use crate::recorder::events::{self, PendingCounter};
+
+/// The description `tools/list` shows for `server_overview`.
+pub(crate) const DESCRIPTION: &str = "Return the recorder's summary of this host (services, ports, recent \
+changes) with its age and how many changes are not yet folded in.";
+
+/// `server_overview` takes no arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Args {}
 
 /// Inputs the tool needs (all from the configuration).
 #[derive(Debug, Clone, Copy)]
@@ -71,5 +82,5 @@ pub(crate) fn run(
 }
 
 fn rfc3339(t: SystemTime) -> String {
-    crate::recorder::format_utc(t, &time::format_description::well_known::Rfc3339)
+    crate::clock::format_utc(t, &time::format_description::well_known::Rfc3339)
 }

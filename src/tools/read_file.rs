@@ -3,24 +3,29 @@
 //! Memory is bounded by the requested window (`limit` lines of at most
 //! `MYMCP_READ_FILE_MAX_LINE_BYTES` each), not by the file: lines before the window are
 //! skipped and lines after it are only counted, chunk by chunk (the reference read the whole
-//! file, D-16).
+//! file, so `read_file /dev/zero` took all memory).
 
 use std::io::{BufRead, BufReader};
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ToolError;
 use crate::guard::{Guard, OpenedFile};
 
+/// The description `tools/list` shows for `read_file`.
+pub(crate) const DESCRIPTION: &str = "Read a text file (absolute path) as numbered lines: '   N\\t<line>'. Starts at line offset (1-based, default 1) and returns up to limit lines (default 2000, at most 50000). total_lines counts the whole file; truncated says whether lines remain after the window (read on with a larger offset). Lines longer than 32768 bytes are cut and end in ' [LINE TRUNCATED]'. Only regular files: devices and FIFOs are refused. Invalid UTF-8 shows as U+FFFD.";
+
 /// Arguments as in the reference schema.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Args {
-    /// Absolute path.
+    /// Absolute path of the file
     pub(crate) file_path: String,
-    /// First line, 1-based.
+    /// First line to return, 1-based (default 1)
     pub(crate) offset: Option<i64>,
-    /// Number of lines.
+    /// Number of lines (default 2000, at most 50000)
     pub(crate) limit: Option<i64>,
 }
 

@@ -1,18 +1,25 @@
-//! `write_file`: create or replace a file atomically (D-15), keeping the replaced file's
+//! `write_file`: create or replace a file atomically (a crash, a full disk or a concurrent
+//! reader never sees a truncated `/etc/fstab`), keeping the replaced file's
 //! mode and owner.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::error::ToolError;
 use crate::guard::{Guard, replace_file, write_error};
 
+/// The description `tools/list` shows for `write_file`.
+pub(crate) const DESCRIPTION: &str = "Create or replace a file (absolute path) with content, at most 10 MiB (use prepare_upload for more or for binary data). Missing parent directories are created. The file is replaced atomically (a reader never sees a partial file) and a replaced file keeps its mode and owner; a symlink is followed and its target replaced. Returns bytes_written.";
+
 /// Arguments as in the reference schema.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Args {
-    /// Absolute path.
+    /// Absolute path of the file
     pub(crate) file_path: String,
-    /// Full new content.
+    /// Full new content (at most 10 MiB)
     pub(crate) content: String,
 }
 
@@ -45,4 +52,14 @@ pub(crate) fn human(n: u64) -> String {
     } else {
         format!("{n} bytes")
     }
+}
+
+/// The audit line's `output` for a write: where, how much, and a hash of the content.
+pub(crate) fn audit_summary(args: &Map<String, Value>) -> Value {
+    let s = |k: &str| args.get(k).and_then(Value::as_str).unwrap_or("");
+    json!({
+        "path": s("file_path"),
+        "size_bytes": s("content").len(),
+        "sha256": hex::encode(Sha256::digest(s("content").as_bytes())),
+    })
 }

@@ -2,7 +2,6 @@
 //! validation, panic containment and logging. Every failure is a tool result with
 //! `isError: true` and the reference's JSON body.
 
-use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,37 +9,21 @@ use std::time::Instant;
 use futures::FutureExt;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
-    ToolAnnotations,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, ToolAnnotations,
 };
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
-use crate::daemon::AppState;
-use crate::error::ToolError;
-use crate::tokens::Role;
-use crate::tools;
-use crate::tools::bash::ProgressSink;
+pub(crate) mod fastpath;
 
-/// The authenticated caller, put into each `/mcp` request by the auth middleware and read by
-/// every tool handler (and, later, the audit log).
-#[derive(Debug, Clone)]
-pub(crate) struct Caller {
-    /// Token name.
-    pub(crate) token_name: String,
-    /// Token id (public short hash).
-    pub(crate) token_id: String,
-    /// Role.
-    pub(crate) role: Role,
-    /// Peer address.
-    pub(crate) ip: IpAddr,
-    /// `X-Request-ID` (validated) or a generated one.
-    pub(crate) request_id: String,
-    /// `scheme://host[:port]` this request reached us at (for absolute ticket URLs).
-    pub(crate) base_url: String,
-}
+use crate::caller::Caller;
+use crate::error::ToolError;
+use crate::state::AppState;
+use crate::tokens::Role;
+use crate::tools::bash::ProgressSink;
+use crate::tools::{self, Context, Tool};
 
 /// Sends MCP progress notifications for one call (the client asked with a `progressToken`).
 struct PeerProgress {
@@ -71,23 +54,24 @@ pub(crate) const SERVER_NAME: &str = "linux-server";
 #[derive(Clone)]
 pub(crate) struct McpHandler {
     state: Arc<AppState>,
-    tools: Arc<Vec<Tool>>,
+    tools: Arc<Vec<rmcp::model::Tool>>,
 }
 
 impl McpHandler {
     /// Build the handler and the static tool list once.
     pub(crate) fn new(state: Arc<AppState>) -> Self {
-        let tools = tools::TOOLS
+        let tools = Tool::ALL
             .iter()
             .map(|t| {
-                let schema = t.schema.as_object().cloned().unwrap_or_default();
-                let (ro, destructive, idempotent, open_world) = tools::annotations(t.name);
-                Tool::new(t.name, t.description, Arc::new(schema)).with_annotations(
+                let schema = t.input_schema().as_object().cloned().unwrap_or_default();
+                let a = t.annotations();
+                let tool = rmcp::model::Tool::new(t.name(), t.description(), Arc::new(schema));
+                tool.with_annotations(
                     ToolAnnotations::new()
-                        .read_only(ro)
-                        .destructive(destructive)
-                        .idempotent(idempotent)
-                        .open_world(open_world),
+                        .read_only(a.read_only)
+                        .destructive(a.destructive)
+                        .idempotent(a.idempotent)
+                        .open_world(a.open_world),
                 )
             })
             .collect();
@@ -159,7 +143,7 @@ impl McpHandler {
         let tools = self
             .tools
             .iter()
-            .filter(|t| tools::spec(&t.name).is_some_and(|s| role >= s.role))
+            .filter(|t| Tool::from_name(&t.name).is_some_and(|s| role >= s.role()))
             .cloned()
             .collect();
         ListToolsResult::with_all_items(tools)
@@ -174,13 +158,15 @@ impl McpHandler {
         args: serde_json::Map<String, Value>,
         progress: Option<Arc<dyn ProgressSink>>,
     ) -> CallToolResult {
+        let tool = Tool::from_name(name);
         let audit_on = self.state.audit.enabled();
         let kept_args =
-            (audit_on && matches!(name, "write_file" | "edit_file")).then(|| args.clone());
+            (audit_on && tool.is_some_and(Tool::summary_needs_args)).then(|| args.clone());
         let mut pending = PendingAudit {
             state: self.state.clone(),
             caller: caller.clone(),
             tool: name.to_string(),
+            label: metric_label(tool),
             params: audit_on.then(|| crate::audit::redact_params(&args)),
             started: Instant::now(),
             done: false,
@@ -189,45 +175,41 @@ impl McpHandler {
             "tool_call",
             tool = %crate::audit::loggable(name),
             role = %caller.role,
-            token = %caller.token_name,
+            token = %caller.identity.name(),
             request_id = %caller.request_id,
         );
         // If the client goes away, hyper drops this future here; `pending` then writes the
         // call's one audit line as abandoned.
         let mut outcome =
-            tracing::Instrument::instrument(self.run(caller, name, args, progress), span).await;
+            tracing::Instrument::instrument(self.run(caller, tool, name, args, progress), span)
+                .await;
         pending.done = true;
         let elapsed = pending.started.elapsed();
         let ms = elapsed.as_millis() as u64;
-        let (result, code, message, reason) = crate::audit::classify(&outcome);
+        let soft_failure = match (&outcome, tool) {
+            (Ok(v), Some(t)) => t.failure_in_result(v),
+            _ => None,
+        };
+        let (result, code, message, reason) = crate::audit::classify(&outcome, soft_failure);
         let executed = result != "denied";
         if let Some(params) = pending.params.take() {
             let empty = serde_json::Map::new();
-            let output = match (&outcome, result) {
-                (Ok(v), "ok") => {
-                    crate::audit::summarize(name, kept_args.as_ref().unwrap_or(&empty), v)
-                }
+            let output = match (&outcome, tool, result) {
+                (Ok(v), Some(t), "ok") => t.audit_summary(
+                    kept_args.as_ref().unwrap_or(&empty),
+                    v,
+                    &self.state.tools.limits,
+                ),
                 _ => None,
             };
-            let tool = crate::audit::cap_str(name);
-            let record = crate::audit::Record {
-                ts: crate::tokens::now_rfc3339(),
-                token_name: &caller.token_name,
-                role: caller.role.as_str(),
-                ip: caller.ip.to_string(),
-                tool: &tool,
-                params,
-                result,
-                request_id: Some(&caller.request_id),
-                reason,
-                error_code: code,
-                error_message: message,
-                duration_ms: executed.then_some(ms),
-                output,
-            };
-            if let Err(e) = self.state.audit.write(&record) {
-                self.state.metrics.audit_failures.inc();
-                tracing::error!(error = %e, tool = %crate::audit::loggable(name), request_id = %caller.request_id, "audit log write failed");
+            let tool_name = crate::audit::cap_str(name);
+            let mut record = call_record(caller, &tool_name, params, result);
+            record.reason = reason;
+            record.error_code = code;
+            record.error_message = message;
+            record.duration_ms = executed.then_some(ms);
+            record.output = output;
+            if let Err(e) = self.state.write_audit(&record) {
                 // The action happened, but an unaudited success must not look like one.
                 outcome = Err(ToolError::Internal(format!(
                     "Tool '{}' ran but its audit record could not be written: {e}",
@@ -235,13 +217,8 @@ impl McpHandler {
                 )));
             }
         }
-        let label = if tools::spec(name).is_some() {
-            name
-        } else {
-            "<unknown>"
-        };
         self.state.metrics.tool_call(
-            label,
+            pending.label,
             caller.role.as_str(),
             result,
             executed.then_some(elapsed.as_secs_f64()),
@@ -249,20 +226,50 @@ impl McpHandler {
         let shown = crate::audit::loggable(name);
         match &outcome {
             Ok(_) => tracing::debug!(
-                tool = %shown, token = %caller.token_name, request_id = %caller.request_id,
+                tool = %shown, token = %caller.identity.name(), request_id = %caller.request_id,
                 duration_ms = ms, "tool call ok"
             ),
             Err(e @ ToolError::PermissionDenied(_)) => tracing::warn!(
-                tool = %shown, token = %caller.token_name, role = %caller.role, ip = %caller.ip,
+                tool = %shown, token = %caller.identity.name(), role = %caller.role, ip = %caller.ip,
                 request_id = %caller.request_id, "denied: {}", crate::audit::loggable(&e.to_string())
             ),
             Err(e) => tracing::warn!(
-                tool = %shown, token = %caller.token_name, ip = %caller.ip,
+                tool = %shown, token = %caller.identity.name(), ip = %caller.ip,
                 request_id = %caller.request_id, error = e.code(), duration_ms = ms,
                 "tool returned error: {}", crate::audit::loggable(&e.to_string())
             ),
         }
         to_result(&outcome)
+    }
+}
+
+/// The `tool` label of the call metrics: a known tool's name, else one fixed value (a
+/// caller-chosen name must not create series).
+fn metric_label(tool: Option<Tool>) -> &'static str {
+    tool.map_or("<unknown>", Tool::name)
+}
+
+/// The audit line of a call by `caller`, before its outcome is filled in.
+fn call_record<'a>(
+    caller: &'a Caller,
+    tool: &'a str,
+    params: Value,
+    result: &'static str,
+) -> crate::audit::Record<'a> {
+    crate::audit::Record {
+        ts: crate::clock::now_rfc3339(),
+        token_name: caller.identity.name(),
+        role: caller.role.as_str(),
+        ip: caller.ip.to_string(),
+        tool,
+        params,
+        result,
+        request_id: Some(&caller.request_id),
+        reason: None,
+        error_code: None,
+        error_message: None,
+        duration_ms: None,
+        output: None,
     }
 }
 
@@ -273,6 +280,7 @@ struct PendingAudit {
     state: Arc<AppState>,
     caller: Caller,
     tool: String,
+    label: &'static str,
     params: Option<Value>,
     started: Instant,
     done: bool,
@@ -285,17 +293,12 @@ impl Drop for PendingAudit {
         }
         let elapsed = self.started.elapsed();
         tracing::warn!(
-            tool = %crate::audit::loggable(&self.tool), token = %self.caller.token_name,
+            tool = %crate::audit::loggable(&self.tool), token = %self.caller.identity.name(),
             request_id = %self.caller.request_id, duration_ms = elapsed.as_millis() as u64,
             "client disconnected before the call finished; call abandoned"
         );
-        let label = if tools::spec(&self.tool).is_some() {
-            self.tool.as_str()
-        } else {
-            "<unknown>"
-        };
         self.state.metrics.tool_call(
-            label,
+            self.label,
             self.caller.role.as_str(),
             "error",
             Some(elapsed.as_secs_f64()),
@@ -304,68 +307,58 @@ impl Drop for PendingAudit {
             return;
         };
         let tool = crate::audit::cap_str(&self.tool);
-        let record = crate::audit::Record {
-            ts: crate::tokens::now_rfc3339(),
-            token_name: &self.caller.token_name,
-            role: self.caller.role.as_str(),
-            ip: self.caller.ip.to_string(),
-            tool: &tool,
-            params,
-            result: "error",
-            request_id: Some(&self.caller.request_id),
-            reason: None,
-            error_code: Some("Cancelled".into()),
-            error_message: Some(
-                "the client disconnected before the call finished; what the call had done by \
-                 then stays done"
-                    .into(),
-            ),
-            duration_ms: Some(elapsed.as_millis() as u64),
-            output: None,
-        };
-        if let Err(e) = self.state.audit.write(&record) {
-            self.state.metrics.audit_failures.inc();
-            tracing::error!(error = %e, "audit log write failed for an abandoned call");
-        }
+        let mut record = call_record(&self.caller, &tool, params, "error");
+        record.error_code = Some("Cancelled".into());
+        record.error_message = Some(
+            "the client disconnected before the call finished; what the call had done by then \
+             stays done"
+                .into(),
+        );
+        record.duration_ms = Some(elapsed.as_millis() as u64);
+        // A failure is counted and logged by write_audit; the client is gone, nobody to tell.
+        let _ = self.state.write_audit(&record);
     }
 }
 
 impl McpHandler {
+    /// Authorize, validate and dispatch one call.
     async fn run(
         &self,
         caller: &Caller,
+        tool: Option<Tool>,
         name: &str,
         args: serde_json::Map<String, Value>,
         progress: Option<Arc<dyn ProgressSink>>,
     ) -> Result<Value, ToolError> {
-        let Some(spec) = tools::spec(name) else {
+        let Some(tool) = tool else {
             return Err(ToolError::PermissionDenied(format!(
                 "Unknown tool: {}",
                 crate::audit::cap_str(name)
             )));
         };
-        if caller.role < spec.role {
+        if caller.role < tool.role() {
             return Err(ToolError::PermissionDenied(format!(
                 "Permission denied: tool '{name}' requires {} role",
-                spec.role
+                tool.role()
             )));
         }
-        tools::validate(&spec.schema, &args)?;
-        if spec.role == Role::Rw
-            && let Err(e) = self.state.audit.ready()
+        tools::validate(tool.input_schema(), &args)?;
+        if tool.role() == Role::Rw
+            && let Err(e) = self.state.audit_ready(name)
         {
-            // Fail closed: an rw action that could not be audited does not run.
-            self.state.metrics.audit_failures.inc();
-            tracing::error!(error = %e, tool = %name, "audit log unavailable; refusing a mutating call");
             return Err(ToolError::AuditUnavailable(format!(
                 "The audit log cannot be written ({e}); mutating tools are refused until it can."
             )));
         }
-        let fut = tools::dispatch(self.state.clone(), caller, name, args, progress);
-        match AssertUnwindSafe(fut).catch_unwind().await {
+        let ctx = Context {
+            services: self.state.tools.clone(),
+            caller: caller.clone(),
+            progress,
+        };
+        match AssertUnwindSafe(tool.run(ctx, args)).catch_unwind().await {
             Ok(r) => r,
             Err(_) => {
-                tracing::error!(tool = %crate::audit::loggable(name), request_id = %caller.request_id, "tool panicked");
+                tracing::error!(tool = %name, request_id = %caller.request_id, "tool panicked");
                 Err(ToolError::Internal(format!(
                     "Tool '{name}' failed with an unexpected error"
                 )))

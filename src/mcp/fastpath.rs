@@ -20,7 +20,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::mcp::{Caller, McpHandler};
+use crate::caller::Caller;
+use crate::mcp::McpHandler;
 
 /// Protocol versions whose tools/list and tools/call replies are plain results.
 const PLAIN_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];

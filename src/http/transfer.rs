@@ -1,4 +1,11 @@
-//! `PUT`/`GET`/`HEAD /files/raw/{ticket}`: redeem transfer tickets, streaming.
+//! `PUT`/`GET`/`HEAD /files/raw/{ticket}`: redeem transfer tickets, streaming in bounded
+//! memory.
+//!
+//! Uploads stream into a temp file beside the destination and are renamed into place
+//! (never replacing an existing file when the ticket says `overwrite=false`, checked at the
+//! rename itself so a file created meanwhile is not clobbered). Downloads honour `Range`, are
+//! consumed only once the last byte went out (so an interrupted download can resume), and
+//! `HEAD` never consumes a ticket.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -14,12 +21,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::audit::Record;
-use crate::daemon::AppState;
 use crate::error::ToolError;
 use crate::guard::{commit_temp, create_temp, discard_temp};
-use crate::transfer::{
-    Op, Refusal, STALL_TIMEOUT, Ticket, TransferPermit, content_disposition, parse_range,
-};
+use crate::state::AppState;
+use crate::tickets::{Op, Refusal, STALL_TIMEOUT, Ticket, TransferPermit};
 
 /// Bytes gathered before each blocking write of an upload, and read at a time for a
 /// download.
@@ -167,7 +172,7 @@ fn audit(st: &AppState, t: &Ticket, id: &str, peer: SocketAddr, bytes: u64, erro
         Op::Download => "transfer_download",
     };
     let record = Record {
-        ts: crate::tokens::now_rfc3339(),
+        ts: crate::clock::now_rfc3339(),
         token_name: &t.issuer_name,
         role: &t.issuer_role,
         ip: peer.ip().to_string(),
@@ -189,10 +194,8 @@ fn audit(st: &AppState, t: &Ticket, id: &str, peer: SocketAddr, bytes: u64, erro
         duration_ms: None,
         output: None,
     };
-    if let Err(e) = st.audit.write(&record) {
-        st.metrics.audit_failures.inc();
-        tracing::error!(error = %e, tool, "audit log write failed");
-    }
+    // A failure is counted and logged by write_audit; the transfer itself already happened.
+    let _ = st.write_audit(&record);
 }
 
 fn disabled() -> Response {
@@ -209,7 +212,7 @@ fn disabled() -> Response {
 /// The work runs in a task of its own: if the client disconnects, hyper drops this handler's
 /// future, but the upload still reaches its end (the body reports the cut), removes its temp
 /// file and writes its audit line.
-pub(crate) async fn put(
+pub(super) async fn put(
     State(st): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
@@ -236,9 +239,8 @@ async fn put_inner(
     if !st.config.transfer_enabled {
         return disabled();
     }
-    if let Err(e) = st.audit.ready() {
+    if let Err(e) = st.audit_ready("upload") {
         // Fail closed, as the mutating tools do.
-        st.metrics.audit_failures.inc();
         return refuse((
             503,
             "audit_unavailable",
@@ -248,6 +250,7 @@ async fn put_inner(
     let active = |issuer: &str| st.tokens.is_active(issuer);
     // Take a transfer slot before the ticket is used up, so a busy answer keeps it valid.
     let _slot = match st
+        .tools
         .tickets
         .redeem(&id, Op::Upload, false, active)
         .and_then(|t| st.transfers.try_acquire(&t.issuer_id))
@@ -255,7 +258,7 @@ async fn put_inner(
         Ok(s) => s,
         Err(r) => return refuse(r),
     };
-    let t = match st.tickets.redeem(&id, Op::Upload, true, active) {
+    let t = match st.tools.tickets.redeem(&id, Op::Upload, true, active) {
         Ok(t) => t,
         Err(r) => return refuse(r),
     };
@@ -285,15 +288,15 @@ async fn put_inner(
     let path = t.path.display().to_string();
     let st2 = st.clone();
     let p2 = path.clone();
-    let target = match tokio::task::spawn_blocking(move || st2.guard.resolve_write(&p2, true)).await
-    {
-        Ok(Ok(x)) => x,
-        Ok(Err(e @ ToolError::ProtectedPath(_))) => {
-            return fail((403, "path_protected", e.to_string()));
-        }
-        Ok(Err(e)) => return fail((500, "mkdir_failed", e.to_string())),
-        Err(e) => return fail((500, "write_failed", e.to_string())),
-    };
+    let target =
+        match tokio::task::spawn_blocking(move || st2.tools.guard.resolve_write(&p2, true)).await {
+            Ok(Ok(x)) => x,
+            Ok(Err(e @ ToolError::ProtectedPath(_))) => {
+                return fail((403, "path_protected", e.to_string()));
+            }
+            Ok(Err(e)) => return fail((500, "mkdir_failed", e.to_string())),
+            Err(e) => return fail((500, "write_failed", e.to_string())),
+        };
     let tmp = match create_temp(&target) {
         Ok(x) => x,
         Err(e) => return fail((500, "write_failed", e.to_string())),
@@ -466,15 +469,16 @@ async fn prepare_download(
     }
     let active = |issuer: &str| st.tokens.is_active(issuer);
     let t = if get {
-        st.tickets.begin_get(id, active).map_err(refuse)?
+        st.tools.tickets.begin_get(id, active).map_err(refuse)?
     } else {
-        st.tickets
+        st.tools
+            .tickets
             .redeem(id, Op::Download, false, active)
             .map_err(refuse)?
     };
     let opened = open_download(st, &t, headers).await;
     if get && opened.is_err() {
-        st.tickets.end_get(id);
+        st.tools.tickets.end_get(id);
     }
     let (file, size, range) = opened?;
     Ok(Prepared {
@@ -497,7 +501,7 @@ async fn open_download(
     // The open shares the file tools' bound on blocking threads (HEAD has no transfer slot).
     let Ok(Ok(permit)) = tokio::time::timeout(
         crate::tools::FILE_JOB_QUEUE_WAIT,
-        st.file_jobs.clone().acquire_owned(),
+        st.tools.file_jobs.clone().acquire_owned(),
     )
     .await
     else {
@@ -509,7 +513,7 @@ async fn open_download(
     };
     let opened = match tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        st2.guard.open_read(&p)
+        st2.tools.guard.open_read(&p)
     })
     .await
     {
@@ -579,7 +583,7 @@ fn download_headers(p: &Prepared) -> (StatusCode, HeaderMap, u64, u64) {
 }
 
 /// `HEAD /files/raw/{ticket}`: the headers a GET would send; the ticket stays valid.
-pub(crate) async fn head(
+pub(super) async fn head(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -631,7 +635,7 @@ impl Download {
     fn finish(&mut self) {
         self.done = true;
         if self.sent >= self.len && self.reaches_end {
-            self.st.tickets.consume(&self.id);
+            self.st.tools.tickets.consume(&self.id);
         }
         let cut_short = (self.sent < self.len).then_some("download_incomplete");
         audit(&self.st, &self.t, &self.id, self.peer, self.sent, cut_short);
@@ -640,7 +644,7 @@ impl Download {
 
 impl Drop for Download {
     fn drop(&mut self) {
-        self.st.tickets.end_get(&self.id);
+        self.st.tools.tickets.end_get(&self.id);
         if !self.done {
             audit(
                 &self.st,
@@ -655,7 +659,7 @@ impl Drop for Download {
 }
 
 /// `GET /files/raw/{ticket}`: stream the file (or the requested range).
-pub(crate) async fn get(
+pub(super) async fn get(
     State(st): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
@@ -668,7 +672,7 @@ pub(crate) async fn get(
     let slot = match st.transfers.try_acquire(&p.t.issuer_id) {
         Ok(s) => s,
         Err(r) => {
-            st.tickets.end_get(&id);
+            st.tools.tickets.end_get(&id);
             return refuse(r);
         }
     };
@@ -732,4 +736,91 @@ pub(crate) async fn get(
         stream.finish();
     }
     (status, h, Body::from_stream(stream)).into_response()
+}
+
+/// `Content-Disposition` as the reference: an ASCII fallback name and an RFC 5987 UTF-8 name.
+pub(crate) fn content_disposition(path: &std::path::Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "download".into());
+    let mut ascii = String::new();
+    for c in name.chars() {
+        if c.is_ascii() && !c.is_ascii_control() {
+            if c == '"' || c == '\\' {
+                ascii.push('\\');
+            }
+            ascii.push(c);
+        }
+    }
+    let mut enc = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            enc.push(b as char);
+        } else {
+            enc.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{enc}")
+}
+
+/// A `Range` header that cannot be satisfied for this file (answer 416).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Unsatisfiable;
+
+/// Parse a single `Range: bytes=a-b` against `size`. `Ok(None)`: no (usable) range header.
+pub(crate) fn parse_range(h: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, Unsatisfiable> {
+    let Some(h) = h else { return Ok(None) };
+    let Some(spec) = h.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None); // multiple ranges: send the whole file
+    }
+    let (a, b) = spec.split_once('-').ok_or(Unsatisfiable)?;
+    let (start, end) = if a.is_empty() {
+        let n: u64 = b.parse().map_err(|_| Unsatisfiable)?;
+        if n == 0 {
+            return Err(Unsatisfiable);
+        }
+        (size.saturating_sub(n), size.saturating_sub(1))
+    } else {
+        let s: u64 = a.parse().map_err(|_| Unsatisfiable)?;
+        let e: u64 = if b.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            b.parse::<u64>()
+                .map_err(|_| Unsatisfiable)?
+                .min(size.saturating_sub(1))
+        };
+        (s, e)
+    };
+    if size == 0 || start > end || start >= size {
+        return Err(Unsatisfiable);
+    }
+    Ok(Some((start, end)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disposition() {
+        assert_eq!(
+            content_disposition(std::path::Path::new("/d/dl file\"ü.txt")),
+            "attachment; filename=\"dl file\\\".txt\"; filename*=UTF-8''dl%20file%22%C3%BC.txt"
+        );
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(None, 10), Ok(None));
+        assert_eq!(parse_range(Some("bytes=2-5"), 10), Ok(Some((2, 5))));
+        assert_eq!(parse_range(Some("bytes=7-"), 10), Ok(Some((7, 9))));
+        assert_eq!(parse_range(Some("bytes=-3"), 10), Ok(Some((7, 9))));
+        assert_eq!(parse_range(Some("bytes=2-100"), 10), Ok(Some((2, 9))));
+        assert_eq!(parse_range(Some("bytes=10-"), 10), Err(Unsatisfiable));
+        assert_eq!(parse_range(Some("bytes=0-1,3-4"), 10), Ok(None));
+    }
 }

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use super::system::{is_root, systemd_running};
 use crate::cli::{InitArgs, UninstallArgs};
 use crate::config::{self, Config};
 use crate::tokens::{self, Role, TokenFile};
 
 /// The unit the packages install; `init` rewrites a few lines of it.
-pub(crate) const UNIT_TEMPLATE: &str = include_str!("../packaging/systemd/mymcp.service");
+pub(crate) const UNIT_TEMPLATE: &str = include_str!("../../packaging/systemd/mymcp.service");
 /// First line of a unit written by `init`: `uninstall-service` only deletes units carrying it.
 pub(crate) const UNIT_MARKER: &str =
     "# Written by `mymcp init`; `mymcp uninstall-service` removes it.";
@@ -75,16 +76,6 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServiceError + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// Effective user is root.
-pub(crate) fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-/// systemd is the running init (same test as `sd_booted(3)`).
-pub(crate) fn systemd_running() -> bool {
-    Path::new("/run/systemd/system").is_dir()
 }
 
 fn run(cmd: &str, args: &[&str]) -> Result<String, ServiceError> {
@@ -435,7 +426,7 @@ pub(crate) fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
         } else {
             String::new()
         };
-        tokens::atomic_write(
+        crate::fsutil::atomic_write(
             &plan.env_file,
             render_env(a, &admin, &metrics).as_bytes(),
             0o600,
@@ -468,7 +459,7 @@ pub(crate) fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
         if let Some(parent) = u.parent() {
             std::fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
-        tokens::atomic_write(u, plan.unit_text.as_bytes(), 0o644).map_err(io_err(u))?;
+        crate::fsutil::atomic_write(u, plan.unit_text.as_bytes(), 0o644).map_err(io_err(u))?;
     }
     if !files_only {
         run("systemctl", &["daemon-reload"])?;
@@ -531,7 +522,7 @@ pub(crate) fn print_summary(a: &InitArgs, o: &InitOutcome) {
 fn wait_healthy(addr: &str) -> Result<(), ServiceError> {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     while std::time::Instant::now() < deadline {
-        if crate::doctor::http_get_status(addr, "/health").is_ok_and(|s| s == 200) {
+        if super::system::http_get_status(addr, "/health").is_ok_and(|s| s == 200) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(200));

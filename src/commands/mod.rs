@@ -1,5 +1,10 @@
 //! The non-server subcommands: `token …`, `config example`, the bare-`mymcp` status.
 
+pub(crate) mod assets;
+pub(crate) mod doctor;
+pub(crate) mod init;
+mod system;
+
 use std::path::{Path, PathBuf};
 
 use crate::cli::{EnvFileArg, TokenAdd, TokenCommand};
@@ -169,7 +174,7 @@ pub(crate) fn set_env_var(path: &Path, key: &str, value: &str) -> Result<(), Com
     if !done {
         out.push_str(&format!("{key}={value}\n"));
     }
-    tokens::atomic_write(path, out.as_bytes(), mode).map_err(io)
+    crate::fsutil::atomic_write(path, out.as_bytes(), mode).map_err(io)
 }
 
 /// `mymcp` with no arguments: where things stand and what to do next.

@@ -1,0 +1,161 @@
+//! Request admission: Host/Origin checks, bearer authentication for `/mcp` (which puts the
+//! [`Caller`] into the request) and for the admin API.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::reply::detail;
+use super::rmcp_shim::{normalize_accept, parse_error};
+use crate::caller::{Caller, Identity};
+use crate::hosts::url_host;
+use crate::state::AppState;
+
+/// Refuse foreign `Host` and `Origin` headers (DNS rebinding from a browser).
+pub(super) async fn host_origin_check(
+    State(st): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let headers = req.headers();
+    if let Some(host) = headers.get(header::HOST)
+        && !host.to_str().is_ok_and(|h| st.hosts.allows(h))
+    {
+        tracing::warn!(host = ?host, "refused request with a Host header not in the allow-list");
+        return detail(
+            StatusCode::FORBIDDEN,
+            "Host header not allowed (add it to MYMCP_ALLOWED_HOSTS)",
+        );
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let ok = origin
+            .to_str()
+            .ok()
+            .and_then(url_host)
+            .is_some_and(|h| st.hosts.allows(&h));
+        if !ok {
+            tracing::warn!(origin = ?origin, "refused request with a foreign Origin");
+            return detail(StatusCode::FORBIDDEN, "Origin not allowed");
+        }
+    }
+    next.run(req).await
+}
+
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+/// The base URL clients use: `MYMCP_PUBLIC_BASE_URL`, else the request's scheme and `Host`
+/// (`X-Forwarded-Proto`/`-Host` only with `MYMCP_TRUST_FORWARDED=true`).
+fn base_url(st: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+    let cfg = &st.config;
+    if !cfg.public_base_url.is_empty() {
+        return cfg.public_base_url.trim_end_matches('/').to_string();
+    }
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let mut scheme = uri.scheme_str().unwrap_or("http").to_string();
+    let mut host = get("host").unwrap_or_else(|| format!("{}:{}", cfg.host, cfg.port));
+    if cfg.trust_forwarded {
+        if let Some(p) = get("x-forwarded-proto").filter(|p| p == "http" || p == "https") {
+            scheme = p;
+        }
+        if let Some(h) = get("x-forwarded-host") {
+            host = h;
+        }
+    }
+    // A Host header is attacker-chosen text: keep only characters a host:port can have.
+    host.retain(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
+    format!("{scheme}://{host}")
+}
+
+/// `X-Request-ID` if short and printable ASCII, else a fresh random id.
+pub(super) fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| (0x21..0x7f).contains(&b)))
+        .map(String::from)
+        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()))
+}
+
+pub(super) async fn mcp_auth(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(tok) = bearer(req.headers()) else {
+        return detail(StatusCode::UNAUTHORIZED, "Missing Bearer token");
+    };
+    let Some(p) = st.tokens.authenticate(tok) else {
+        return detail(StatusCode::UNAUTHORIZED, "Invalid or disabled token");
+    };
+    let rid = request_id(req.headers());
+    let base_url = base_url(&st, req.headers(), req.uri());
+    normalize_accept(req.headers_mut());
+    req.extensions_mut().insert(Caller {
+        identity: Identity::StaticToken {
+            name: p.name,
+            id: p.id,
+        },
+        role: p.role,
+        ip: peer.ip(),
+        request_id: rid.clone(),
+        base_url,
+    });
+    let json_body = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let mut resp = next.run(req).await;
+    if json_body && resp.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        // rmcp answers unparseable JSON with 415 and a text body; clients expect -32700.
+        resp = parse_error(resp).await;
+    }
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+/// `None` when the caller holds the admin token, else the 401/403 response to send.
+pub(super) fn admin_auth(st: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let Some(tok) = bearer(headers) else {
+        return Some(detail(StatusCode::UNAUTHORIZED, "Missing Bearer token"));
+    };
+    if !st.tokens.is_admin(tok) {
+        return Some(detail(StatusCode::FORBIDDEN, "Admin token required"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn request_id_is_validated() {
+        let mut h = HeaderMap::new();
+        h.insert("x-request-id", HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&h), "abc-123");
+        h.insert(
+            "x-request-id",
+            HeaderValue::from_str(&"a".repeat(200)).unwrap(),
+        );
+        assert_eq!(request_id(&h).len(), 32);
+    }
+}

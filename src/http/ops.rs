@@ -1,0 +1,93 @@
+//! Operations endpoints: `/health`, `/version` and `/metrics`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::auth::bearer;
+use super::reply::{VERSION, detail};
+use crate::state::AppState;
+
+pub(super) async fn health() -> Response {
+    axum::Json(json!({"status": "ok", "version": VERSION})).into_response()
+}
+
+pub(super) async fn version() -> Response {
+    axum::Json(json!({"version": VERSION})).into_response()
+}
+
+pub(super) async fn metrics(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if !st.tokens.metrics_enabled() {
+        return detail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Metrics disabled: MYMCP_METRICS_TOKEN not configured",
+        );
+    }
+    match bearer(&headers) {
+        Some(t) if st.tokens.is_metrics(t) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            {
+                let mut text = st.metrics.render(st.tools.bash.inflight());
+                if st.config.recorder_enabled {
+                    text.push_str(&recorder_series(&st.config.recorder_data_dir));
+                }
+                text
+            },
+        )
+            .into_response(),
+        _ => detail(StatusCode::UNAUTHORIZED, "Unauthorized"),
+    }
+}
+
+/// The recorder's own series, from the `metrics.prom` it writes after each cycle. Only
+/// `mymcp_recorder_*` lines pass, so the file cannot add or shadow other series.
+fn recorder_series(data_dir: &std::path::Path) -> String {
+    use std::io::Read;
+    let mut raw = String::new();
+    let Ok(f) = std::fs::File::open(data_dir.join("metrics.prom")) else {
+        return raw;
+    };
+    if f.take(256 * 1024).read_to_string(&mut raw).is_err() {
+        return String::new();
+    }
+    let mut out = String::new();
+    for line in raw.lines() {
+        let body = line
+            .strip_prefix("# HELP ")
+            .or_else(|| line.strip_prefix("# TYPE "))
+            .unwrap_or(line);
+        if body.starts_with("mymcp_recorder_") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn recorder_file_cannot_add_other_series() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(recorder_series(d.path()), "");
+        std::fs::write(
+            d.path().join("metrics.prom"),
+            "# HELP mymcp_recorder_pending_events x\n# TYPE mymcp_recorder_pending_events gauge\n\
+             mymcp_recorder_pending_events 2\nmymcp_tool_calls_total{tool=\"x\"} 99\n\
+             # TYPE up gauge\nup 1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            recorder_series(d.path()),
+            "# HELP mymcp_recorder_pending_events x\n# TYPE mymcp_recorder_pending_events gauge\n\
+             mymcp_recorder_pending_events 2\n"
+        );
+    }
+}

@@ -1,0 +1,49 @@
+//! Where rmcp's Streamable HTTP transport differs from what the reference's clients send or
+//! expect, the request or response is adjusted here (and only here).
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// rmcp insists on `Accept: application/json, text/event-stream`. The reference accepted a
+/// request with no Accept header (plain `curl -d`), so a missing, `*/*` or JSON-only Accept is
+/// completed here; the reply is JSON unless a tool streams progress.
+pub(super) fn normalize_accept(headers: &mut HeaderMap) {
+    let cur = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let json = cur.contains("application/json");
+    let sse = cur.contains("text/event-stream");
+    let wildcard = cur.is_empty() || cur.contains("*/*") || cur.contains("application/*");
+    if (json || wildcard) && !(json && sse) {
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+    }
+}
+
+pub(super) async fn parse_error(resp: Response) -> Response {
+    let text = axum::body::to_bytes(resp.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let why = text
+        .strip_prefix("fail to deserialize request body ")
+        .unwrap_or(&text)
+        .trim();
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {
+                "code": -32700,
+                "message": format!("Parse error: the body is not a JSON-RPC request ({why}); batches are not supported"),
+            }
+        })),
+    )
+        .into_response()
+}
