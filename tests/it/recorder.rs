@@ -2,17 +2,15 @@
 //! `server_overview` on the real server. Each recorder cycle is one `mymcp recorder --once`
 //! process, so state that must survive restarts (cursor, breaker) is exercised too.
 
-mod common;
-
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{Layout, Server, mymcp_cmd};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use common::{Layout, Server, mymcp_cmd};
 use serde_json::{Value, json};
 
 /// One scripted answer of the fake LLM.
@@ -146,7 +144,7 @@ fn overview(l: &Layout) -> Option<String> {
 
 fn metric(l: &Layout, series: &str) -> f64 {
     let text = std::fs::read_to_string(rec(l).join("metrics.prom")).unwrap_or_default();
-    common::parse_prometheus(&text)
+    crate::common::parse_prometheus(&text)
         .into_iter()
         .find(|s| format!("{}{}", s.name, s.labels_text()) == series)
         .map_or(0.0, |s| s.value)
@@ -187,7 +185,10 @@ async fn bootstrap_then_merge_through_the_real_server() {
     // Before the recorder ran: a clear RecorderDisabled.
     let (err, missing) = srv.call(&rw, "server_overview", json!({})).await;
     assert!(err);
-    insta::assert_json_snapshot!("server_overview_missing", common::redact(&l, &missing));
+    insta::assert_json_snapshot!(
+        "server_overview_missing",
+        crate::common::redact(&l, &missing)
+    );
 
     let (err, _) = srv
         .call(
@@ -244,7 +245,7 @@ async fn bootstrap_then_merge_through_the_real_server() {
     let (_, fresh) = srv.call(&rw, "server_overview", json!({})).await;
     assert_eq!(fresh["pending_events"], 1);
     assert_eq!(fresh["stale"], false);
-    let mut shown = common::redact(&l, &fresh);
+    let mut shown = crate::common::redact(&l, &fresh);
     shown["last_updated"] = json!("[ts]");
     insta::assert_json_snapshot!("server_overview_fresh", shown);
 
@@ -537,7 +538,7 @@ fn disabled_recorder_exits_cleanly_and_prints_its_unit() {
         .output()
         .unwrap();
     let unit = String::from_utf8_lossy(&out.stdout);
-    let exe = std::fs::canonicalize(common::BIN).unwrap();
+    let exe = std::fs::canonicalize(crate::common::BIN).unwrap();
     assert!(
         unit.contains(&format!(
             "ExecStart={} recorder --env-file /etc/mymcp/.env",

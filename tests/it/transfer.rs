@@ -1,12 +1,10 @@
 //! prepare_upload / prepare_download and /files/raw/{ticket}, with curl as the client.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Layout, Server};
+use crate::common::{Layout, Server};
 use serde_json::{Value, json};
 
 async fn setup(extra: &str) -> (Layout, Server, String) {

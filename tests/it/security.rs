@@ -2,14 +2,12 @@
 //! binary; each test also has a control step showing the attack path itself works (on an
 //! unprotected target), so a test cannot pass merely because the path was never exercised.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::{ADMIN, Layout, Server};
+use crate::common::{ADMIN, Layout, Server};
 use serde_json::{Value, json};
 
 async fn with_tokens(extra: &str) -> (Layout, Server, String, String) {

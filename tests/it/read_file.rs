@@ -1,8 +1,6 @@
 //! read_file over real HTTP: formats, clamps, every error code, protected paths.
 
-mod common;
-
-use common::{Layout, Server, redact};
+use crate::common::{Layout, Server, redact};
 use serde_json::json;
 
 async fn setup(extra: &str) -> (Layout, Server, String) {
@@ -157,7 +155,7 @@ async fn symlink_swap_never_leaks_protected_content() {
     let harmless = l.data().join("harmless");
     std::fs::write(&harmless, "public").unwrap();
     let race = l.data().join("race");
-    let flipper = common::Flipper::symlinks(race.clone(), l.env_file(), harmless.clone());
+    let flipper = crate::common::Flipper::symlinks(race.clone(), l.env_file(), harmless.clone());
     let mut leaked = 0;
     for _ in 0..300 {
         let (_, v) = s.call(&ro, "read_file", json!({"file_path": race})).await;

@@ -1,10 +1,8 @@
 //! End-to-end tests of the server core: the real binary on 127.0.0.1, spoken to over HTTP.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{ADMIN, Layout, Server};
+use crate::common::{ADMIN, Layout, Server};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -453,7 +451,7 @@ async fn temp_token_mode_writes_nothing_and_binds_loopback() {
 
 #[test]
 fn missing_or_bad_env_file_exits_1() {
-    let out = common::mymcp_cmd()
+    let out = crate::common::mymcp_cmd()
         .args(["serve", "--env-file", "/nonexistent/mymcp/.env"])
         .output()
         .unwrap();
@@ -464,12 +462,12 @@ fn missing_or_bad_env_file_exits_1() {
         "{err}"
     );
     // Go-style single-dash flag (v3 systemd units) and MYMCP_ENV_FILE behave the same.
-    let out = common::mymcp_cmd()
+    let out = crate::common::mymcp_cmd()
         .args(["serve", "-env-file", "/nonexistent/x.env"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let out = common::mymcp_cmd()
+    let out = crate::common::mymcp_cmd()
         .arg("serve")
         .env("MYMCP_ENV_FILE", "/nonexistent/y.env")
         .output()
@@ -478,7 +476,7 @@ fn missing_or_bad_env_file_exits_1() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/y.env"));
 
     let l = Layout::new("MYMCP_READ_FILE_MAX_LIMIT=lots");
-    let out = common::mymcp_cmd()
+    let out = crate::common::mymcp_cmd()
         .args(["serve", "-env-file", l.env_file().to_str().unwrap()])
         .output()
         .unwrap();
@@ -489,7 +487,7 @@ fn missing_or_bad_env_file_exits_1() {
     // Env file without an admin token.
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join(".env"), "MYMCP_PORT=0\n").unwrap();
-    let out = common::mymcp_cmd()
+    let out = crate::common::mymcp_cmd()
         .args([
             "serve",
             "--env-file",
@@ -501,7 +499,7 @@ fn missing_or_bad_env_file_exits_1() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("MYMCP_ADMIN_TOKEN"));
 
     // Usage errors exit 2.
-    let out = common::mymcp_cmd()
+    let out = crate::common::mymcp_cmd()
         .args(["serve", "--bogus"])
         .output()
         .unwrap();
@@ -510,17 +508,20 @@ fn missing_or_bad_env_file_exits_1() {
 
 #[test]
 fn version_and_config_example() {
-    let out = common::mymcp_cmd().arg("--version").output().unwrap();
+    let out = crate::common::mymcp_cmd()
+        .arg("--version")
+        .output()
+        .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("mymcp {}", env!("CARGO_PKG_VERSION"))
     );
-    let out = common::mymcp_cmd().arg("version").output().unwrap();
+    let out = crate::common::mymcp_cmd().arg("version").output().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("mymcp {}", env!("CARGO_PKG_VERSION"))
     );
-    let out = common::mymcp_cmd()
+    let out = crate::common::mymcp_cmd()
         .args(["config", "example"])
         .output()
         .unwrap();

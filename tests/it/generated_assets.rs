@@ -1,5 +1,5 @@
 //! The committed man pages (`packaging/man/`) and completions (`completions/`) must be what
-//! the binary renders now. Refresh with `UPDATE_GENERATED=1 cargo test --test generated_assets`.
+//! the binary renders now. Refresh with `UPDATE_GENERATED=1 cargo test --test it generated_assets`.
 
 use std::path::{Path, PathBuf};
 
@@ -76,7 +76,7 @@ fn committed_man_pages_and_completions_are_fresh() {
     }
     assert!(
         update || stale.is_empty(),
-        "stale generated files (run UPDATE_GENERATED=1 cargo test --test generated_assets):\n{}",
+        "stale generated files (run UPDATE_GENERATED=1 cargo test --test it generated_assets):\n{}",
         stale.join("\n")
     );
 }

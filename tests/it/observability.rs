@@ -1,10 +1,8 @@
 //! Audit log and Prometheus metrics over real HTTP.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 
-use common::{ADMIN, Layout, Server};
+use crate::common::{ADMIN, Layout, Server};
 use serde_json::{Value, json};
 
 const METRICS: &str = "tok_metrics_for_tests_000000000000";
@@ -141,7 +139,7 @@ async fn audit_records_every_outcome() {
 
     // Metrics moved by exactly the calls made.
     let body = metrics_text(&s).await;
-    let samples = common::parse_prometheus(&body);
+    let samples = crate::common::parse_prometheus(&body);
     let count = |tool: &str, role: &str, result: &str| -> f64 {
         samples
             .iter()
@@ -184,7 +182,7 @@ async fn http_metrics_use_route_patterns() {
         .await
         .unwrap();
     let body = metrics_text(&s).await;
-    let paths: Vec<String> = common::parse_prometheus(&body)
+    let paths: Vec<String> = crate::common::parse_prometheus(&body)
         .iter()
         .filter(|x| x.name == "mymcp_http_requests_total")
         .filter_map(|x| x.labels.get("path").cloned())

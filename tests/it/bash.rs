@@ -1,11 +1,9 @@
 //! bash_execute over real HTTP.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Layout, Server};
+use crate::common::{Layout, Server};
 use serde_json::{Value, json};
 
 async fn setup(extra: &str) -> (Layout, Server, String) {

@@ -1,11 +1,9 @@
 //! write_file and edit_file over real HTTP: atomic replacement, mode and owner kept, bytes
 //! kept, protected paths in every spelling.
 
-mod common;
-
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use common::{Layout, Server, redact};
+use crate::common::{Layout, Server, redact};
 use serde_json::{Value, json};
 
 async fn setup() -> (Layout, Server, String) {
@@ -266,7 +264,7 @@ async fn symlink_swap_never_touches_protected_files() {
     let race = l.data().join("race");
     let plain = l.data().join("plain");
     let secret = l.env_file();
-    let flipper = common::Flipper::start(race.clone(), move |i, tmp| {
+    let flipper = crate::common::Flipper::start(race.clone(), move |i, tmp| {
         if i.is_multiple_of(2) {
             let _ = std::os::unix::fs::symlink(&secret, tmp);
         } else {

@@ -1,5 +1,4 @@
 //! Test harness: starts the real `mymcp` binary on 127.0.0.1 port 0 and talks HTTP to it.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

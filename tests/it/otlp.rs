@@ -1,13 +1,11 @@
 //! OpenTelemetry export (feature `otlp`): spans reach an OTLP/HTTP receiver started here on
-//! 127.0.0.1. Run with `cargo test --features otlp --test otlp`.
+//! 127.0.0.1. Run with `cargo test --features otlp --test it otlp`.
 #![cfg(feature = "otlp")]
-
-mod common;
 
 use std::time::Duration;
 
+use crate::common::{Layout, Server};
 use axum::body::Bytes;
-use common::{Layout, Server};
 use serde_json::json;
 
 #[tokio::test]

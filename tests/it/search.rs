@@ -1,10 +1,8 @@
 //! glob and grep over real HTTP on a small generated tree.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Layout, Server, redact};
+use crate::common::{Layout, Server, redact};
 use serde_json::json;
 
 /// data/
@@ -179,7 +177,7 @@ async fn grep_symlink_swap_never_leaks() {
     let harmless = l.data().join("harmless");
     std::fs::write(&harmless, "MYMCP_ADMIN_TOKEN=decoy-is-fine-but-not-this\n").unwrap();
     std::fs::write(&harmless, "public\n").unwrap();
-    let flipper = common::Flipper::symlinks(race.clone(), l.env_file(), harmless.clone());
+    let flipper = crate::common::Flipper::symlinks(race.clone(), l.env_file(), harmless.clone());
     let mut leaked = 0;
     for i in 0..200 {
         let path = if i % 2 == 0 { race.clone() } else { l.data() };

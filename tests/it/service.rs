@@ -2,15 +2,13 @@
 //! binary. systemd itself is not running here: the `--files-only` paths, the refusals and the
 //! notify socket are what can be observed (the packaging check boots a real systemd).
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use common::{BIN, Server, mymcp_cmd};
+use crate::common::{BIN, Server, mymcp_cmd};
 use serde_json::{Value, json};
 
 fn mode(p: &Path) -> u32 {
@@ -331,7 +329,7 @@ fn doctor_on_an_empty_host_fails_with_remedies() {
 /// notify socket is not passed on to shells.
 #[tokio::test]
 async fn systemd_notify_readiness_watchdog_and_stopping() {
-    let l = common::Layout::new("");
+    let l = crate::common::Layout::new("");
     let sock_path = l.root().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)))

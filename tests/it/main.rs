@@ -1,0 +1,17 @@
+//! Integration tests: one crate (one link, one copy of `common`) with a module per area.
+//! Every test starts the real `mymcp` binary (see `common`) on 127.0.0.1 port 0.
+
+mod common;
+
+mod bash;
+mod files;
+mod generated_assets;
+mod observability;
+mod otlp;
+mod read_file;
+mod recorder;
+mod search;
+mod security;
+mod server;
+mod service;
+mod transfer;
