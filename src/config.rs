@@ -175,9 +175,9 @@ pub(crate) struct Config {
     pub(crate) audit_max_bytes: u64,
     /// `MYMCP_AUDIT_BACKUP_COUNT` (default 5).
     pub(crate) audit_backup_count: u32,
-    /// `MYMCP_AUDIT_OUTPUT_BASH_HEAD_BYTES` (default 4096).
+    /// `MYMCP_AUDIT_OUTPUT_BASH_HEAD_BYTES` (default 0: no command output in the audit log).
     pub(crate) audit_output_bash_head_bytes: u64,
-    /// `MYMCP_AUDIT_OUTPUT_BASH_TAIL_BYTES` (default 4096).
+    /// `MYMCP_AUDIT_OUTPUT_BASH_TAIL_BYTES` (default 0).
     pub(crate) audit_output_bash_tail_bytes: u64,
     /// `MYMCP_BASH_MAX_OUTPUT_BYTES` (default 102400).
     pub(crate) bash_max_output_bytes: u64,
@@ -360,8 +360,8 @@ impl Config {
             audit_log_dir: PathBuf::from(l.string("MYMCP_AUDIT_LOG_DIR", "/var/log/mymcp")),
             audit_max_bytes: l.uint("MYMCP_AUDIT_MAX_BYTES", 10_485_760, 0)?,
             audit_backup_count: l.uint("MYMCP_AUDIT_BACKUP_COUNT", 5, 0)? as u32,
-            audit_output_bash_head_bytes: l.uint("MYMCP_AUDIT_OUTPUT_BASH_HEAD_BYTES", 4096, 0)?,
-            audit_output_bash_tail_bytes: l.uint("MYMCP_AUDIT_OUTPUT_BASH_TAIL_BYTES", 4096, 0)?,
+            audit_output_bash_head_bytes: l.uint("MYMCP_AUDIT_OUTPUT_BASH_HEAD_BYTES", 0, 0)?,
+            audit_output_bash_tail_bytes: l.uint("MYMCP_AUDIT_OUTPUT_BASH_TAIL_BYTES", 0, 0)?,
             bash_max_output_bytes: l.uint("MYMCP_BASH_MAX_OUTPUT_BYTES", 102_400, 1)?,
             bash_max_output_bytes_hard: l.uint("MYMCP_BASH_MAX_OUTPUT_BYTES_HARD", 1_048_576, 1)?,
             bash_max_concurrent: l
@@ -500,6 +500,10 @@ MYMCP_AUDIT_ENABLED=true
 MYMCP_AUDIT_LOG_DIR=/var/log/mymcp
 # MYMCP_AUDIT_MAX_BYTES=10485760
 # MYMCP_AUDIT_BACKUP_COUNT=5
+# Copy the first / last N bytes of each command's stdout into its audit line (stdout_head,
+# stdout_tail). Off by default: command output can hold secrets.
+# MYMCP_AUDIT_OUTPUT_BASH_HEAD_BYTES=0
+# MYMCP_AUDIT_OUTPUT_BASH_TAIL_BYTES=0
 
 # Seconds in-flight calls get to finish on SIGTERM.
 # MYMCP_SHUTDOWN_GRACE_SEC=5

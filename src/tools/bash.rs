@@ -299,15 +299,38 @@ pub(crate) struct Outcome {
 }
 
 /// The audit line's `output` for a finished command: exit code, how much it printed and a
-/// hash of it, never the text itself.
-pub(crate) fn audit_summary(result: &Value, _head: usize, _tail: usize) -> Value {
+/// hash of it. The text itself only when the operator asked for it
+/// (`MYMCP_AUDIT_OUTPUT_BASH_{HEAD,TAIL}_BYTES` > 0): then the first `head` and last `tail`
+/// bytes (whole characters) and how many bytes between them were left out.
+pub(crate) fn audit_summary(result: &Value, head: usize, tail: usize) -> Value {
     let out = result.get("stdout").and_then(Value::as_str).unwrap_or("");
-    json!({
+    let mut summary = json!({
         "exit_code": result.get("exit_code"),
         "stdout_bytes": out.len(),
         "stdout_sha256": hex::encode(Sha256::digest(out.as_bytes())),
         "timed_out": result.get("timed_out"),
-    })
+    });
+    if head > 0 || tail > 0 {
+        let (h, t, left_out) = head_and_tail(out, head, tail);
+        summary["stdout_head"] = json!(h);
+        summary["stdout_tail"] = json!(t);
+        summary["stdout_truncated_bytes"] = json!(left_out);
+    }
+    summary
+}
+
+/// The first `head` and last `tail` bytes of `s`, cut at character boundaries (inwards),
+/// never overlapping, and the number of bytes between them.
+fn head_and_tail(s: &str, head: usize, tail: usize) -> (&str, &str, usize) {
+    let mut h = head.min(s.len());
+    while !s.is_char_boundary(h) {
+        h -= 1;
+    }
+    let mut t = s.len() - tail.min(s.len() - h);
+    while !s.is_char_boundary(t) {
+        t += 1;
+    }
+    (&s[..h], &s[t..], t - h)
 }
 
 /// A finished command that failed, as the audit line records it: (error code, message).
@@ -611,6 +634,21 @@ mod tests {
         h.push("ééééééééé".as_bytes()); // 18 bytes
         let r = h.render();
         assert!(!r.contains('\u{fffd}'), "{r}");
+    }
+
+    #[test]
+    fn audit_head_and_tail() {
+        assert_eq!(head_and_tail("abcdef", 2, 2), ("ab", "ef", 2));
+        assert_eq!(head_and_tail("abc", 2, 4), ("ab", "c", 0));
+        assert_eq!(head_and_tail("abc", 0, 0), ("", "", 3));
+        // "é" is two bytes: a cut inside it moves inwards.
+        assert_eq!(head_and_tail("aébcé", 2, 1), ("a", "", 6));
+        let v = json!({"exit_code": 0, "stdout": "hello world", "timed_out": false});
+        assert!(audit_summary(&v, 0, 0).get("stdout_head").is_none());
+        let s = audit_summary(&v, 5, 5);
+        assert_eq!(s["stdout_head"], "hello");
+        assert_eq!(s["stdout_tail"], "world");
+        assert_eq!(s["stdout_truncated_bytes"], 1);
     }
 
     #[test]

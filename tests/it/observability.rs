@@ -230,6 +230,32 @@ async fn audit_rotates_by_size() {
 }
 
 #[tokio::test]
+async fn bash_output_in_the_audit_line_only_when_asked_for() {
+    let command = "printf 'first line\\nmiddle\\nlast line'";
+    // Default: sizes and a digest, never the text.
+    let l = Layout::new("MYMCP_AUDIT_ENABLED=true");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("rw", "rw").await;
+    s.call(&rw, "bash_execute", json!({"command": command}))
+        .await;
+    let out = &audit_lines(&l)[0]["output"];
+    assert_eq!(out["stdout_bytes"], 27);
+    assert!(out.get("stdout_head").is_none(), "{out}");
+    // Asked for: the first and last bytes, and how many were left out between them.
+    let l = Layout::new(
+        "MYMCP_AUDIT_ENABLED=true\nMYMCP_AUDIT_OUTPUT_BASH_HEAD_BYTES=10\nMYMCP_AUDIT_OUTPUT_BASH_TAIL_BYTES=9",
+    );
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("rw", "rw").await;
+    s.call(&rw, "bash_execute", json!({"command": command}))
+        .await;
+    let out = &audit_lines(&l)[0]["output"];
+    assert_eq!(out["stdout_head"], "first line");
+    assert_eq!(out["stdout_tail"], "last line");
+    assert_eq!(out["stdout_truncated_bytes"], 8);
+}
+
+#[tokio::test]
 async fn concurrent_calls_give_whole_lines() {
     let l = Layout::new("MYMCP_AUDIT_ENABLED=true");
     let s = Server::start(&l);
