@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::secret::Secret;
+
 /// Where the system-wide env file lives when nothing else is named.
 pub(crate) const SYSTEM_ENV_FILE: &str = "/etc/mymcp/.env";
 
@@ -43,12 +45,34 @@ pub(crate) enum ConfigError {
 }
 
 /// One parsed `.env` file (keys in file order are not needed, so a map suffices).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct EnvFile {
     /// Absolute or as-given path of the file.
     pub(crate) path: PathBuf,
     /// Parsed `KEY=VALUE` pairs.
     pub(crate) vars: BTreeMap<String, String>,
+}
+
+/// Values of secret variables never show in a debug print.
+impl std::fmt::Debug for EnvFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let vars: BTreeMap<&str, &str> = self
+            .vars
+            .iter()
+            .map(|(k, v)| {
+                let shown = if crate::scrub::is_secret_var(k) {
+                    "<redacted>"
+                } else {
+                    v.as_str()
+                };
+                (k.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("EnvFile")
+            .field("path", &self.path)
+            .field("vars", &vars)
+            .finish()
+    }
 }
 
 /// Parse `.env` text with the reference's rules: `KEY=VALUE` lines, blank and `#` lines
@@ -158,9 +182,9 @@ pub(crate) struct Config {
     /// `MYMCP_PORT` (default 8765).
     pub(crate) port: u16,
     /// `MYMCP_ADMIN_TOKEN` (empty: none).
-    pub(crate) admin_token: String,
+    pub(crate) admin_token: Secret,
     /// `MYMCP_METRICS_TOKEN` (empty: `/metrics` answers 503).
-    pub(crate) metrics_token: String,
+    pub(crate) metrics_token: Secret,
     /// `MYMCP_TOKEN_FILE` (default `/etc/mymcp/tokens.json`).
     pub(crate) token_file: PathBuf,
     /// `MYMCP_PROTECTED_PATHS`, comma separated, trimmed, empties dropped.
@@ -351,8 +375,8 @@ impl Config {
         let cfg = Config {
             host: l.string("MYMCP_HOST", "0.0.0.0"),
             port,
-            admin_token: l.string("MYMCP_ADMIN_TOKEN", ""),
-            metrics_token: l.string("MYMCP_METRICS_TOKEN", ""),
+            admin_token: Secret::new(l.string("MYMCP_ADMIN_TOKEN", "")),
+            metrics_token: Secret::new(l.string("MYMCP_METRICS_TOKEN", "")),
             token_file: PathBuf::from(l.string("MYMCP_TOKEN_FILE", "/etc/mymcp/tokens.json")),
             protected_paths: csv(l.get("MYMCP_PROTECTED_PATHS")),
             shutdown_grace_sec: l.uint("MYMCP_SHUTDOWN_GRACE_SEC", 5, 0)?,

@@ -104,7 +104,7 @@ pub(crate) fn prepare(
             store.set_metrics_token(&m);
             temp_tokens.push(("metrics", m));
         } else {
-            store.set_metrics_token(&cfg.metrics_token);
+            store.set_metrics_token(cfg.metrics_token.expose());
         }
     } else {
         if cfg.admin_token.is_empty() {
@@ -121,8 +121,8 @@ pub(crate) fn prepare(
             file.modify(|_| Ok(((), true)))?;
         }
         store = TokenStore::open(Some(file))?;
-        store.set_admin_token(&cfg.admin_token);
-        store.set_metrics_token(&cfg.metrics_token);
+        store.set_admin_token(cfg.admin_token.expose());
+        store.set_metrics_token(cfg.metrics_token.expose());
     }
     let token_path = (!temp_mode).then(|| cfg.token_file.clone());
     let guard = Guard::from_config(&cfg, token_path.as_deref());

@@ -1,7 +1,40 @@
 //! Tool failures, each carrying the reference's error code, mapped to the JSON body
 //! `{"success":false,"error":<code>,"message":…[,"suggestion":…]}` in one place.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::{Value, json};
+
+/// What a tool was doing when an I/O error happened (see [`ToolError::from_io`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IoOp {
+    /// Reading a file or listing a directory.
+    Read,
+    /// Creating, replacing or editing a file.
+    Write,
+    /// Finding out where an open descriptor leads (`/proc/self/fd`).
+    Resolve,
+}
+
+/// An I/O failure on a named file or directory: the one shape every error type of the crate
+/// uses for it (`<path>: <cause>`).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub(crate) struct PathIo {
+    /// The file or directory.
+    pub(crate) path: PathBuf,
+    /// The cause.
+    #[source]
+    pub(crate) source: std::io::Error,
+}
+
+/// For `map_err`: attach `path` to an I/O error.
+pub(crate) fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> PathIo + '_ {
+    move |source| PathIo {
+        path: path.to_path_buf(),
+        source,
+    }
+}
 
 /// A tool failure the caller can act on. Returned to the client as a tool result with
 /// `isError: true`.
@@ -148,22 +181,38 @@ impl ToolError {
         v
     }
 
-    /// Map an I/O error on `path` the way the reference does for read operations.
-    pub(crate) fn from_io_read(e: &std::io::Error, path: &str) -> ToolError {
-        match e.kind() {
-            std::io::ErrorKind::NotFound => ToolError::FileNotFound {
+    /// The one mapping of an I/O error on `path` to a tool error. Reads and writes word a
+    /// missing file and a permission problem as the reference did (their messages are part
+    /// of the contract); anything else, and any failure while resolving where a path leads,
+    /// is `OSError` with the path and the cause.
+    pub(crate) fn from_io(e: &std::io::Error, path: &str, op: IoOp) -> ToolError {
+        use std::io::ErrorKind;
+        match (op, e.kind()) {
+            (IoOp::Resolve, _) => ToolError::Os(format!("{path}: {e}")),
+            (_, ErrorKind::NotFound) => ToolError::FileNotFound {
                 message: format!("File not found: {path}"),
-                suggestion: Some("Check the file path"),
+                suggestion: (op == IoOp::Read).then_some("Check the file path"),
             },
-            std::io::ErrorKind::PermissionDenied => ToolError::Permission {
+            (IoOp::Read, ErrorKind::PermissionDenied) => ToolError::Permission {
                 message: format!("{e}: {path}"),
                 suggestion: "Check file read permissions",
             },
-            std::io::ErrorKind::IsADirectory => {
+            (IoOp::Write, ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem) => {
+                ToolError::Permission {
+                    message: format!("{e}: {path}"),
+                    suggestion: "Check write permissions",
+                }
+            }
+            (IoOp::Read, ErrorKind::IsADirectory) => {
                 ToolError::IsADirectory(format!("{path} is a directory"))
             }
             _ => ToolError::Os(format!("{path}: {e}")),
         }
+    }
+
+    /// [`ToolError::from_io`] for a read.
+    pub(crate) fn from_io_read(e: &std::io::Error, path: &str) -> ToolError {
+        ToolError::from_io(e, path, IoOp::Read)
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::{Arc, RwLock};
 use rustix::fs::{FileType, Mode, OFlags};
 
 use crate::config::Config;
-use crate::error::ToolError;
+use crate::error::{IoOp, ToolError};
 
 /// Longest path any tool accepts, in bytes (Linux `PATH_MAX`). Longer paths cannot be opened
 /// anyway; refusing them up front also keeps them out of logs and audit lines.
@@ -453,7 +453,7 @@ impl Guard {
         let (o_path, st, hit) = self
             .walk(p, Access::Read)
             .map_err(|e| ToolError::from_io_read(&io_of(e), path))?;
-        let real = fd_path(&o_path).map_err(|e| ToolError::Os(format!("{path}: {e}")))?;
+        let real = fd_path(&o_path).map_err(|e| ToolError::from_io(&e, path, IoOp::Resolve))?;
         self.check_real(&real, Access::Read)?;
         if let Some(e) = hit {
             return Err(e);
@@ -575,25 +575,9 @@ pub(crate) struct WriteTarget {
     pub(crate) existing: Option<rustix::fs::Stat>,
 }
 
-fn io_err(e: impl Into<std::io::Error>) -> std::io::Error {
-    e.into()
-}
-
-/// Map an I/O error on `path` for write operations.
+/// [`ToolError::from_io`] for a write.
 pub(crate) fn write_error(e: &std::io::Error, path: &str) -> ToolError {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => ToolError::FileNotFound {
-            message: format!("File not found: {path}"),
-            suggestion: None,
-        },
-        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
-            ToolError::Permission {
-                message: format!("{e}: {path}"),
-                suggestion: "Check write permissions",
-            }
-        }
-        _ => ToolError::Os(format!("{path}: {e}")),
-    }
+    ToolError::from_io(e, path, IoOp::Write)
 }
 
 impl Guard {
@@ -608,7 +592,7 @@ impl Guard {
         create: bool,
         path: &str,
     ) -> Result<OwnedFd, ToolError> {
-        let werr = |e: rustix::io::Errno| write_error(&io_err(e), path);
+        let werr = |e: rustix::io::Errno| write_error(&io_of(e), path);
         let mut cur: OwnedFd = rustix::fs::open(
             "/",
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -620,7 +604,8 @@ impl Guard {
             let next = match rustix::fs::openat(&cur, name, flags, Mode::empty()) {
                 Ok(fd) => fd,
                 Err(rustix::io::Errno::NOENT) if create => {
-                    let here = fd_path(&cur).map_err(|e| ToolError::Os(format!("{path}: {e}")))?;
+                    let here =
+                        fd_path(&cur).map_err(|e| ToolError::from_io(&e, path, IoOp::Resolve))?;
                     self.check_real(&here.join(name), Access::Write)?;
                     match rustix::fs::mkdirat(&cur, name, Mode::from_raw_mode(0o755)) {
                         Ok(()) | Err(rustix::io::Errno::EXIST) => {}
@@ -638,7 +623,7 @@ impl Guard {
             };
             let st = rustix::fs::fstat(&next).map_err(werr)?;
             self.check_identity(&st, Access::Write)?;
-            let here = fd_path(&next).map_err(|e| ToolError::Os(format!("{path}: {e}")))?;
+            let here = fd_path(&next).map_err(|e| ToolError::from_io(&e, path, IoOp::Resolve))?;
             self.check_real(&here, Access::Write)?;
             cur = next;
         }
@@ -669,7 +654,8 @@ impl Guard {
             };
             let name = name.to_os_string();
             let dir = self.open_dir_for_write(parent, create_parents, path)?;
-            let dir_real = fd_path(&dir).map_err(|e| ToolError::Os(format!("{path}: {e}")))?;
+            let dir_real =
+                fd_path(&dir).map_err(|e| ToolError::from_io(&e, path, IoOp::Resolve))?;
             self.check_real(&dir_real.join(&name), Access::Write)?;
             match rustix::fs::statat(
                 &dir,
@@ -683,7 +669,7 @@ impl Guard {
                         existing: None,
                     });
                 }
-                Err(e) => return Err(write_error(&io_err(e), path)),
+                Err(e) => return Err(write_error(&io_of(e), path)),
                 Ok(st) => match FileType::from_raw_mode(st.st_mode) {
                     FileType::RegularFile => {
                         self.check_identity(&st, Access::Write)?;
@@ -698,7 +684,7 @@ impl Guard {
                     }
                     FileType::Symlink => {
                         let link = rustix::fs::readlinkat(&dir, name.as_os_str(), Vec::new())
-                            .map_err(|e| write_error(&io_err(e), path))?;
+                            .map_err(|e| write_error(&io_of(e), path))?;
                         let link: std::ffi::OsString =
                             std::os::unix::ffi::OsStringExt::from_vec(link.into_bytes());
                         let link = PathBuf::from(link);
@@ -819,8 +805,8 @@ pub(crate) fn read_target(t: &WriteTarget, path: &str, max: u64) -> Result<Vec<u
         OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NOCTTY,
         Mode::empty(),
     )
-    .map_err(|e| ToolError::from_io_read(&io_err(e), path))?;
-    let now = rustix::fs::fstat(&fd).map_err(|e| ToolError::from_io_read(&io_err(e), path))?;
+    .map_err(|e| ToolError::from_io_read(&io_of(e), path))?;
+    let now = rustix::fs::fstat(&fd).map_err(|e| ToolError::from_io_read(&io_of(e), path))?;
     if now.st_ino != st.st_ino || now.st_dev != st.st_dev {
         return Err(ToolError::Os(format!(
             "{path}: file changed while opening; try again"

@@ -23,6 +23,7 @@ mod metrics;
 mod otel;
 mod recorder;
 mod scrub;
+mod secret;
 mod state;
 mod tickets;
 mod tokens;

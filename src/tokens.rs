@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock::now_rfc3339;
+use crate::error::{PathIo, io_at};
 use crate::fsutil::{atomic_write, create_private_dir};
 
 /// A client token's role. `Ro < Rw`.
@@ -64,13 +65,8 @@ impl std::fmt::Display for Role {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TokenError {
     /// The file could not be read, locked or written.
-    #[error("token file {path}: {source}")]
-    Io {
-        /// The token file.
-        path: PathBuf,
-        /// Underlying error.
-        source: std::io::Error,
-    },
+    #[error("token file {0}")]
+    Io(#[from] PathIo),
     /// The file is not valid JSON of the expected shape.
     #[error("token file {path}: cannot parse: {reason}")]
     Parse {
@@ -286,10 +282,7 @@ impl TokenFile {
     }
 
     fn io(&self, source: std::io::Error) -> TokenError {
-        TokenError::Io {
-            path: self.path.clone(),
-            source,
-        }
+        TokenError::Io(io_at(&self.path)(source))
     }
 
     fn lock_path(&self) -> PathBuf {
@@ -625,10 +618,9 @@ impl TokenStore {
 }
 
 fn poisoned() -> TokenError {
-    TokenError::Io {
-        path: PathBuf::from("<memory>"),
-        source: std::io::Error::other("token store lock poisoned"),
-    }
+    TokenError::Io(io_at(Path::new("<memory>"))(std::io::Error::other(
+        "token store lock poisoned",
+    )))
 }
 
 fn ct_match(slot: &RwLock<Option<[u8; 32]>>, token: &str) -> bool {

@@ -88,12 +88,23 @@ fn on_path(name: &str) -> Vec<PathBuf> {
     seen
 }
 
-/// Run every check. `config_dir` holds `.env` and (usually) `tokens.json`.
+/// Run every check, one group after another. `config_dir` holds `.env` and (usually)
+/// `tokens.json`.
 pub(crate) fn run_checks(a: &DoctorArgs) -> Vec<Check> {
-    use Severity::{Fail, Ok, Warn};
     let mut r = Report::default();
+    install(&mut r);
+    let cfg = config_checks(&mut r, a);
+    runtime(&mut r);
+    if let Some(c) = &cfg {
+        functional(&mut r, c);
+        recorder(&mut r, c);
+    }
+    r.0
+}
 
-    // INSTALL
+/// INSTALL: which binary runs, and is it the one on `PATH`.
+fn install(r: &mut Report) {
+    use Severity::{Ok, Warn};
     let exe = std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .unwrap_or_default();
@@ -144,8 +155,12 @@ pub(crate) fn run_checks(a: &DoctorArgs) -> Vec<Check> {
         "grep and glob run in-process; no ripgrep needed".into(),
         "",
     );
+}
 
-    // CONFIG
+/// CONFIG: the env file, its permissions and values, the token file. Returns the resolved
+/// configuration when it loads.
+fn config_checks(r: &mut Report, a: &DoctorArgs) -> Option<Config> {
+    use Severity::{Fail, Ok, Warn};
     let env_file = a.config_dir.join(".env");
     let mut cfg: Option<Config> = None;
     if !env_file.is_file() {
@@ -283,8 +298,12 @@ pub(crate) fn run_checks(a: &DoctorArgs) -> Vec<Check> {
             "keep it behind a TLS reverse proxy or a firewall",
         );
     }
+    cfg
+}
 
-    // RUNTIME
+/// RUNTIME: systemd, the unit, the running server's process.
+fn runtime(r: &mut Report) {
+    use Severity::{Fail, Ok, Warn};
     let systemd = systemd_running();
     if !systemd {
         r.add(
@@ -317,6 +336,7 @@ pub(crate) fn run_checks(a: &DoctorArgs) -> Vec<Check> {
             .split_whitespace()
             .find_map(|w| w.strip_prefix("path="))
             .map(PathBuf::from);
+        let found = on_path("mymcp");
         match (unit_bin, found.first()) {
             (Some(u), Some(p)) if std::fs::canonicalize(&u).unwrap_or(u.clone()) == *p => {
                 r.add("RUNTIME", "unit binary", Ok, u.display().to_string(), "")
@@ -379,54 +399,57 @@ pub(crate) fn run_checks(a: &DoctorArgs) -> Vec<Check> {
             );
         }
     }
+}
 
-    // FUNCTIONAL
-    if let Some(c) = &cfg {
-        let host = match c.host.as_str() {
-            "0.0.0.0" => "127.0.0.1".to_string(),
-            "::" => "[::1]".to_string(),
-            h if h.contains(':') => format!("[{h}]"),
-            h => h.to_string(),
-        };
-        let addr = format!("{host}:{}", c.port);
-        match http_get_status(&addr, "/health") {
-            Result::Ok(200) => {
-                r.add("FUNCTIONAL", "health", Ok, format!("{addr} answers"), "");
-                functional_tools_list(&mut r, &addr, &c.admin_token);
-            }
-            Result::Ok(s) => r.add(
-                "FUNCTIONAL",
-                "health",
-                Fail,
-                format!("{addr}/health answered {s}"),
-                "is something else listening on that port?",
-            ),
-            Err(e) => r.add(
-                "FUNCTIONAL",
-                "health",
-                Fail,
-                e.to_string(),
-                "start the server: sudo systemctl start mymcp",
-            ),
+/// FUNCTIONAL: the configured server answers `/health`, and an rw token can list tools.
+fn functional(r: &mut Report, c: &Config) {
+    use Severity::{Fail, Ok};
+    let host = match c.host.as_str() {
+        "0.0.0.0" => "127.0.0.1".to_string(),
+        "::" => "[::1]".to_string(),
+        h if h.contains(':') => format!("[{h}]"),
+        h => h.to_string(),
+    };
+    let addr = format!("{host}:{}", c.port);
+    match http_get_status(&addr, "/health") {
+        Result::Ok(200) => {
+            r.add("FUNCTIONAL", "health", Ok, format!("{addr} answers"), "");
+            functional_tools_list(r, &addr, c.admin_token.expose());
         }
-
-        // RECORDER
-        if c.recorder_enabled {
-            let ov = c.recorder_data_dir.join("overview").join("overview.md");
-            r.add(
-                "RECORDER",
-                "overview",
-                if ov.is_file() { Ok } else { Warn },
-                if ov.is_file() {
-                    ov.display().to_string()
-                } else {
-                    format!("{} not written yet", ov.display())
-                },
-                "check the recorder: journalctl -u mymcp-recorder",
-            );
-        }
+        Result::Ok(s) => r.add(
+            "FUNCTIONAL",
+            "health",
+            Fail,
+            format!("{addr}/health answered {s}"),
+            "is something else listening on that port?",
+        ),
+        Err(e) => r.add(
+            "FUNCTIONAL",
+            "health",
+            Fail,
+            e.to_string(),
+            "start the server: sudo systemctl start mymcp",
+        ),
     }
-    r.0
+}
+
+/// RECORDER: when enabled, has it written an overview.
+fn recorder(r: &mut Report, c: &Config) {
+    use Severity::{Ok, Warn};
+    if c.recorder_enabled {
+        let ov = c.recorder_data_dir.join("overview").join("overview.md");
+        r.add(
+            "RECORDER",
+            "overview",
+            if ov.is_file() { Ok } else { Warn },
+            if ov.is_file() {
+                ov.display().to_string()
+            } else {
+                format!("{} not written yet", ov.display())
+            },
+            "check the recorder: journalctl -u mymcp-recorder",
+        );
+    }
 }
 
 /// Mint a short-lived rw token through the admin API, list tools with it, revoke it.

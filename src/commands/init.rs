@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::system::{is_root, systemd_running};
 use crate::cli::{InitArgs, UninstallArgs};
 use crate::config::{self, Config};
+use crate::error::{PathIo, io_at};
 use crate::tokens::{self, Role, TokenFile};
 
 /// The unit the packages install; `init` rewrites a few lines of it.
@@ -43,13 +44,8 @@ pub(crate) enum ServiceError {
     #[error("refusing to delete {0}: it is not a dedicated mymcp directory")]
     UnsafeDelete(PathBuf),
     /// A failing file operation.
-    #[error("{path}: {source}")]
-    Io {
-        /// File or directory.
-        path: PathBuf,
-        /// Cause.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] PathIo),
     /// A failing external command.
     #[error("`{cmd}` failed: {detail}")]
     Command {
@@ -69,13 +65,6 @@ pub(crate) enum ServiceError {
         "the service did not answer /health on {0} within 15 s; see `journalctl -u mymcp` and `mymcp doctor`"
     )]
     Unhealthy(String),
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServiceError + '_ {
-    move |source| ServiceError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 fn run(cmd: &str, args: &[&str]) -> Result<String, ServiceError> {
@@ -239,7 +228,7 @@ pub(crate) fn plan_init(a: &InitArgs) -> Result<InitPlan, ServiceError> {
     let binary = match std::env::current_exe() {
         Ok(b) => b,
         Err(_) if a.no_unit => PathBuf::from("/usr/bin/mymcp"),
-        Err(e) => return Err(io_err(Path::new("/proc/self/exe"))(e)),
+        Err(e) => return Err(ServiceError::from(io_at(Path::new("/proc/self/exe"))(e))),
     };
     let unit_text = render_unit(a, &binary)?;
     let unit_path = (!a.no_unit).then(|| a.dirs.unit_dir.join(UNIT_NAME));
@@ -342,9 +331,9 @@ fn make_dir(d: &Path) -> Result<(), ServiceError> {
             .recursive(true)
             .mode(0o750)
             .create(d)
-            .map_err(io_err(d))?;
+            .map_err(io_at(d))?;
         // DirBuilder's mode is filtered by the umask; state it exactly.
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o750)).map_err(io_err(d))?;
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o750)).map_err(io_at(d))?;
     }
     Ok(())
 }
@@ -431,7 +420,7 @@ pub(crate) fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
             render_env(a, &admin, &metrics).as_bytes(),
             0o600,
         )
-        .map_err(io_err(&plan.env_file))?;
+        .map_err(io_at(&plan.env_file))?;
     }
     let file = TokenFile::new(&plan.token_file);
     let client_token = if a.no_client_token {
@@ -457,9 +446,9 @@ pub(crate) fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
     }
     if let Some(u) = &plan.unit_path {
         if let Some(parent) = u.parent() {
-            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+            std::fs::create_dir_all(parent).map_err(io_at(parent))?;
         }
-        crate::fsutil::atomic_write(u, plan.unit_text.as_bytes(), 0o644).map_err(io_err(u))?;
+        crate::fsutil::atomic_write(u, plan.unit_text.as_bytes(), 0o644).map_err(io_at(u))?;
     }
     if !files_only {
         run("systemctl", &["daemon-reload"])?;
@@ -596,7 +585,7 @@ pub(crate) fn uninstall(a: &UninstallArgs) -> Result<(), ServiceError> {
         }
     }
     if ours {
-        std::fs::remove_file(&unit).map_err(io_err(&unit))?;
+        std::fs::remove_file(&unit).map_err(io_at(&unit))?;
     }
     if !a.files_only {
         run("systemctl", &["daemon-reload"])?;
@@ -606,7 +595,7 @@ pub(crate) fn uninstall(a: &UninstallArgs) -> Result<(), ServiceError> {
             match std::fs::remove_dir_all(d) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(d)(e)),
+                Err(e) => return Err(ServiceError::from(io_at(d)(e))),
             }
         }
     }

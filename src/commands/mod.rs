@@ -5,10 +5,11 @@ pub(crate) mod doctor;
 pub(crate) mod init;
 mod system;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::cli::{EnvFileArg, TokenAdd, TokenCommand};
 use crate::config::{self, Config, EnvSource};
+use crate::error::{PathIo, io_at};
 use crate::tokens::{self, Role, TokenError, TokenFile};
 
 /// A failed command (exit 1), with a message for stderr.
@@ -24,13 +25,8 @@ pub(crate) enum CommandError {
     #[error("no env file found (pass --env-file, set MYMCP_ENV_FILE, or run `sudo mymcp init`)")]
     NoEnvFile,
     /// I/O on the env file.
-    #[error("{path}: {source}")]
-    Io {
-        /// File.
-        path: PathBuf,
-        /// Cause.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] PathIo),
 }
 
 fn load(env_arg: &EnvFileArg) -> Result<(Config, EnvSource), CommandError> {
@@ -146,10 +142,7 @@ fn rotate(e: &EnvFileArg, key: &str, generate: bool) -> Result<(), CommandError>
 /// and with the file's mode (0600 when it cannot be read).
 pub(crate) fn set_env_var(path: &Path, key: &str, value: &str) -> Result<(), CommandError> {
     use std::os::unix::fs::PermissionsExt;
-    let io = |source| CommandError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| CommandError::from(io_at(path)(source));
     let text = std::fs::read_to_string(path).map_err(io)?;
     let mode = std::fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o7777)

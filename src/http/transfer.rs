@@ -151,6 +151,26 @@ impl WriteBehind {
     }
 }
 
+/// The one mapping of a tool error met while redeeming a ticket (the path guard refusing, the
+/// file gone, the directory not creatable) to the refusal the client sees.
+fn refusal_of(e: ToolError, op: Op) -> Refusal {
+    match (e, op) {
+        (e @ ToolError::ProtectedPath(_), _) => (403, "path_protected", e.to_string()),
+        (
+            ToolError::FileNotFound { .. }
+            | ToolError::IsADirectory(_)
+            | ToolError::NotARegularFile(_),
+            Op::Download,
+        ) => (
+            404,
+            "path_not_found",
+            "Server file no longer exists.".into(),
+        ),
+        (e, Op::Download) => (500, "read_failed", e.to_string()),
+        (e, Op::Upload) => (500, "mkdir_failed", e.to_string()),
+    }
+}
+
 fn refuse((status, code, hint): Refusal) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = (
@@ -291,10 +311,7 @@ async fn put_inner(
     let target =
         match tokio::task::spawn_blocking(move || st2.tools.guard.resolve_write(&p2, true)).await {
             Ok(Ok(x)) => x,
-            Ok(Err(e @ ToolError::ProtectedPath(_))) => {
-                return fail((403, "path_protected", e.to_string()));
-            }
-            Ok(Err(e)) => return fail((500, "mkdir_failed", e.to_string())),
+            Ok(Err(e)) => return fail(refusal_of(e, Op::Upload)),
             Err(e) => return fail((500, "write_failed", e.to_string())),
         };
     let tmp = match create_temp(&target) {
@@ -518,21 +535,7 @@ async fn open_download(
     .await
     {
         Ok(Ok(o)) => o,
-        Ok(Err(e @ ToolError::ProtectedPath(_))) => {
-            return Err(refuse((403, "path_protected", e.to_string())));
-        }
-        Ok(Err(
-            ToolError::FileNotFound { .. }
-            | ToolError::IsADirectory(_)
-            | ToolError::NotARegularFile(_),
-        )) => {
-            return Err(refuse((
-                404,
-                "path_not_found",
-                "Server file no longer exists.".into(),
-            )));
-        }
-        Ok(Err(e)) => return Err(refuse((500, "read_failed", e.to_string()))),
+        Ok(Err(e)) => return Err(refuse(refusal_of(e, Op::Download))),
         Err(e) => return Err(refuse((500, "read_failed", e.to_string()))),
     };
     let size = opened.size;

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::secret::Secret;
+
 /// Which API dialect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Provider {
@@ -59,7 +61,7 @@ pub(crate) struct LlmConfig {
     /// Model id.
     pub(crate) model: String,
     /// API key (never logged).
-    pub(crate) api_key: String,
+    pub(crate) api_key: Secret,
     /// Base URL without trailing slash.
     pub(crate) base_url: String,
     /// Output ceiling per call.
@@ -167,7 +169,7 @@ impl LlmClient {
             Provider::Anthropic => self
                 .http
                 .post(format!("{base}/v1/messages"))
-                .header("x-api-key", &c.api_key)
+                .header("x-api-key", c.api_key.expose())
                 .header("anthropic-version", "2023-06-01")
                 .json(&json!({
                     "model": c.model,
@@ -178,7 +180,7 @@ impl LlmClient {
             Provider::OpenAi => self
                 .http
                 .post(format!("{base}/chat/completions"))
-                .bearer_auth(&c.api_key)
+                .bearer_auth(c.api_key.expose())
                 .json(&json!({
                     "model": c.model,
                     "max_tokens": c.max_tokens,

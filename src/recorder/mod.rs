@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::clock::{format_utc, now_unix};
 use crate::config::{self, EnvSource, Lookup};
+use crate::error::{PathIo, io_at};
 use events::{Batch, Cursor};
 use llm::{LlmClient, LlmConfig, Provider};
 pub(crate) use metrics::RecorderMetrics;
@@ -37,13 +38,8 @@ pub(crate) enum RecorderError {
     #[error(transparent)]
     Llm(#[from] llm::LlmError),
     /// Data directory problem.
-    #[error("{path}: {source}")]
-    Io {
-        /// Path.
-        path: PathBuf,
-        /// Cause.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] PathIo),
 }
 
 /// Every recorder setting, resolved (process env > env file > default).
@@ -126,7 +122,7 @@ impl RecorderConfig {
             llm: LlmConfig {
                 provider,
                 model,
-                api_key,
+                api_key: crate::secret::Secret::new(api_key),
                 base_url,
                 max_tokens: l.uint("MYMCP_RECORDER_LLM_MAX_TOKENS", 32768, 16)?,
                 timeout: Duration::from_secs(l.uint("MYMCP_RECORDER_LLM_TIMEOUT_SEC", 120, 1)?),
@@ -246,13 +242,6 @@ pub(crate) struct Recorder {
     pending: events::PendingCounter,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RecorderError + '_ {
-    move |source| RecorderError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 impl Recorder {
     /// Set up: data directories, HTTP client, persisted state.
     pub(crate) fn new(cfg: RecorderConfig) -> Result<Recorder, RecorderError> {
@@ -263,8 +252,8 @@ impl Recorder {
             ));
         }
         let od = cfg.overview_dir();
-        crate::fsutil::create_private_dir(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
-        std::fs::create_dir_all(&od).map_err(io_err(&od))?;
+        crate::fsutil::create_private_dir(&cfg.data_dir).map_err(io_at(&cfg.data_dir))?;
+        std::fs::create_dir_all(&od).map_err(io_at(&od))?;
         let state = std::fs::read(cfg.state_path())
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
