@@ -36,57 +36,47 @@ pub(crate) fn http_request(
         .enable_all()
         .build()
         .map_err(|e| HttpError(e.to_string()))?;
-    rt.block_on(async {
-        tokio::time::timeout(
-            Duration::from_secs(5),
-            request_async(addr, method, path, bearer, body),
-        )
-        .await
-        .map_err(|_| HttpError(format!("no answer from {addr} within 5 s")))?
-    })
-}
-
-async fn request_async(
-    addr: &str,
-    method: &str,
-    path: &str,
-    bearer: Option<&str>,
-    body: Option<Value>,
-) -> Result<(u16, Vec<u8>), HttpError> {
-    let e = |x: &dyn std::fmt::Display| HttpError(format!("{addr}: {x}"));
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|x| e(&x))?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+    let exchange = async move {
+        let e = |x: &dyn std::fmt::Display| HttpError(format!("{addr}: {x}"));
+        let stream = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|x| e(&x))?;
-    tokio::spawn(conn);
-    let mut req = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr)
-        .header("accept", "application/json, text/event-stream");
-    if let Some(b) = bearer {
-        req = req.header("authorization", format!("Bearer {b}"));
-    }
-    let payload = match body {
-        Some(v) => {
-            req = req.header("content-type", "application/json");
-            Bytes::from(v.to_string())
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|x| e(&x))?;
+        tokio::spawn(conn);
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", addr)
+            .header("accept", "application/json, text/event-stream");
+        if let Some(b) = bearer {
+            req = req.header("authorization", format!("Bearer {b}"));
         }
-        None => Bytes::new(),
+        let payload = match body {
+            Some(v) => {
+                req = req.header("content-type", "application/json");
+                Bytes::from(v.to_string())
+            }
+            None => Bytes::new(),
+        };
+        let req = req.body(Full::new(payload)).map_err(|x| e(&x))?;
+        let resp = sender.send_request(req).await.map_err(|x| e(&x))?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|x| e(&x))?
+            .to_bytes();
+        Ok((status, bytes.to_vec()))
     };
-    let req = req.body(Full::new(payload)).map_err(|x| e(&x))?;
-    let resp = sender.send_request(req).await.map_err(|x| e(&x))?;
-    let status = resp.status().as_u16();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|x| e(&x))?
-        .to_bytes();
-    Ok((status, bytes.to_vec()))
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), exchange)
+            .await
+            .map_err(|_| HttpError(format!("no answer from {addr} within 5 s")))?
+    })
 }
 
 /// `GET path` and return the status code only.
