@@ -7,6 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::net::IpAddr;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -15,7 +16,9 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::caller::Caller;
 use crate::error::ToolError;
+use crate::tickets::{Op, Ticket};
 
 /// One audit record; field order is the reference's.
 #[derive(Debug, Serialize)]
@@ -52,6 +55,69 @@ pub(crate) struct Record<'a> {
     /// Summary of what an ok mutating call did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) output: Option<Value>,
+}
+
+impl<'a> Record<'a> {
+    /// The line of a tool call by `caller`, before its outcome is filled in.
+    pub(crate) fn for_call(
+        caller: &'a Caller,
+        tool: &'a str,
+        params: Value,
+        result: &'static str,
+    ) -> Record<'a> {
+        Record {
+            ts: crate::clock::now_rfc3339(),
+            token_name: caller.identity.name(),
+            role: caller.role.as_str(),
+            ip: caller.ip.to_string(),
+            tool,
+            params,
+            result,
+            request_id: Some(&caller.request_id),
+            reason: None,
+            error_code: None,
+            error_message: None,
+            duration_ms: None,
+            output: None,
+        }
+    }
+
+    /// The line of a redeemed ticket (`transfer_upload` / `transfer_download`), in the name of
+    /// its issuer; `error` is the refusal code when it failed part-way.
+    pub(crate) fn for_redeem(
+        t: &'a Ticket,
+        id: &str,
+        redeemer: IpAddr,
+        bytes: u64,
+        error: Option<&str>,
+    ) -> Record<'a> {
+        Record {
+            ts: crate::clock::now_rfc3339(),
+            token_name: &t.issuer_name,
+            role: &t.issuer_role,
+            ip: redeemer.to_string(),
+            tool: match t.op {
+                Op::Upload => "transfer_upload",
+                Op::Download => "transfer_download",
+            },
+            params: json!({
+                "bytes": bytes,
+                "issuer_role": t.issuer_role,
+                "issuer_token_name": t.issuer_name,
+                "op": t.op.as_str(),
+                "path": t.path.display().to_string(),
+                "redeemer_ip": redeemer.to_string(),
+                "ticket": id.chars().take(8).collect::<String>(),
+            }),
+            result: if error.is_some() { "error" } else { "ok" },
+            request_id: None,
+            reason: None,
+            error_code: error.map(String::from),
+            error_message: error.map(String::from),
+            duration_ms: None,
+            output: None,
+        }
+    }
 }
 
 /// Longest string value kept whole in an audit line, in characters. Longer values keep a

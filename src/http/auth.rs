@@ -10,7 +10,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::reply::detail;
-use super::rmcp_shim::{normalize_accept, parse_error};
 use crate::caller::{Caller, Identity};
 use crate::hosts::url_host;
 use crate::state::AppState;
@@ -92,6 +91,8 @@ pub(super) fn request_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()))
 }
 
+/// Authenticate an `/mcp` request by its bearer token and put the [`Caller`] into it; the
+/// reply carries the request id.
 pub(super) async fn mcp_auth(
     State(st): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -106,7 +107,6 @@ pub(super) async fn mcp_auth(
     };
     let rid = request_id(req.headers());
     let base_url = base_url(&st, req.headers(), req.uri());
-    normalize_accept(req.headers_mut());
     req.extensions_mut().insert(Caller {
         identity: Identity::StaticToken {
             name: p.name,
@@ -117,16 +117,7 @@ pub(super) async fn mcp_auth(
         request_id: rid.clone(),
         base_url,
     });
-    let json_body = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
     let mut resp = next.run(req).await;
-    if json_body && resp.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-        // rmcp answers unparseable JSON with 415 and a text body; clients expect -32700.
-        resp = parse_error(resp).await;
-    }
     if let Ok(v) = HeaderValue::from_str(&rid) {
         resp.headers_mut().insert("x-request-id", v);
     }

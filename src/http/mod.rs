@@ -128,6 +128,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 content_length_limit(mcp_limit, req, next)
             }))
             .layer(from_fn_with_state(state.clone(), auth::mcp_auth))
+            .layer(from_fn(rmcp_shim::middleware))
             .layer(from_fn_with_state(fast, fastpath::middleware)),
     );
     let admin_routes = Router::new()

@@ -187,33 +187,7 @@ fn audit(st: &AppState, t: &Ticket, id: &str, peer: SocketAddr, bytes: u64, erro
     if !st.audit.enabled() {
         return;
     }
-    let tool = match t.op {
-        Op::Upload => "transfer_upload",
-        Op::Download => "transfer_download",
-    };
-    let record = Record {
-        ts: crate::clock::now_rfc3339(),
-        token_name: &t.issuer_name,
-        role: &t.issuer_role,
-        ip: peer.ip().to_string(),
-        tool,
-        params: json!({
-            "bytes": bytes,
-            "issuer_role": t.issuer_role,
-            "issuer_token_name": t.issuer_name,
-            "op": t.op.as_str(),
-            "path": t.path.display().to_string(),
-            "redeemer_ip": peer.ip().to_string(),
-            "ticket": id.chars().take(8).collect::<String>(),
-        }),
-        result: if error.is_some() { "error" } else { "ok" },
-        request_id: None,
-        reason: None,
-        error_code: error.map(String::from),
-        error_message: error.map(String::from),
-        duration_ms: None,
-        output: None,
-    };
+    let record = Record::for_redeem(t, id, peer.ip(), bytes, error);
     // A failure is counted and logged by write_audit; the transfer itself already happened.
     let _ = st.write_audit(&record);
 }

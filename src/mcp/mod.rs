@@ -18,6 +18,7 @@ use serde_json::Value;
 
 pub(crate) mod fastpath;
 
+use crate::audit::Record;
 use crate::caller::Caller;
 use crate::error::ToolError;
 use crate::state::AppState;
@@ -203,7 +204,7 @@ impl McpHandler {
                 _ => None,
             };
             let tool_name = crate::audit::cap_str(name);
-            let mut record = call_record(caller, &tool_name, params, result);
+            let mut record = Record::for_call(caller, &tool_name, params, result);
             record.reason = reason;
             record.error_code = code;
             record.error_message = message;
@@ -249,30 +250,6 @@ fn metric_label(tool: Option<Tool>) -> &'static str {
     tool.map_or("<unknown>", Tool::name)
 }
 
-/// The audit line of a call by `caller`, before its outcome is filled in.
-fn call_record<'a>(
-    caller: &'a Caller,
-    tool: &'a str,
-    params: Value,
-    result: &'static str,
-) -> crate::audit::Record<'a> {
-    crate::audit::Record {
-        ts: crate::clock::now_rfc3339(),
-        token_name: caller.identity.name(),
-        role: caller.role.as_str(),
-        ip: caller.ip.to_string(),
-        tool,
-        params,
-        result,
-        request_id: Some(&caller.request_id),
-        reason: None,
-        error_code: None,
-        error_message: None,
-        duration_ms: None,
-        output: None,
-    }
-}
-
 /// The audit line of a call in progress. A call that ends normally writes its own line and
 /// sets `done`; one whose future is dropped first (the client disconnected) writes it here,
 /// as `error`/`Cancelled`, so every call that started leaves exactly one line.
@@ -307,7 +284,7 @@ impl Drop for PendingAudit {
             return;
         };
         let tool = crate::audit::cap_str(&self.tool);
-        let mut record = call_record(&self.caller, &tool, params, "error");
+        let mut record = Record::for_call(&self.caller, &tool, params, "error");
         record.error_code = Some("Cancelled".into());
         record.error_message = Some(
             "the client disconnected before the call finished; what the call had done by then \
