@@ -33,7 +33,7 @@ for round in $(seq "$ROUNDS"); do
     port=$((port + 1))
     d=$WORK/$name-$round; mkdir -p "$d"
     printf '{"tokens":{"%s":{"name":"b","created_at":"2026-01-01T00:00:00Z","last_used":null,"enabled":true,"role":"rw"}}}\n' "$RW" > "$d/tokens.json"
-    printf 'MYMCP_HOST=127.0.0.1\nMYMCP_PORT=%s\nMYMCP_ADMIN_TOKEN=tok_adminadminadminadminadmin0\nMYMCP_TOKEN_FILE=%s\nMYMCP_AUDIT_ENABLED=false\nMYMCP_RECORDER_DATA_DIR=%s/rec\n' \
+    printf 'MYMCP_HOST=127.0.0.1\nMYMCP_PORT=%s\nMYMCP_ADMIN_TOKEN=tok_adminadminadminadminadmin0123456\nMYMCP_TOKEN_FILE=%s\nMYMCP_AUDIT_ENABLED=false\nMYMCP_RECORDER_DATA_DIR=%s/rec\n' \
       "$port" "$d/tokens.json" "$d" > "$d/.env"
     "$bin" serve --env-file "$d/.env" 2>/dev/null &
     pid=$!

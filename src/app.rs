@@ -92,6 +92,9 @@ fn serve(a: cli::ServeArgs) -> anyhow::Result<()> {
     let level = a.log_level.unwrap_or_else(|| cfg.log_level.clone());
     init_logging(&level, a.log_format.unwrap_or(cfg.log_format));
     log_scrub(scrubbed);
+    for w in &prepared.warnings {
+        tracing::warn!("{w}");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -27,6 +27,8 @@ pub(crate) struct Record<'a> {
     pub(crate) ts: String,
     /// Token name.
     pub(crate) token_name: &'a str,
+    /// The token's public id (names can be reused after a revoke; ids cannot).
+    pub(crate) token_id: &'a str,
     /// `ro` / `rw`.
     pub(crate) role: &'a str,
     /// Peer IP.
@@ -68,6 +70,7 @@ impl<'a> Record<'a> {
         Record {
             ts: crate::clock::now_rfc3339(),
             token_name: caller.identity.name(),
+            token_id: caller.identity.id(),
             role: caller.role.as_str(),
             ip: caller.ip.to_string(),
             tool,
@@ -94,6 +97,7 @@ impl<'a> Record<'a> {
         Record {
             ts: crate::clock::now_rfc3339(),
             token_name: &t.issuer_name,
+            token_id: &t.issuer_id,
             role: &t.issuer_role,
             ip: redeemer.to_string(),
             tool: match t.op {

@@ -341,6 +341,61 @@ fn collect_longs(cmd: &clap::Command, out: &mut Vec<String>) {
 mod tests {
     use super::*;
 
+    /// Every `mymcp …` command line in a fenced code block of the README and docs parses with
+    /// this CLI, so a documented flag or subcommand cannot drift from the binary.
+    #[test]
+    fn documented_command_lines_parse() {
+        let docs = [
+            ("README.md", include_str!("../README.md")),
+            ("docs/install.md", include_str!("../docs/install.md")),
+            ("docs/operations.md", include_str!("../docs/operations.md")),
+            ("docs/service.md", include_str!("../docs/service.md")),
+            ("docs/security.md", include_str!("../docs/security.md")),
+            ("docs/decisions.md", include_str!("../docs/decisions.md")),
+            (
+                "docs/architecture.md",
+                include_str!("../docs/architecture.md"),
+            ),
+        ];
+        let mut checked = 0;
+        for (name, text) in docs {
+            let mut in_code = false;
+            for (n, line) in text.lines().enumerate() {
+                if line.trim_start().starts_with("```") {
+                    in_code = !in_code;
+                    continue;
+                }
+                if !in_code {
+                    continue;
+                }
+                // Each command of the line: split at shell separators, drop comments.
+                let code = line.split(" #").next().unwrap_or("");
+                for part in code.split(['|', ';']).flat_map(|p| p.split("&&")) {
+                    let words: Vec<&str> = part
+                        .split_whitespace()
+                        .skip_while(|w| *w == "sudo" || *w == "$")
+                        .take_while(|w| !w.starts_with('>') && !w.starts_with("2>"))
+                        .collect();
+                    if words.first() != Some(&"mymcp") {
+                        continue;
+                    }
+                    let args = normalize_args(words.iter().map(|w| w.into()).collect());
+                    if let Err(e) = Cli::try_parse_from(args) {
+                        use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
+                        assert!(
+                            matches!(e.kind(), DisplayHelp | DisplayVersion),
+                            "{name}:{}: `{}` does not parse: {e}",
+                            n + 1,
+                            part.trim()
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 10, "only {checked} command lines found");
+    }
+
     fn norm(v: &[&str]) -> Vec<String> {
         normalize_args(v.iter().map(|s| s.into()).collect())
             .into_iter()

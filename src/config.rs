@@ -1,7 +1,8 @@
 //! Configuration: every `MYMCP_*` variable, resolved once at start-up.
 //!
 //! Precedence is process environment > env file > built-in default. The env file is found in
-//! this order: an explicit path (`--env-file` or `MYMCP_ENV_FILE`), `/etc/mymcp/.env`, `./.env`.
+//! this order: an explicit path (`--env-file` or `MYMCP_ENV_FILE`), `/etc/mymcp/.env`, `./.env`
+//! (only when it has `MYMCP_*` keys).
 //! An explicitly named file that does not exist is a fatal error (the reference silently fell
 //! back to temp-token mode with fresh tokens, so a typo in the path locked every client out).
 
@@ -51,6 +52,9 @@ pub(crate) struct EnvFile {
     pub(crate) path: PathBuf,
     /// Parsed `KEY=VALUE` pairs.
     pub(crate) vars: BTreeMap<String, String>,
+    /// (inode, mtime s, mtime ns) when it was read: the server's reload loop compares
+    /// against it, so a change made right after start is not mistaken for the original.
+    pub(crate) stamp: Option<(u64, i64, i64)>,
 }
 
 /// Values of secret variables never show in a debug print.
@@ -75,9 +79,11 @@ impl std::fmt::Debug for EnvFile {
     }
 }
 
-/// Parse `.env` text with the reference's rules: `KEY=VALUE` lines, blank and `#` lines
-/// skipped, key and value trimmed, one level of matching quotes removed, nothing else
-/// (no `export`, no escapes, no inline comments).
+/// Parse `.env` text: `KEY=VALUE` lines, blank and `#` lines skipped, key and value trimmed.
+/// Beyond the reference's rules, so that a file written for a shell means the same here:
+/// a leading `export ` is accepted, a quoted value ends at its closing quote (what follows may
+/// only be a comment), and in an unquoted value a `#` after whitespace starts a comment (the
+/// example file's own lines carry such comments). No escapes, no variable expansion.
 pub(crate) fn parse_env_text(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for line in text.lines() {
@@ -85,6 +91,7 @@ pub(crate) fn parse_env_text(text: &str) -> BTreeMap<String, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
         let Some((k, v)) = line.split_once('=') else {
             continue;
         };
@@ -92,17 +99,97 @@ pub(crate) fn parse_env_text(text: &str) -> BTreeMap<String, String> {
         if key.is_empty() {
             continue;
         }
-        out.insert(key.to_string(), unquote(v.trim()).to_string());
+        // `KEY=   # note` is an empty value and a comment, as in a shell.
+        let value = if v.starts_with(char::is_whitespace) && v.trim_start().starts_with('#') {
+            ""
+        } else {
+            value_of(v.trim())
+        };
+        out.insert(key.to_string(), value.to_string());
     }
     out
 }
 
-fn unquote(v: &str) -> &str {
-    let b = v.as_bytes();
-    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
-        &v[1..v.len() - 1]
+/// The value part of a line (already trimmed): unquoted, without a trailing comment.
+fn value_of(v: &str) -> &str {
+    if let Some(q) = v.chars().next().filter(|c| *c == '"' || *c == '\'') {
+        if let Some(end) = v[1..].find(q) {
+            let rest = v[1 + end + 1..].trim_start();
+            if rest.is_empty() || rest.starts_with('#') {
+                return &v[1..1 + end];
+            }
+        }
+        // An unmatched quote, or text after the closing one: kept as written.
+        return v;
+    }
+    let comment = v
+        .char_indices()
+        .find(|&(i, c)| c == '#' && i > 0 && v[..i].ends_with(char::is_whitespace));
+    match comment {
+        Some((i, _)) => v[..i].trim_end(),
+        None => v,
+    }
+}
+
+/// Every `MYMCP_*` name this binary reads: the ones `mymcp config example` lists, plus
+/// `MYMCP_ENV_FILE` (which names the file itself). A test checks that every name the code
+/// reads is here.
+pub(crate) fn known_keys() -> std::collections::BTreeSet<String> {
+    let example = example_env();
+    let mut keys: std::collections::BTreeSet<String> = example
+        .match_indices("MYMCP_")
+        .map(|(i, _)| {
+            example[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect()
+        })
+        .collect();
+    keys.insert("MYMCP_ENV_FILE".to_string());
+    keys
+}
+
+/// Warnings for `MYMCP_*` names in an env file that this binary does not read (a typo such
+/// as `MYMCP_PROT` is otherwise silently ignored), each with the nearest known name.
+pub(crate) fn unknown_key_warnings(file: &EnvFile) -> Vec<String> {
+    let known = known_keys();
+    file.vars
+        .keys()
+        .filter(|k| k.starts_with("MYMCP_") && !known.contains(*k))
+        .map(|k| {
+            let nearest = known
+                .iter()
+                .map(|c| (strsim::levenshtein(k, c), c))
+                .min()
+                .filter(|(d, _)| *d <= 3);
+            match nearest {
+                Some((_, c)) => format!(
+                    "{}: unknown setting {k} is ignored (did you mean {c}?)",
+                    file.path.display()
+                ),
+                None => format!(
+                    "{}: unknown setting {k} is ignored (`mymcp config example` lists them all)",
+                    file.path.display()
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Shortest admin or metrics token accepted. Generated tokens have 36 characters.
+pub(crate) const MIN_TOKEN_CHARS: usize = 32;
+
+/// Why `value` cannot serve as an admin or metrics token, if it cannot: the example's
+/// placeholder (or any `<...>` text), whitespace, or too short to resist guessing.
+pub(crate) fn weak_token(value: &str) -> Option<String> {
+    if value.contains(['<', '>']) {
+        Some("is a placeholder, not a token".to_string())
+    } else if value.chars().any(char::is_whitespace) {
+        Some("contains whitespace".to_string())
+    } else if value.chars().count() < MIN_TOKEN_CHARS {
+        Some(format!("is shorter than {MIN_TOKEN_CHARS} characters"))
     } else {
-        v
+        None
     }
 }
 
@@ -147,9 +234,11 @@ fn read_env_file(path: &Path) -> Result<EnvFile, ConfigError> {
         reason: e.to_string(),
     })?;
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    use std::os::unix::fs::MetadataExt;
     Ok(EnvFile {
         path: abs,
         vars: parse_env_text(&text),
+        stamp: Some((meta.ino(), meta.mtime(), meta.mtime_nsec())),
     })
 }
 
@@ -166,9 +255,15 @@ pub(crate) fn discover_env_file(
     if let Some(p) = named {
         return read_env_file(&p).map(EnvSource::Explicit);
     }
-    for cand in [Path::new(SYSTEM_ENV_FILE), Path::new(".env")] {
-        if cand.is_file() {
-            return read_env_file(cand).map(EnvSource::Discovered);
+    if Path::new(SYSTEM_ENV_FILE).is_file() {
+        return read_env_file(Path::new(SYSTEM_ENV_FILE)).map(EnvSource::Discovered);
+    }
+    // A `.env` in the working directory belongs to whatever project lives there (a web app's
+    // database URL, say): it counts only when it configures mymcp.
+    if Path::new(".env").is_file() {
+        let f = read_env_file(Path::new(".env"))?;
+        if f.vars.keys().any(|k| k.starts_with("MYMCP_")) {
+            return Ok(EnvSource::Discovered(f));
         }
     }
     Ok(EnvSource::None)
@@ -503,10 +598,11 @@ pub(crate) fn example_env() -> String {
 MYMCP_HOST=127.0.0.1
 MYMCP_PORT=8765
 
-# Token for /admin/tokens. Generate one with `mymcp init`, or any long random string.
-MYMCP_ADMIN_TOKEN=<generate-with-mymcp-init>
+# Token for /admin/tokens: at least 32 characters, no spaces. `mymcp init` writes one, and
+# `mymcp token rotate-admin --env-file PATH` replaces it; the value below is refused.
+MYMCP_ADMIN_TOKEN=<generate-with-mymcp-token-rotate-admin>
 
-# Token for GET /metrics (empty: /metrics answers 503).
+# Token for GET /metrics (empty: /metrics answers 503); at least 32 characters when set.
 MYMCP_METRICS_TOKEN=
 
 # Client tokens (ro/rw), stored as SHA-256 hashes. Manage with `mymcp token ...`.
@@ -565,6 +661,7 @@ MYMCP_RECORDER_DATA_DIR=/var/lib/mymcp/recorder
 # MYMCP_RECORDER_LLM_MAX_TOKENS=32768
 # MYMCP_RECORDER_LLM_TIMEOUT_SEC=120
 # MYMCP_RECORDER_LLM_RETRIES=2
+# MYMCP_RECORDER_LLM_RETRY_BACKOFF_MS=1000
 # MYMCP_RECORDER_MERGE_INTERVAL_SEC=300
 # MYMCP_RECORDER_MAX_EVENTS_PER_CYCLE=50
 # MYMCP_RECORDER_BOOTSTRAP_MAX_ITERATIONS=200    # probes run at most
@@ -585,17 +682,76 @@ mod tests {
     use super::*;
 
     #[test]
-    fn env_syntax_matches_reference_rules() {
+    fn env_syntax() {
         let m = parse_env_text(
-            "# c\n\n  A = 1 \nB=\"two words\"\nC='x'\nD=\"mismatch'\nexport E=1\nF=a # not a comment\nnoeq\n=v\n",
+            "# c\n\n  A = 1 \nB=\"two words\"\nC='x'\nD=\"mismatch'\nexport E=1\nF=a # comment\nnoeq\n=v\nG=\"q # kept\"  # comment\nH=a#b\nI=   # only a comment\n",
         );
-        assert_eq!(m.get("A").map(String::as_str), Some("1"));
-        assert_eq!(m.get("B").map(String::as_str), Some("two words"));
-        assert_eq!(m.get("C").map(String::as_str), Some("x"));
-        assert_eq!(m.get("D").map(String::as_str), Some("\"mismatch'"));
-        assert_eq!(m.get("export E").map(String::as_str), Some("1"));
-        assert_eq!(m.get("F").map(String::as_str), Some("a # not a comment"));
-        assert_eq!(m.len(), 6);
+        let get = |k: &str| m.get(k).map(String::as_str);
+        assert_eq!(get("A"), Some("1"));
+        assert_eq!(get("B"), Some("two words"));
+        assert_eq!(get("C"), Some("x"));
+        assert_eq!(get("D"), Some("\"mismatch'"));
+        assert_eq!(get("E"), Some("1"));
+        assert_eq!(get("F"), Some("a"));
+        assert_eq!(get("G"), Some("q # kept"));
+        assert_eq!(get("H"), Some("a#b"));
+        assert_eq!(get("I"), Some(""));
+        assert_eq!(m.len(), 9);
+    }
+
+    #[test]
+    fn every_setting_the_code_reads_is_in_the_example() {
+        let known = known_keys();
+        for src in [
+            include_str!("config.rs"),
+            include_str!("recorder/mod.rs"),
+            include_str!("daemon.rs"),
+        ] {
+            let code = src.split("#[cfg(test)]").next().unwrap_or(src);
+            for (i, _) in code.match_indices("\"MYMCP_") {
+                let name: String = code[i + 1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                // Prefix checks (`"MYMCP_"`, `"MYMCP_AUDIT_"`) are not settings.
+                if !name.ends_with('_') {
+                    assert!(
+                        known.contains(&name),
+                        "{name} is read but not in `config example`"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_the_nearest_known_one() {
+        let f = EnvFile {
+            path: "/x/.env".into(),
+            vars: parse_env_text("MYMCP_PROT=1\nMYMCP_PORT=2\nMYMCP_ZZZZZZZZZ=3\nOTHER=4\n"),
+            stamp: None,
+        };
+        let w = unknown_key_warnings(&f);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains("MYMCP_PROT") && w[0].contains("did you mean MYMCP_PORT?"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].contains("MYMCP_ZZZZZZZZZ") && !w[1].contains("did you mean"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn weak_tokens() {
+        // The example's own admin token line is refused as it stands.
+        let example = parse_env_text(&example_env());
+        assert!(weak_token(&example["MYMCP_ADMIN_TOKEN"]).is_some());
+        assert!(weak_token("<generate-with-mymcp-init-000000000000>").is_some());
+        assert!(weak_token("tok_0123456789abcdef0123456789abcdef with space").is_some());
+        assert!(weak_token("tok_short").is_some());
+        assert!(weak_token(&crate::tokens::generate_token()).is_none());
     }
 
     #[test]
@@ -605,6 +761,7 @@ mod tests {
         let file = EnvFile {
             path: "/x/.env".into(),
             vars: parse_env_text("MYMCP_PORT=8000\nMYMCP_HOST=10.0.0.1\n"),
+            stamp: None,
         };
         let c = Config::resolve(&env, &EnvSource::Explicit(file)).unwrap();
         assert_eq!(c.port, 9000);

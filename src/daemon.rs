@@ -53,6 +53,16 @@ pub(crate) enum ServeError {
         "MYMCP_ADMIN_TOKEN is not set in {0} — run `sudo mymcp init` to configure this host, or `mymcp doctor` to diagnose"
     )]
     NoAdminToken(String),
+    /// An admin or metrics token that must not be used (placeholder, whitespace, too short).
+    #[error("{var} {reason}: make a real one with `{fix}`")]
+    WeakToken {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+        /// The command that writes a good one.
+        fix: String,
+    },
     /// Could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -69,6 +79,11 @@ pub(crate) struct Prepared {
     pub(crate) state: Arc<AppState>,
     /// Tokens to print once in temp-token mode: (label, value).
     pub(crate) temp_tokens: Vec<(&'static str, String)>,
+    /// Things the operator should know, logged once logging is set up: unknown settings,
+    /// a readable env file, temp tokens on a non-loopback address.
+    pub(crate) warnings: Vec<String>,
+    /// The env file's identity when the configuration was read from it.
+    env_stamp: EnvStamp,
 }
 
 /// Resolve configuration and tokens. No socket yet.
@@ -89,6 +104,28 @@ pub(crate) fn prepare(
     if let Some(p) = opts.port {
         cfg.port = p;
     }
+    let warnings = start_warnings(&source, &cfg, temp_mode);
+    let env_stamp = source.file().and_then(|f| f.stamp);
+    let where_ = cfg
+        .env_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "the environment".to_string());
+    for (var, value, cmd) in [
+        ("MYMCP_ADMIN_TOKEN", &cfg.admin_token, "rotate-admin"),
+        ("MYMCP_METRICS_TOKEN", &cfg.metrics_token, "rotate-metrics"),
+    ] {
+        if let Some(reason) = (!value.is_empty())
+            .then(|| config::weak_token(value.expose()))
+            .flatten()
+        {
+            let fix = match &cfg.env_file {
+                Some(p) => format!("mymcp token {cmd} --env-file {}", p.display()),
+                None => format!("mymcp token {cmd} --env-file PATH"),
+            };
+            return Err(ServeError::WeakToken { var, reason, fix });
+        }
+    }
     let mut temp_tokens = Vec::new();
     let store;
     if temp_mode {
@@ -108,11 +145,6 @@ pub(crate) fn prepare(
         }
     } else {
         if cfg.admin_token.is_empty() {
-            let where_ = cfg
-                .env_file
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "the environment".to_string());
             return Err(ServeError::NoAdminToken(where_));
         }
         let file = TokenFile::new(&cfg.token_file);
@@ -149,7 +181,44 @@ pub(crate) fn prepare(
             transfers: Default::default(),
         }),
         temp_tokens,
+        warnings,
+        env_stamp,
     })
+}
+
+/// What the operator should hear about at start: unknown `MYMCP_*` names in the env file
+/// (typos are otherwise silently ignored), an env file others can read (it holds the admin
+/// token), temp-mode tokens on a non-loopback address.
+fn start_warnings(source: &EnvSource, cfg: &Config, temp_mode: bool) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut w = Vec::new();
+    if let Some(f) = source.file() {
+        w.extend(config::unknown_key_warnings(f));
+        if let Ok(m) = std::fs::metadata(&f.path)
+            && m.mode() & 0o077 != 0
+        {
+            w.push(format!(
+                "{} is mode {:04o}: it holds the admin token, make it 0600 (chmod 600 {})",
+                f.path.display(),
+                m.mode() & 0o7777,
+                f.path.display()
+            ));
+        }
+    }
+    let loopback = cfg.host == "localhost"
+        || cfg
+            .host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if temp_mode && !loopback {
+        w.push(format!(
+            "temp-token mode on {}: the tokens printed below work from the network, over plain \
+             HTTP (no TLS); use this only on a trusted network, or configure a service with \
+             `mymcp init`",
+            cfg.host
+        ));
+    }
+    w
 }
 
 /// Bind, print the banner, serve until SIGTERM/SIGINT, then shut down gracefully.
@@ -190,10 +259,12 @@ pub(crate) async fn run(
         source,
     })?;
     eprintln!("[mymcp] serving on {local}");
-    spawn_background(state.clone(), env, shutdown.clone()).map_err(|source| ServeError::Bind {
-        addr: "reload thread".to_string(),
-        source,
-    })?;
+    spawn_background(state.clone(), env, prepared.env_stamp, shutdown.clone()).map_err(
+        |source| ServeError::Bind {
+            addr: "reload thread".to_string(),
+            source,
+        },
+    )?;
     let sweeper = spawn_sweeper(state.clone());
     let watchdog = notify_systemd_ready(&local);
 
@@ -333,13 +404,13 @@ fn spawn_signal_handler(shutdown: CancellationToken) -> std::io::Result<()> {
 fn spawn_background(
     state: Arc<AppState>,
     env: BTreeMap<String, String>,
+    mut env_stamp: EnvStamp,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("mymcp-reload".into())
         .spawn(move || {
             let mut n: u64 = 0;
-            let mut env_stamp = None;
             while !shutdown.is_cancelled() {
                 std::thread::sleep(Duration::from_secs(1));
                 n += 1;
@@ -373,22 +444,43 @@ fn reload_env_secrets(st: &AppState, env: &BTreeMap<String, String>, prev: EnvSt
         return stamp;
     };
     let vars = config::parse_env_text(&text);
-    if !env.contains_key("MYMCP_ADMIN_TOKEN") {
-        match vars.get("MYMCP_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
-            Some(v) => st.tokens.set_admin_token(v),
-            None => tracing::warn!(
-                "env file has no MYMCP_ADMIN_TOKEN; keeping the previous admin token"
-            ),
+    let mut applied = Vec::new();
+    for var in ["MYMCP_ADMIN_TOKEN", "MYMCP_METRICS_TOKEN"] {
+        let new = vars.get(var).map_or("", String::as_str);
+        if let Some(effective) = env.get(var) {
+            // The process environment wins over the file: a rotation in the file does not
+            // take effect, and saying "reloaded" would make the operator believe it did.
+            if effective != new {
+                tracing::warn!(
+                    variable = var, path = %path.display(),
+                    "{var} changed in the env file but is also set in the process environment, \
+                     which wins: the previous value stays in effect until the service runs \
+                     without it in its environment"
+                );
+            }
+            continue;
         }
+        if var == "MYMCP_ADMIN_TOKEN" && new.is_empty() {
+            tracing::warn!("env file has no MYMCP_ADMIN_TOKEN; keeping the previous admin token");
+            continue;
+        }
+        if let Some(reason) = (!new.is_empty()).then(|| config::weak_token(new)).flatten() {
+            tracing::warn!(
+                variable = var,
+                "{var} in the env file {reason}; keeping the previous one"
+            );
+            continue;
+        }
+        if var == "MYMCP_ADMIN_TOKEN" {
+            st.tokens.set_admin_token(new);
+        } else {
+            st.tokens.set_metrics_token(new);
+        }
+        applied.push(var);
     }
-    if !env.contains_key("MYMCP_METRICS_TOKEN") {
-        st.tokens.set_metrics_token(
-            vars.get("MYMCP_METRICS_TOKEN")
-                .map(String::as_str)
-                .unwrap_or(""),
-        );
+    for var in applied {
+        tracing::info!(path = %path.display(), "env file changed: {var} reloaded");
     }
-    tracing::info!(path = %path.display(), "env file changed: admin and metrics tokens reloaded");
     stamp
 }
 
@@ -401,4 +493,31 @@ fn spawn_sweeper(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             state.tools.tickets.sweep();
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_with_host(host: &str) -> Config {
+        let mut env = BTreeMap::new();
+        env.insert("MYMCP_HOST".to_string(), host.to_string());
+        Config::resolve(&env, &EnvSource::None).unwrap()
+    }
+
+    #[test]
+    fn temp_tokens_on_the_network_are_warned_about() {
+        let warned = |host: &str, temp: bool| {
+            start_warnings(&EnvSource::None, &config_with_host(host), temp)
+                .iter()
+                .any(|w| w.contains("work from the network"))
+        };
+        assert!(warned("0.0.0.0", true));
+        assert!(warned("10.1.2.3", true));
+        assert!(!warned("127.0.0.1", true));
+        assert!(!warned("::1", true));
+        assert!(!warned("localhost", true));
+        // A configured service is the operator's choice: no warning.
+        assert!(!warned("0.0.0.0", false));
+    }
 }

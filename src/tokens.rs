@@ -81,6 +81,16 @@ pub(crate) enum TokenError {
     /// No token with that value or id.
     #[error("Token not found")]
     NotFound,
+    /// Names identify tokens in audit lines and logs, so two tokens may not share one.
+    #[error(
+        "a token named {name:?} already exists (id {id}); revoke it first or choose another name"
+    )]
+    NameTaken {
+        /// The name asked for.
+        name: String,
+        /// The existing token's id.
+        id: String,
+    },
 }
 
 /// SHA-256 of a token value.
@@ -222,7 +232,13 @@ impl TokenSet {
     }
 
     /// Add a new token; returns `(value, id)`.
-    pub(crate) fn add(&mut self, name: &str, role: Role) -> (String, String) {
+    pub(crate) fn add(&mut self, name: &str, role: Role) -> Result<(String, String), TokenError> {
+        if let Some(id) = self.id_of_name(name) {
+            return Err(TokenError::NameTaken {
+                name: name.to_string(),
+                id: id.to_string(),
+            });
+        }
         loop {
             let token = generate_token();
             let h = hash_token(&token);
@@ -241,8 +257,16 @@ impl TokenSet {
                     last_used: None,
                 },
             );
-            return (token, id);
+            return Ok((token, id));
         }
+    }
+
+    /// The id of the token with this name, if there is one.
+    pub(crate) fn id_of_name(&self, name: &str) -> Option<&str> {
+        self.tokens
+            .iter()
+            .find(|(_, t)| t.name == name)
+            .map(|(id, _)| id.as_str())
     }
 }
 
@@ -491,13 +515,13 @@ impl TokenStore {
     pub(crate) fn create(&self, name: &str, role: Role) -> Result<(String, String), TokenError> {
         match &self.file {
             Some(f) => {
-                let (out, set) = f.modify(|s| Ok((s.add(name, role), true)))?;
+                let (out, set) = f.modify(|s| Ok((s.add(name, role)?, true)))?;
                 self.install(set, f.stamp());
                 Ok(out)
             }
             None => {
                 let mut set = self.set.write().map_err(|_| poisoned())?;
-                Ok(set.add(name, role))
+                set.add(name, role)
             }
         }
     }
@@ -684,7 +708,10 @@ mod tests {
     fn file_roundtrip_and_find_by_value_or_id() {
         let dir = tempfile::tempdir().unwrap();
         let f = TokenFile::new(dir.path().join("t.json"));
-        let ((tok, id), _) = f.modify(|s| Ok((s.add("a", Role::Ro), true))).unwrap();
+        let ((tok, id), _) = f.modify(|s| Ok((s.add("a", Role::Ro)?, true))).unwrap();
+        // Names are unique: a second "a" is refused and the file keeps one.
+        let e = f.modify(|s| Ok((s.add("a", Role::Rw)?, true))).unwrap_err();
+        assert!(matches!(e, TokenError::NameTaken { .. }), "{e}");
         assert_eq!(tok.len(), 36);
         let mode = std::fs::metadata(f.path()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);

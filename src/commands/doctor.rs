@@ -199,8 +199,24 @@ fn config_checks(r: &mut Report, a: &DoctorArgs) -> Option<Config> {
             ),
         }
         let env = config::process_env();
-        let parsed = config::discover_env_file(Some(&env_file), &env)
-            .and_then(|src| Config::resolve(&env, &src));
+        let source = config::discover_env_file(Some(&env_file), &env);
+        if let Result::Ok(src) = &source
+            && let Some(f) = src.file()
+        {
+            let unknown = config::unknown_key_warnings(f);
+            r.add(
+                "CONFIG",
+                "setting names",
+                if unknown.is_empty() { Ok } else { Warn },
+                if unknown.is_empty() {
+                    "every MYMCP_* name is known".into()
+                } else {
+                    unknown.join("; ")
+                },
+                "fix the names (mymcp config example lists them all)",
+            );
+        }
+        let parsed = source.and_then(|src| Config::resolve(&env, &src));
         match parsed {
             Err(e) => r.add(
                 "CONFIG",
@@ -228,6 +244,14 @@ fn config_checks(r: &mut Report, a: &DoctorArgs) -> Option<Config> {
                 "admin token",
                 Fail,
                 "MYMCP_ADMIN_TOKEN is empty".into(),
+                "sudo mymcp token rotate-admin",
+            );
+        } else if let Some(reason) = config::weak_token(c.admin_token.expose()) {
+            r.add(
+                "CONFIG",
+                "admin token",
+                Fail,
+                format!("MYMCP_ADMIN_TOKEN {reason}; the server refuses to start with it"),
                 "sudo mymcp token rotate-admin",
             );
         } else {

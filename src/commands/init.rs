@@ -429,8 +429,13 @@ pub(crate) fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
         None
     } else {
         let role = Role::parse(&a.client_role).unwrap_or(Role::Rw);
-        let (tok, _) = file.modify(|s| Ok((s.add(&a.client_name, role), true)))?;
-        Some(tok.0)
+        // Re-running init keeps the client token it made the first time (its value was
+        // shown then and may be in use); revoke it to have a new one minted.
+        let (tok, _) = file.modify(|s| match s.id_of_name(&a.client_name) {
+            Some(_) => Ok((None, false)),
+            None => Ok((Some(s.add(&a.client_name, role)?.0), true)),
+        })?;
+        tok
     };
     if a.service_user == "mymcp" && is_root() {
         let mut args = vec!["-R".to_string(), "mymcp:mymcp".to_string()];
@@ -465,11 +470,16 @@ pub(crate) fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
 pub(crate) fn print_summary(a: &InitArgs, o: &InitOutcome) {
     println!("mymcp is set up.");
     println!("  URL:          {}", o.plan.url);
-    if let Some(t) = &o.client_token {
-        println!(
+    match &o.client_token {
+        Some(t) => println!(
             "  client token: {t}   ({}, name {:?}; shown only now)",
             a.client_role, a.client_name
-        );
+        ),
+        None if !a.no_client_token => println!(
+            "  client token: {:?} already exists, kept (revoke it, see `mymcp token list`, and re-run init for a new one)",
+            a.client_name
+        ),
+        None => {}
     }
     println!(
         "  admin token:  MYMCP_ADMIN_TOKEN in {}",

@@ -75,8 +75,9 @@ pub(crate) fn token(cmd: TokenCommand) -> Result<(), CommandError> {
                     " "
                 };
                 println!(
-                    "[{mark}] {role:<2}  {:<20}  {id}  last used {}",
+                    "[{mark}] {role:<2}  {:<20}  {id}  created {}  last used {}",
                     t.name,
+                    t.created_at,
                     t.last_used.as_deref().unwrap_or("never")
                 );
             }
@@ -92,7 +93,7 @@ pub(crate) fn token(cmd: TokenCommand) -> Result<(), CommandError> {
             let name = name.or(name_pos).unwrap_or_default();
             let role = Role::parse(&role).ok_or(TokenError::InvalidRole(role))?;
             let file = TokenFile::new(&cfg.token_file);
-            let ((token, id), _) = file.modify(|s| Ok((s.add(&name, role), true)))?;
+            let ((token, id), _) = file.modify(|s| Ok((s.add(&name, role)?, true)))?;
             eprintln!("created {role} token '{name}' (id {id}); its value is shown only now:");
             println!("{token}");
             Ok(())

@@ -100,6 +100,7 @@ pub(super) async fn create(
             axum::Json(json!({"name": name, "role": role, "token": token, "id": id}))
                 .into_response()
         }
+        Ok(Err(e @ TokenError::NameTaken { .. })) => detail(StatusCode::CONFLICT, &e.to_string()),
         Ok(Err(e)) => detail(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         Err(e) => detail(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }

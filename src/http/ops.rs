@@ -23,7 +23,12 @@ pub(super) async fn metrics(State(st): State<Arc<AppState>>, headers: HeaderMap)
     if !st.tokens.metrics_enabled() {
         return detail(
             StatusCode::SERVICE_UNAVAILABLE,
-            "Metrics disabled: MYMCP_METRICS_TOKEN not configured",
+            if st.temp_mode {
+                "Metrics disabled: MYMCP_METRICS_TOKEN not configured (in temp-token mode, \
+                 start with --with-metrics-token)"
+            } else {
+                "Metrics disabled: MYMCP_METRICS_TOKEN not configured"
+            },
         );
     }
     match bearer(&headers) {

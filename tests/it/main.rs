@@ -7,6 +7,7 @@ mod bash;
 mod files;
 mod generated_assets;
 mod observability;
+mod operator;
 mod otlp;
 mod read_file;
 mod recorder;

@@ -28,7 +28,7 @@ fn audit_lines(l: &Layout) -> Vec<Value> {
 fn scrub(l: &Layout, v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(o) = v.as_object_mut() {
-        for k in ["ts", "request_id", "duration_ms"] {
+        for k in ["ts", "request_id", "duration_ms", "token_id"] {
             if o.contains_key(k) {
                 o.insert(k.into(), json!(format!("[{k}]")));
             }
@@ -44,8 +44,8 @@ async fn audit_records_every_outcome() {
         "MYMCP_AUDIT_ENABLED=true\nMYMCP_METRICS_TOKEN={METRICS}"
     ));
     let s = Server::start(&l);
-    let (rw, _) = s.admin_create("rwclient", "rw").await;
-    let (ro, _) = s.admin_create("roclient", "ro").await;
+    let (rw, rw_id) = s.admin_create("rwclient", "rw").await;
+    let (ro, ro_id) = s.admin_create("roclient", "ro").await;
     let f = l.data().join("f.txt");
     let calls = vec![
         (
@@ -127,6 +127,16 @@ async fn audit_records_every_outcome() {
         !text.contains("secret line") && !text.contains("top-42-output"),
         "{text}"
     );
+    // Each line names its token by id as well as by name (ids are random: checked here, then
+    // scrubbed for the snapshot).
+    for v in &lines {
+        let want = if v["token_name"] == "rwclient" {
+            &rw_id
+        } else {
+            &ro_id
+        };
+        assert_eq!(v["token_id"], json!(want), "{v}");
+    }
     let scrubbed: Vec<Value> = lines.iter().map(|v| scrub(&l, v)).collect();
     insta::assert_json_snapshot!("audit_lines", scrubbed);
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

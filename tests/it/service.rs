@@ -160,6 +160,16 @@ async fn init_files_only_gives_a_working_server_and_doctor_passes() {
             .await
     );
     assert_eq!(srv.tool_names(&second).await.len(), 5);
+    // A third run with the first run's (default) client name keeps that token: no new one is
+    // minted, and the summary says so (doctor below still counts 2).
+    let third = init(&d, &["--files-only", "--yes", "--port", "0"]);
+    assert!(third.status.success(), "{}", stderr(&third));
+    assert!(
+        stdout(&third).contains("already exists, kept"),
+        "{}",
+        stdout(&third)
+    );
+    assert!(srv.tool_names(&token).await.len() == 9);
 
     // doctor talks to the running server: real tools/list through a probe token it revokes.
     let port = srv.addr.rsplit(':').next().unwrap().to_string();

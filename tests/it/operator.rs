@@ -1,0 +1,239 @@
+//! What an operator meets at start and while running: refused placeholder tokens, warnings
+//! for unknown settings and a readable env file, env-file syntax as written by shells and by
+//! `mymcp config example`, temp mode next to an unrelated `.env`, and token rotation.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use crate::common::{ADMIN, Layout, Server, mymcp_cmd};
+
+/// Run `mymcp serve` on the layout; it must exit by itself (a refusal).
+fn serve_refused(l: &Layout) -> std::process::Output {
+    let mut c = mymcp_cmd();
+    c.args(["serve", "--env-file"])
+        .arg(l.env_file())
+        .current_dir(l.root());
+    c.output().unwrap()
+}
+
+/// Wait until a stderr line contains `needle`; panics with what was seen after 10 s.
+fn wait_for_line(s: &Server, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match s.stderr.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no line with {needle:?}; saw:\n{}", seen.join("\n")),
+        }
+    }
+}
+
+#[test]
+fn placeholder_and_short_admin_tokens_are_refused_until_rotated() {
+    for (bad, why) in [
+        (
+            "<generate-with-mymcp-token-rotate-admin>",
+            "is a placeholder",
+        ),
+        ("tok_short", "is shorter than 32 characters"),
+    ] {
+        let l = Layout::new(&format!("MYMCP_ADMIN_TOKEN={bad}"));
+        let before = std::fs::read(l.env_file()).unwrap();
+        let out = serve_refused(&l);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(&format!("MYMCP_ADMIN_TOKEN {why}")), "{err}");
+        assert!(err.contains("mymcp token rotate-admin --env-file"), "{err}");
+        assert_eq!(
+            std::fs::read(l.env_file()).unwrap(),
+            before,
+            "env file touched"
+        );
+        // The remedy the message names works, and then the server starts.
+        let rotated = l.cli(&["token", "rotate-admin"]);
+        assert!(rotated.status.success(), "{rotated:?}");
+        let s = Server::start(&l);
+        assert!(s.stop().success());
+    }
+}
+
+#[test]
+fn unknown_settings_are_named_with_the_nearest_known_one() {
+    let l = Layout::new("MYMCP_PROT=18770");
+    let s = Server::start(&l);
+    let lines = s.stderr_lines().join("\n");
+    assert!(
+        lines.contains("unknown setting MYMCP_PROT is ignored (did you mean MYMCP_PORT?)"),
+        "{lines}"
+    );
+}
+
+#[test]
+fn a_readable_env_file_is_warned_about() {
+    let l = Layout::new("");
+    std::fs::set_permissions(l.env_file(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let s = Server::start(&l);
+    let lines = s.stderr_lines().join("\n");
+    assert!(lines.contains("is mode 0644"), "{lines}");
+    drop(s);
+    // Control: the same layout at 0600 starts without it.
+    std::fs::set_permissions(l.env_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let s = Server::start(&l);
+    let lines = s.stderr_lines().join("\n");
+    assert!(!lines.contains("is mode"), "{lines}");
+}
+
+#[test]
+fn every_line_of_the_config_example_works_uncommented() {
+    let out = mymcp_cmd().args(["config", "example"]).output().unwrap();
+    assert!(out.status.success());
+    let example = String::from_utf8(out.stdout).unwrap();
+    let mut text = String::new();
+    let mut uncommented = 0;
+    for line in example.lines() {
+        match line.strip_prefix("# ").filter(|l| l.starts_with("MYMCP_")) {
+            Some(setting) => {
+                uncommented += 1;
+                text.push_str(setting);
+            }
+            None => text.push_str(line),
+        }
+        text.push('\n');
+    }
+    assert!(uncommented > 30, "{uncommented}");
+    // What a real host would fill in: a token and writable places (later lines win).
+    let l = Layout::new("");
+    let root = l.root();
+    text.push_str(&format!(
+        "MYMCP_ADMIN_TOKEN={ADMIN}\nMYMCP_PORT=0\nMYMCP_TOKEN_FILE={}\nMYMCP_AUDIT_LOG_DIR={}\nMYMCP_RECORDER_DATA_DIR={}\n",
+        root.join("etc/tokens.json").display(),
+        root.join("log").display(),
+        root.join("recorder").display(),
+    ));
+    std::fs::write(l.env_file(), &text).unwrap();
+    std::fs::set_permissions(l.env_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let s = Server::start(&l);
+    let lines = s.stderr_lines().join("\n");
+    assert!(!lines.contains("unknown setting"), "{lines}");
+    assert!(s.stop().success());
+    // The recorder reads the same file (its values, comments stripped, must all parse).
+    let rec = mymcp_cmd()
+        .args(["recorder", "--once", "--env-file"])
+        .arg(l.env_file())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&rec.stderr);
+    assert!(rec.status.success(), "{err}");
+    assert!(err.contains("disabled"), "{err}");
+}
+
+#[test]
+fn temp_mode_ignores_an_unrelated_dot_env() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join(".env"),
+        "DATABASE_URL=postgres://app@db/app\n",
+    )
+    .unwrap();
+    let s = Server::spawn(&["--port", "0"], d.path(), &[]);
+    let lines = s.stderr_lines().join("\n");
+    assert!(lines.contains("temp admin token:"), "{lines}");
+    drop(s);
+    // Control: a `.env` that configures mymcp is still found and used.
+    std::fs::write(
+        d.path().join(".env"),
+        format!(
+            "MYMCP_ADMIN_TOKEN={ADMIN}\nMYMCP_HOST=127.0.0.1\nMYMCP_TOKEN_FILE={}\n",
+            d.path().join("tokens.json").display()
+        ),
+    )
+    .unwrap();
+    let s = Server::spawn(&["--port", "0"], d.path(), &[]);
+    let lines = s.stderr_lines().join("\n");
+    assert!(!lines.contains("temp admin token:"), "{lines}");
+}
+
+#[tokio::test]
+async fn a_rotated_admin_token_applies_or_the_log_says_why_not() {
+    // From the file alone: rotation applies and the log names the variable.
+    let l = Layout::new("");
+    let s = Server::start(&l);
+    let out = l.cli(&["token", "rotate-admin"]);
+    assert!(out.status.success());
+    let new = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    wait_for_line(&s, "MYMCP_ADMIN_TOKEN reloaded");
+    let r = s
+        .client
+        .get(s.url("/admin/tokens"))
+        .bearer_auth(&new)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    drop(s);
+    // Shadowed by the process environment: the old token stays, and the log says so instead
+    // of claiming a reload.
+    let l = Layout::new("");
+    let env = l.env_file();
+    let s = Server::spawn(
+        &["--env-file", env.to_str().unwrap()],
+        l.root(),
+        &[("MYMCP_ADMIN_TOKEN", ADMIN)],
+    );
+    assert!(l.cli(&["token", "rotate-admin"]).status.success());
+    let line = wait_for_line(&s, "MYMCP_ADMIN_TOKEN changed in the env file");
+    assert!(line.contains("process environment"), "{line}");
+    let r = s
+        .client
+        .get(s.url("/admin/tokens"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let lines = s.stderr_lines().join("\n");
+    assert!(!lines.contains("MYMCP_ADMIN_TOKEN reloaded"), "{lines}");
+}
+
+#[tokio::test]
+async fn token_names_are_unique_and_listed_with_their_dates() {
+    let l = Layout::new("");
+    let s = Server::start(&l);
+    let (_, id) = s.admin_create("laptop", "ro").await;
+    // Admin API: a second "laptop" (any role) is a conflict.
+    let r = s
+        .client
+        .post(s.url("/admin/tokens"))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({"name": "laptop", "role": "rw"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("already exists") && body.contains(&id),
+        "{body}"
+    );
+    // CLI: the same refusal, and the file still holds one "laptop".
+    let out = l.cli(&["token", "add", "--role", "rw", "laptop"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already exists"), "{err}");
+    let file = std::fs::read_to_string(l.token_file()).unwrap();
+    assert_eq!(file.matches("\"laptop\"").count(), 1, "{file}");
+    // Control: another name is fine, and `token list` shows when each was made and used.
+    assert!(
+        l.cli(&["token", "add", "--role", "rw", "desktop"])
+            .status
+            .success()
+    );
+    let list = String::from_utf8(l.cli(&["token", "list"]).stdout).unwrap();
+    let laptop = list.lines().find(|x| x.contains("laptop")).unwrap();
+    assert!(
+        laptop.contains("created 20") && laptop.contains("last used"),
+        "{list}"
+    );
+}
