@@ -81,6 +81,10 @@ done
 echo "  ok  tarball has binary, man pages, completions, unit, example env, LICENSE, README, scripts"
 
 step "install.sh into a DESTDIR, without network"
+for script in install.sh uninstall.sh; do
+    check "$script --help is the header comment, nothing else" sh -c \
+        "'$WORK/$X/$script' --help | grep -q -- --prefix && ! '$WORK/$X/$script' --help | grep -q 'set -eu'"
+done
 D=$WORK/stage
 unshare -n "$WORK/$X/install.sh" --prefix /opt/mymcp --destdir "$D" >/dev/null
 check "staged binary runs" sh -c "'$D/opt/mymcp/bin/mymcp' --version | grep -qx 'mymcp $VERSION'"

@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
         --no-user) MAKE_USER=0; shift ;;
         --no-systemd) SYSTEMD=0; shift ;;
         --no-start) START=0; shift ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "install.sh: unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
 done

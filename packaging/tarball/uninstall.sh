@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
         --destdir) DESTDIR=${2:?--destdir needs a directory}; shift 2 ;;
         --destdir=*) DESTDIR=${1#--destdir=}; shift ;;
         --purge) PURGE=1; shift ;;
-        -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "uninstall.sh: unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
 done

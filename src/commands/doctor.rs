@@ -447,13 +447,18 @@ fn functional(r: &mut Report, c: &Config) {
             format!("{addr}/health answered {s}"),
             "is something else listening on that port?",
         ),
-        Err(e) => r.add(
-            "FUNCTIONAL",
-            "health",
-            Fail,
-            e.to_string(),
-            "start the server: sudo systemctl start mymcp",
-        ),
+        Err(e) => {
+            // Without systemd (a container, a supervisor of its own) there is no unit to start.
+            let start = if systemd_running() {
+                "start the server: sudo systemctl start mymcp".to_string()
+            } else {
+                match &c.env_file {
+                    Some(p) => format!("start the server: mymcp serve --env-file {}", p.display()),
+                    None => "start the server: mymcp serve --env-file PATH".to_string(),
+                }
+            };
+            r.add("FUNCTIONAL", "health", Fail, e.to_string(), &start)
+        }
     }
 }
 

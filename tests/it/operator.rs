@@ -237,3 +237,47 @@ async fn token_names_are_unique_and_listed_with_their_dates() {
         "{list}"
     );
 }
+
+#[test]
+fn doctor_without_systemd_or_server_says_how_to_start_it_and_flags_a_placeholder() {
+    if std::path::Path::new("/run/systemd/system").is_dir() {
+        eprintln!("systemd is running here: the no-systemd advice is not what doctor gives");
+        return;
+    }
+    let l = Layout::new("MYMCP_ADMIN_TOKEN=<generate-with-mymcp-token-rotate-admin>\nMYMCP_PROT=1");
+    let out = mymcp_cmd()
+        .args(["doctor", "--json", "--config-dir"])
+        .arg(l.root().join("etc"))
+        .output()
+        .unwrap();
+    let checks: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let find = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {checks:?}"))
+            .clone()
+    };
+    let health = find("health");
+    assert_eq!(health["severity"], "fail");
+    let remedy = health["remedy"].as_str().unwrap();
+    assert!(
+        remedy.contains("mymcp serve --env-file") && !remedy.contains("systemctl"),
+        "{remedy}"
+    );
+    let admin = find("admin token");
+    assert_eq!(admin["severity"], "fail", "{admin}");
+    assert!(
+        admin["detail"].as_str().unwrap().contains("placeholder"),
+        "{admin}"
+    );
+    let names = find("setting names");
+    assert_eq!(names["severity"], "warn");
+    assert!(
+        names["detail"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean MYMCP_PORT?"),
+        "{names}"
+    );
+}
