@@ -148,8 +148,13 @@ impl Server {
     }
 
     pub fn start(layout: &Layout) -> Server {
+        Server::start_with_env(layout, &[])
+    }
+
+    /// Start on the layout's env file with extra process environment variables.
+    pub fn start_with_env(layout: &Layout, envs: &[(&str, &str)]) -> Server {
         let env = layout.env_file();
-        Server::spawn(&["--env-file", env.to_str().unwrap()], layout.root(), &[])
+        Server::spawn(&["--env-file", env.to_str().unwrap()], layout.root(), envs)
     }
 
     /// SIGTERM and wait for the exit status.
@@ -411,5 +416,37 @@ impl Drop for Flipper {
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
+    }
+}
+
+/// `mymcp doctor --json --config-dir DIR` with extra environment; its checks by name.
+pub struct Doctor {
+    /// The checks as printed.
+    pub checks: Vec<Value>,
+    /// The process output (exit status, the JSON text).
+    pub out: std::process::Output,
+}
+
+impl Doctor {
+    pub fn run(config_dir: &Path, envs: &[(&str, &str)]) -> Doctor {
+        let mut c = mymcp_cmd();
+        c.args(["doctor", "--json", "--config-dir"]).arg(config_dir);
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        Doctor {
+            checks: serde_json::from_slice(&out.stdout).unwrap(),
+            out,
+        }
+    }
+
+    /// The check called `name` (panics, listing them all, when there is none).
+    pub fn check(&self, name: &str) -> Value {
+        self.checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {:?}", self.checks))
+            .clone()
     }
 }

@@ -5,7 +5,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use crate::common::{ADMIN, Layout, Server, mymcp_cmd};
+use crate::common::{ADMIN, Doctor, Layout, Server, mymcp_cmd};
 
 /// Run `mymcp serve` on the layout; it must exit by itself (a refusal).
 fn serve_refused(l: &Layout) -> std::process::Output {
@@ -176,12 +176,7 @@ async fn a_rotated_admin_token_applies_or_the_log_says_why_not() {
     // Shadowed by the process environment: the old token stays, and the log says so instead
     // of claiming a reload.
     let l = Layout::new("");
-    let env = l.env_file();
-    let s = Server::spawn(
-        &["--env-file", env.to_str().unwrap()],
-        l.root(),
-        &[("MYMCP_ADMIN_TOKEN", ADMIN)],
-    );
+    let s = Server::start_with_env(&l, &[("MYMCP_ADMIN_TOKEN", ADMIN)]);
     assert!(l.cli(&["token", "rotate-admin"]).status.success());
     let line = wait_for_line(&s, "MYMCP_ADMIN_TOKEN changed in the env file");
     assert!(line.contains("process environment"), "{line}");
@@ -245,33 +240,21 @@ fn doctor_without_systemd_or_server_says_how_to_start_it_and_flags_a_placeholder
         return;
     }
     let l = Layout::new("MYMCP_ADMIN_TOKEN=<generate-with-mymcp-token-rotate-admin>\nMYMCP_PROT=1");
-    let out = mymcp_cmd()
-        .args(["doctor", "--json", "--config-dir"])
-        .arg(l.root().join("etc"))
-        .output()
-        .unwrap();
-    let checks: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let find = |name: &str| {
-        checks
-            .iter()
-            .find(|c| c["name"] == name)
-            .unwrap_or_else(|| panic!("no {name} in {checks:?}"))
-            .clone()
-    };
-    let health = find("health");
+    let doctor = Doctor::run(&l.root().join("etc"), &[]);
+    let health = doctor.check("health");
     assert_eq!(health["severity"], "fail");
     let remedy = health["remedy"].as_str().unwrap();
     assert!(
         remedy.contains("mymcp serve --env-file") && !remedy.contains("systemctl"),
         "{remedy}"
     );
-    let admin = find("admin token");
+    let admin = doctor.check("admin token");
     assert_eq!(admin["severity"], "fail", "{admin}");
     assert!(
         admin["detail"].as_str().unwrap().contains("placeholder"),
         "{admin}"
     );
-    let names = find("setting names");
+    let names = doctor.check("setting names");
     assert_eq!(names["severity"], "warn");
     assert!(
         names["detail"]

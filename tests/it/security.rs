@@ -53,11 +53,7 @@ async fn ro_cannot_read_server_secrets_through_proc() {
     let l = Layout::new("");
     let env = l.env_file();
     // The token also arrives as a variable, as it did with the old unit's EnvironmentFile=.
-    let s = Server::spawn(
-        &["--env-file", env.to_str().unwrap()],
-        l.root(),
-        &[("MYMCP_ADMIN_TOKEN", ADMIN)],
-    );
+    let s = Server::start_with_env(&l, &[("MYMCP_ADMIN_TOKEN", ADMIN)]);
     let (ro, _) = s.admin_create("reader", "ro").await;
     let pid = s.child.id();
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use crate::common::{BIN, Server, mymcp_cmd};
+use crate::common::{BIN, Doctor, Server, mymcp_cmd};
 use serde_json::{Value, json};
 
 fn mode(p: &Path) -> u32 {
@@ -173,20 +173,10 @@ async fn init_files_only_gives_a_working_server_and_doctor_passes() {
 
     // doctor talks to the running server: real tools/list through a probe token it revokes.
     let port = srv.addr.rsplit(':').next().unwrap().to_string();
-    let doc = mymcp_cmd()
-        .args(["doctor", "--json", "--config-dir"])
-        .arg(&d.cfg)
-        .env("MYMCP_PORT", &port)
-        .output()
-        .unwrap();
-    let checks: Vec<Value> = serde_json::from_slice(&doc.stdout).unwrap();
-    let find = |name: &str| {
-        checks
-            .iter()
-            .find(|c| c["name"] == name)
-            .unwrap_or_else(|| panic!("no {name} in {checks:?}"))
-            .clone()
-    };
+    let doctor = Doctor::run(&d.cfg, &[("MYMCP_PORT", &port)]);
+    let checks = &doctor.checks;
+    let doc = &doctor.out;
+    let find = |name: &str| doctor.check(name);
     assert_eq!(find("tools/list")["severity"], "ok", "{checks:?}");
     assert_eq!(find("env file mode")["severity"], "ok");
     assert_eq!(find("client tokens")["detail"], "2 enabled");
@@ -194,7 +184,7 @@ async fn init_files_only_gives_a_working_server_and_doctor_passes() {
         checks.iter().all(|c| c["severity"] != "fail"),
         "{checks:#?}"
     );
-    assert_eq!(doc.status.code(), Some(0), "{}", stdout(&doc));
+    assert_eq!(doc.status.code(), Some(0), "{}", stdout(doc));
     let stored: Value =
         serde_json::from_str(&std::fs::read_to_string(d.cfg.join("tokens.json")).unwrap()).unwrap();
     assert_eq!(
