@@ -27,6 +27,22 @@ pub(crate) enum CommandError {
     /// I/O on the env file.
     #[error(transparent)]
     Io(#[from] PathIo),
+    /// A token change with no configuration anywhere: it would create a token file in the
+    /// default place that no server reads.
+    #[error(
+        "no mymcp configuration found, so there is no token file to change (pass --env-file, set MYMCP_ENV_FILE or MYMCP_TOKEN_FILE, or run `sudo mymcp init`)"
+    )]
+    NoConfig,
+}
+
+/// Refuse to change tokens when nothing configures mymcp: neither an env file nor
+/// `MYMCP_TOKEN_FILE` says where the server's tokens live.
+fn require_config(source: &EnvSource) -> Result<(), CommandError> {
+    let named = config::process_env().contains_key("MYMCP_TOKEN_FILE");
+    if matches!(source, EnvSource::None) && !named {
+        return Err(CommandError::NoConfig);
+    }
+    Ok(())
 }
 
 fn load(env_arg: &EnvFileArg) -> Result<(Config, EnvSource), CommandError> {
@@ -89,17 +105,22 @@ pub(crate) fn token(cmd: TokenCommand) -> Result<(), CommandError> {
             role,
             env,
         }) => {
-            let (cfg, _) = load(&env)?;
+            let (cfg, source) = load(&env)?;
+            require_config(&source)?;
             let name = name.or(name_pos).unwrap_or_default();
             let role = Role::parse(&role).ok_or(TokenError::InvalidRole(role))?;
             let file = TokenFile::new(&cfg.token_file);
             let ((token, id), _) = file.modify(|s| Ok((s.add(&name, role)?, true)))?;
-            eprintln!("created {role} token '{name}' (id {id}); its value is shown only now:");
+            eprintln!(
+                "created {role} token '{name}' (id {id}) in {}; its value is shown only now:",
+                cfg.token_file.display()
+            );
             println!("{token}");
             Ok(())
         }
         TokenCommand::Revoke { token, env } => {
-            let (cfg, _) = load(&env)?;
+            let (cfg, source) = load(&env)?;
+            require_config(&source)?;
             let file = TokenFile::new(&cfg.token_file);
             let (id, _) = file.modify(|s| {
                 let id = s.find(&token).ok_or(TokenError::NotFound)?;

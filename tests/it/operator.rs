@@ -264,3 +264,33 @@ fn doctor_without_systemd_or_server_says_how_to_start_it_and_flags_a_placeholder
         "{names}"
     );
 }
+
+#[test]
+fn token_add_without_any_configuration_refuses_and_writes_nothing() {
+    if std::path::Path::new("/etc/mymcp").exists() {
+        eprintln!("/etc/mymcp exists here: this test needs a host without mymcp configured");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let out = mymcp_cmd()
+        .args(["token", "add", "--role", "rw", "laptop"])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no mymcp configuration found"), "{err}");
+    assert!(!std::path::Path::new("/etc/mymcp").exists());
+    // Control: naming the token file is enough, and the message says where it went.
+    let tf = d.path().join("tokens.json");
+    let out = mymcp_cmd()
+        .args(["token", "add", "--role", "rw", "laptop"])
+        .env("MYMCP_TOKEN_FILE", &tf)
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&tf.display().to_string()), "{err}");
+    assert!(tf.is_file());
+}
