@@ -34,7 +34,6 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             [CompletionResult]::new('uninstall-service', 'uninstall-service', [CompletionResultType]::ParameterValue, 'Stop and remove the service written by `mymcp init` (config kept unless --purge)')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the installation, configuration, service and a real tools/list call')
             [CompletionResult]::new('recorder', 'recorder', [CompletionResultType]::ParameterValue, 'Keep the host overview behind `server_overview` up to date with an LLM (runs as the mymcp-recorder service; needs MYMCP_RECORDER_ENABLED=true and MYMCP_RECORDER_LLM_*)')
-            [CompletionResult]::new('generate-assets', 'generate-assets', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions into a directory (used to refresh the committed copies; packaging ships those)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -166,11 +165,8 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             [CompletionResult]::new('--recorder-data-dir', '--recorder-data-dir', [CompletionResultType]::ParameterName, 'Directory for the recorder''s overview and cursor')
             [CompletionResult]::new('--unit-dir', '--unit-dir', [CompletionResultType]::ParameterName, 'Directory for mymcp.service')
             [CompletionResult]::new('--service-user', '--service-user', [CompletionResultType]::ParameterName, 'User the service runs as, root or mymcp: root gives the AI client full control of the host; the unprivileged mymcp user limits it to what that user may do')
-            [CompletionResult]::new('--audit', '--audit', [CompletionResultType]::ParameterName, 'v3 spelling: --audit=false turns the audit log off')
             [CompletionResult]::new('--client-name', '--client-name', [CompletionResultType]::ParameterName, 'Name of the first client token')
             [CompletionResult]::new('--client-role', '--client-role', [CompletionResultType]::ParameterName, 'Role of the first client token: ro or rw')
-            [CompletionResult]::new('--start', '--start', [CompletionResultType]::ParameterName, 'v3 spelling: --start=false is --no-start')
-            [CompletionResult]::new('--install-ripgrep', '--install-ripgrep', [CompletionResultType]::ParameterName, 'Accepted for compatibility; grep and glob run in-process and need no ripgrep')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--enable-audit', '--enable-audit', [CompletionResultType]::ParameterName, 'Write the audit log (default)')
@@ -184,7 +180,6 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             [CompletionResult]::new('--no-unit', '--no-unit', [CompletionResultType]::ParameterName, 'Do not write a unit file (the packages ship their own)')
             [CompletionResult]::new('--files-only', '--files-only', [CompletionResultType]::ParameterName, 'Only write files; never call systemctl (works without root or systemd)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print what would be done and change nothing')
-            [CompletionResult]::new('--skip-ripgrep', '--skip-ripgrep', [CompletionResultType]::ParameterName, 'Accepted for compatibility (see --install-ripgrep)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -197,11 +192,8 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             [CompletionResult]::new('--recorder-data-dir', '--recorder-data-dir', [CompletionResultType]::ParameterName, 'Directory for the recorder''s overview and cursor')
             [CompletionResult]::new('--unit-dir', '--unit-dir', [CompletionResultType]::ParameterName, 'Directory for mymcp.service')
             [CompletionResult]::new('--service-user', '--service-user', [CompletionResultType]::ParameterName, 'User the service runs as, root or mymcp: root gives the AI client full control of the host; the unprivileged mymcp user limits it to what that user may do')
-            [CompletionResult]::new('--audit', '--audit', [CompletionResultType]::ParameterName, 'v3 spelling: --audit=false turns the audit log off')
             [CompletionResult]::new('--client-name', '--client-name', [CompletionResultType]::ParameterName, 'Name of the first client token')
             [CompletionResult]::new('--client-role', '--client-role', [CompletionResultType]::ParameterName, 'Role of the first client token: ro or rw')
-            [CompletionResult]::new('--start', '--start', [CompletionResultType]::ParameterName, 'v3 spelling: --start=false is --no-start')
-            [CompletionResult]::new('--install-ripgrep', '--install-ripgrep', [CompletionResultType]::ParameterName, 'Accepted for compatibility; grep and glob run in-process and need no ripgrep')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--enable-audit', '--enable-audit', [CompletionResultType]::ParameterName, 'Write the audit log (default)')
@@ -215,7 +207,6 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             [CompletionResult]::new('--no-unit', '--no-unit', [CompletionResultType]::ParameterName, 'Do not write a unit file (the packages ship their own)')
             [CompletionResult]::new('--files-only', '--files-only', [CompletionResultType]::ParameterName, 'Only write files; never call systemctl (works without root or systemd)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print what would be done and change nothing')
-            [CompletionResult]::new('--skip-ripgrep', '--skip-ripgrep', [CompletionResultType]::ParameterName, 'Accepted for compatibility (see --install-ripgrep)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -249,11 +240,6 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
-        'mymcp;generate-assets' {
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            break
-        }
         'mymcp;help' {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the MCP server in the foreground')
             [CompletionResult]::new('version', 'version', [CompletionResultType]::ParameterValue, 'Print the version')
@@ -263,7 +249,6 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             [CompletionResult]::new('uninstall-service', 'uninstall-service', [CompletionResultType]::ParameterValue, 'Stop and remove the service written by `mymcp init` (config kept unless --purge)')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the installation, configuration, service and a real tools/list call')
             [CompletionResult]::new('recorder', 'recorder', [CompletionResultType]::ParameterValue, 'Keep the host overview behind `server_overview` up to date with an LLM (runs as the mymcp-recorder service; needs MYMCP_RECORDER_ENABLED=true and MYMCP_RECORDER_LLM_*)')
-            [CompletionResult]::new('generate-assets', 'generate-assets', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions into a directory (used to refresh the committed copies; packaging ships those)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -317,9 +302,6 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             break
         }
         'mymcp;help;recorder' {
-            break
-        }
-        'mymcp;help;generate-assets' {
             break
         }
         'mymcp;help;help' {

@@ -22,9 +22,6 @@ _mymcp() {
             mymcp,doctor)
                 cmd="mymcp__subcmd__doctor"
                 ;;
-            mymcp,generate-assets)
-                cmd="mymcp__subcmd__generate__subcmd__assets"
-                ;;
             mymcp,help)
                 cmd="mymcp__subcmd__help"
                 ;;
@@ -66,9 +63,6 @@ _mymcp() {
                 ;;
             mymcp__subcmd__help,doctor)
                 cmd="mymcp__subcmd__help__subcmd__doctor"
-                ;;
-            mymcp__subcmd__help,generate-assets)
-                cmd="mymcp__subcmd__help__subcmd__generate__subcmd__assets"
                 ;;
             mymcp__subcmd__help,help)
                 cmd="mymcp__subcmd__help__subcmd__help"
@@ -161,7 +155,7 @@ _mymcp() {
 
     case "${cmd}" in
         mymcp)
-            opts="-h -V --help --version serve version token config init install-service uninstall-service doctor recorder generate-assets help"
+            opts="-h -V --help --version serve version token config init install-service uninstall-service doctor recorder help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -262,22 +256,8 @@ _mymcp() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mymcp__subcmd__generate__subcmd__assets)
-            opts="-h --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         mymcp__subcmd__help)
-            opts="serve version token config init uninstall-service doctor recorder generate-assets help"
+            opts="serve version token config init uninstall-service doctor recorder help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -319,20 +299,6 @@ _mymcp() {
             return 0
             ;;
         mymcp__subcmd__help__subcmd__doctor)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        mymcp__subcmd__help__subcmd__generate__subcmd__assets)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -529,7 +495,7 @@ _mymcp() {
             return 0
             ;;
         mymcp__subcmd__init)
-            opts="-y -h --yes --bind --port --config-dir --log-dir --recorder-data-dir --unit-dir --service-user --enable-audit --no-audit --audit --metrics-token --enable-metrics --no-metrics-token --no-metrics --client-name --client-role --no-client-token --no-start --start --no-unit --files-only --dry-run --install-ripgrep --skip-ripgrep --help"
+            opts="-y -h --yes --bind --port --config-dir --log-dir --recorder-data-dir --unit-dir --service-user --enable-audit --no-audit --metrics-token --enable-metrics --no-metrics-token --no-metrics --client-name --client-role --no-client-token --no-start --no-unit --files-only --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -563,24 +529,12 @@ _mymcp() {
                     COMPREPLY=($(compgen -W "root mymcp" -- "${cur}"))
                     return 0
                     ;;
-                --audit)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --client-name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --client-role)
                     COMPREPLY=($(compgen -W "ro rw" -- "${cur}"))
-                    return 0
-                    ;;
-                --start)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --install-ripgrep)
-                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -31,7 +31,6 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand uninstall-service 'Stop and remove the service written by `mymcp init` (config kept unless --purge)'
             cand doctor 'Check the installation, configuration, service and a real tools/list call'
             cand recorder 'Keep the host overview behind `server_overview` up to date with an LLM (runs as the mymcp-recorder service; needs MYMCP_RECORDER_ENABLED=true and MYMCP_RECORDER_LLM_*)'
-            cand generate-assets 'Write man pages and shell completions into a directory (used to refresh the committed copies; packaging ships those)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mymcp;serve'= {
@@ -140,11 +139,8 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand --recorder-data-dir 'Directory for the recorder''s overview and cursor'
             cand --unit-dir 'Directory for mymcp.service'
             cand --service-user 'User the service runs as, root or mymcp: root gives the AI client full control of the host; the unprivileged mymcp user limits it to what that user may do'
-            cand --audit 'v3 spelling: --audit=false turns the audit log off'
             cand --client-name 'Name of the first client token'
             cand --client-role 'Role of the first client token: ro or rw'
-            cand --start 'v3 spelling: --start=false is --no-start'
-            cand --install-ripgrep 'Accepted for compatibility; grep and glob run in-process and need no ripgrep'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
             cand --enable-audit 'Write the audit log (default)'
@@ -158,7 +154,6 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand --no-unit 'Do not write a unit file (the packages ship their own)'
             cand --files-only 'Only write files; never call systemctl (works without root or systemd)'
             cand --dry-run 'Print what would be done and change nothing'
-            cand --skip-ripgrep 'Accepted for compatibility (see --install-ripgrep)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -170,11 +165,8 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand --recorder-data-dir 'Directory for the recorder''s overview and cursor'
             cand --unit-dir 'Directory for mymcp.service'
             cand --service-user 'User the service runs as, root or mymcp: root gives the AI client full control of the host; the unprivileged mymcp user limits it to what that user may do'
-            cand --audit 'v3 spelling: --audit=false turns the audit log off'
             cand --client-name 'Name of the first client token'
             cand --client-role 'Role of the first client token: ro or rw'
-            cand --start 'v3 spelling: --start=false is --no-start'
-            cand --install-ripgrep 'Accepted for compatibility; grep and glob run in-process and need no ripgrep'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
             cand --enable-audit 'Write the audit log (default)'
@@ -188,7 +180,6 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand --no-unit 'Do not write a unit file (the packages ship their own)'
             cand --files-only 'Only write files; never call systemctl (works without root or systemd)'
             cand --dry-run 'Print what would be done and change nothing'
-            cand --skip-ripgrep 'Accepted for compatibility (see --install-ripgrep)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -218,10 +209,6 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
-        &'mymcp;generate-assets'= {
-            cand -h 'Print help'
-            cand --help 'Print help'
-        }
         &'mymcp;help'= {
             cand serve 'Run the MCP server in the foreground'
             cand version 'Print the version'
@@ -231,7 +218,6 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand uninstall-service 'Stop and remove the service written by `mymcp init` (config kept unless --purge)'
             cand doctor 'Check the installation, configuration, service and a real tools/list call'
             cand recorder 'Keep the host overview behind `server_overview` up to date with an LLM (runs as the mymcp-recorder service; needs MYMCP_RECORDER_ENABLED=true and MYMCP_RECORDER_LLM_*)'
-            cand generate-assets 'Write man pages and shell completions into a directory (used to refresh the committed copies; packaging ships those)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mymcp;help;serve'= {
@@ -270,8 +256,6 @@ set edit:completion:arg-completer[mymcp] = {|@words|
         &'mymcp;help;doctor'= {
         }
         &'mymcp;help;recorder'= {
-        }
-        &'mymcp;help;generate-assets'= {
         }
         &'mymcp;help;help'= {
         }

@@ -35,7 +35,6 @@ complete -c mymcp -n "__fish_mymcp_needs_command" -f -a "install-service" -d 'Se
 complete -c mymcp -n "__fish_mymcp_needs_command" -f -a "uninstall-service" -d 'Stop and remove the service written by `mymcp init` (config kept unless --purge)'
 complete -c mymcp -n "__fish_mymcp_needs_command" -f -a "doctor" -d 'Check the installation, configuration, service and a real tools/list call'
 complete -c mymcp -n "__fish_mymcp_needs_command" -f -a "recorder" -d 'Keep the host overview behind `server_overview` up to date with an LLM (runs as the mymcp-recorder service; needs MYMCP_RECORDER_ENABLED=true and MYMCP_RECORDER_LLM_*)'
-complete -c mymcp -n "__fish_mymcp_needs_command" -f -a "generate-assets" -d 'Write man pages and shell completions into a directory (used to refresh the committed copies; packaging ships those)'
 complete -c mymcp -n "__fish_mymcp_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mymcp -n "__fish_mymcp_using_subcommand serve" -l env-file -d 'Env file to read (default: MYMCP_ENV_FILE, then /etc/mymcp/.env, then ./.env). A file named here that does not exist is an error' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand serve" -l host -d 'Address to listen on (overrides MYMCP_HOST)' -r
@@ -96,14 +95,9 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l recorder-data-dir -
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l unit-dir -d 'Directory for mymcp.service' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l service-user -d 'User the service runs as, root or mymcp: root gives the AI client full control of the host; the unprivileged mymcp user limits it to what that user may do' -r -f -a "root\t''
 mymcp\t''"
-complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l audit -d 'v3 spelling: --audit=false turns the audit log off' -r -f -a "true\t''
-false\t''"
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l client-name -d 'Name of the first client token' -r
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l client-role -d 'Role of the first client token: ro or rw' -r -f -a "ro\t''
 rw\t''"
-complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l start -d 'v3 spelling: --start=false is --no-start' -r -f -a "true\t''
-false\t''"
-complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l install-ripgrep -d 'Accepted for compatibility; grep and glob run in-process and need no ripgrep' -r
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -s y -l yes -d 'Do not ask for confirmation'
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l enable-audit -d 'Write the audit log (default)'
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l no-audit -d 'Do not write the audit log'
@@ -114,7 +108,6 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l no-start -d 'Do not
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l no-unit -d 'Do not write a unit file (the packages ship their own)'
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l files-only -d 'Only write files; never call systemctl (works without root or systemd)'
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l dry-run -d 'Print what would be done and change nothing'
-complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l skip-ripgrep -d 'Accepted for compatibility (see --install-ripgrep)'
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -s h -l help -d 'Print help'
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l bind -d 'Address to listen on. 0.0.0.0 exposes the server to the network: put a TLS proxy in front of it' -r
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l port -d 'Port to listen on' -r
@@ -124,14 +117,9 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l recorder
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l unit-dir -d 'Directory for mymcp.service' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l service-user -d 'User the service runs as, root or mymcp: root gives the AI client full control of the host; the unprivileged mymcp user limits it to what that user may do' -r -f -a "root\t''
 mymcp\t''"
-complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l audit -d 'v3 spelling: --audit=false turns the audit log off' -r -f -a "true\t''
-false\t''"
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l client-name -d 'Name of the first client token' -r
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l client-role -d 'Role of the first client token: ro or rw' -r -f -a "ro\t''
 rw\t''"
-complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l start -d 'v3 spelling: --start=false is --no-start' -r -f -a "true\t''
-false\t''"
-complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l install-ripgrep -d 'Accepted for compatibility; grep and glob run in-process and need no ripgrep' -r
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -s y -l yes -d 'Do not ask for confirmation'
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l enable-audit -d 'Write the audit log (default)'
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l no-audit -d 'Do not write the audit log'
@@ -142,7 +130,6 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l no-start
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l no-unit -d 'Do not write a unit file (the packages ship their own)'
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l files-only -d 'Only write files; never call systemctl (works without root or systemd)'
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l dry-run -d 'Print what would be done and change nothing'
-complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l skip-ripgrep -d 'Accepted for compatibility (see --install-ripgrep)'
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -s h -l help -d 'Print help'
 complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l config-dir -d 'Directory for .env and tokens.json' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l log-dir -d 'Directory for the audit log' -r -F
@@ -160,17 +147,15 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand recorder" -l env-file -d 'En
 complete -c mymcp -n "__fish_mymcp_using_subcommand recorder" -l once -d 'Run one cycle, print its outcome as JSON and exit'
 complete -c mymcp -n "__fish_mymcp_using_subcommand recorder" -l install-unit -d 'Print the systemd unit for this binary and exit'
 complete -c mymcp -n "__fish_mymcp_using_subcommand recorder" -s h -l help -d 'Print help'
-complete -c mymcp -n "__fish_mymcp_using_subcommand generate-assets" -s h -l help -d 'Print help'
-complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder generate-assets help" -f -a "serve" -d 'Run the MCP server in the foreground'
-complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder generate-assets help" -f -a "version" -d 'Print the version'
-complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder generate-assets help" -f -a "token" -d 'Manage client tokens and the admin/metrics tokens'
-complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder generate-assets help" -f -a "config" -d 'Configuration helpers'
-complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder generate-assets help" -f -a "init" -d 'Set mymcp up as a systemd service: config, tokens, unit, first client token'
-complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder generate-assets help" -f -a "uninstall-service" -d 'Stop and remove the service written by `mymcp init` (config kept unless --purge)'
-complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder generate-assets help" -f -a "doctor" -d 'Check the installation, configuration, service and a real tools/list call'
-complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder generate-assets help" -f -a "recorder" -d 'Keep the host overview behind `server_overview` up to date with an LLM (runs as the mymcp-recorder service; needs MYMCP_RECORDER_ENABLED=true and MYMCP_RECORDER_LLM_*)'
-complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder generate-assets help" -f -a "generate-assets" -d 'Write man pages and shell completions into a directory (used to refresh the committed copies; packaging ships those)'
-complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder generate-assets help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder help" -f -a "serve" -d 'Run the MCP server in the foreground'
+complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder help" -f -a "version" -d 'Print the version'
+complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder help" -f -a "token" -d 'Manage client tokens and the admin/metrics tokens'
+complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder help" -f -a "config" -d 'Configuration helpers'
+complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder help" -f -a "init" -d 'Set mymcp up as a systemd service: config, tokens, unit, first client token'
+complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder help" -f -a "uninstall-service" -d 'Stop and remove the service written by `mymcp init` (config kept unless --purge)'
+complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder help" -f -a "doctor" -d 'Check the installation, configuration, service and a real tools/list call'
+complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder help" -f -a "recorder" -d 'Keep the host overview behind `server_overview` up to date with an LLM (runs as the mymcp-recorder service; needs MYMCP_RECORDER_ENABLED=true and MYMCP_RECORDER_LLM_*)'
+complete -c mymcp -n "__fish_mymcp_using_subcommand help; and not __fish_seen_subcommand_from serve version token config init uninstall-service doctor recorder help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mymcp -n "__fish_mymcp_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "list" -d 'List client tokens (ids, never values) and whether admin/metrics tokens are set'
 complete -c mymcp -n "__fish_mymcp_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "add" -d 'Create a client token and print its value (shown only this once)'
 complete -c mymcp -n "__fish_mymcp_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke a client token, given its value or its id'

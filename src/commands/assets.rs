@@ -34,10 +34,34 @@ pub(crate) fn render() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     ));
     for (shell, file) in SHELLS {
         let mut buf = Vec::new();
-        clap_complete::generate(shell, &mut crate::cli::command(), "mymcp", &mut buf);
+        let mut visible = without_hidden(&crate::cli::command());
+        clap_complete::generate(shell, &mut visible, "mymcp", &mut buf);
         out.push((format!("completions/{file}"), buf));
     }
     Ok(out)
+}
+
+/// `cmd` without its hidden subcommands and options, recursively: clap_complete offers
+/// hidden items (compatibility spellings, `generate-assets`) to some shells otherwise.
+fn without_hidden(cmd: &clap::Command) -> clap::Command {
+    let mut out = clap::Command::new(cmd.get_name().to_string())
+        .visible_aliases(cmd.get_visible_aliases().map(String::from).collect::<Vec<_>>());
+    if let Some(a) = cmd.get_about() {
+        out = out.about(a.clone());
+    }
+    if let Some(a) = cmd.get_long_about() {
+        out = out.long_about(a.clone());
+    }
+    if let Some(v) = cmd.get_version() {
+        out = out.version(v.to_string());
+    }
+    for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+        out = out.arg(a.clone());
+    }
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        out = out.subcommand(without_hidden(sub));
+    }
+    out
 }
 
 /// One page per visible (sub)command: `mymcp.1`, `mymcp-serve.1`, `mymcp-token-add.1`, …

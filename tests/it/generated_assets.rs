@@ -106,4 +106,12 @@ fn one_man_page_per_visible_subcommand() {
         .filter(|(r, _)| r.starts_with("completions/"))
         .count();
     assert_eq!(completions, 5);
+    // Hidden commands and compatibility spellings are not offered to the shell.
+    for (rel, data) in files.iter().filter(|(r, _)| r.starts_with("completions/")) {
+        let text = String::from_utf8_lossy(data);
+        for hidden in ["generate-assets", "skip-ripgrep", "install-service"] {
+            assert!(!text.contains(hidden), "{rel} offers {hidden}");
+        }
+        assert!(text.contains("rotate-admin"), "{rel} lost a visible command");
+    }
 }
