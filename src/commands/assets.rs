@@ -44,8 +44,11 @@ pub(crate) fn render() -> std::io::Result<Vec<(String, Vec<u8>)>> {
 /// `cmd` without its hidden subcommands and options, recursively: clap_complete offers
 /// hidden items (compatibility spellings, `generate-assets`) to some shells otherwise.
 fn without_hidden(cmd: &clap::Command) -> clap::Command {
-    let mut out = clap::Command::new(cmd.get_name().to_string())
-        .visible_aliases(cmd.get_visible_aliases().map(String::from).collect::<Vec<_>>());
+    let mut out = clap::Command::new(cmd.get_name().to_string()).visible_aliases(
+        cmd.get_visible_aliases()
+            .map(String::from)
+            .collect::<Vec<_>>(),
+    );
     if let Some(a) = cmd.get_about() {
         out = out.about(a.clone());
     }
