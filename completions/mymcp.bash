@@ -239,13 +239,17 @@ _mymcp() {
             return 0
             ;;
         mymcp__subcmd__doctor)
-            opts="-h --config-dir --json --strict --help"
+            opts="-h --config-dir --env-file --json --strict --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -839,7 +843,7 @@ _mymcp() {
             return 0
             ;;
         mymcp__subcmd__uninstall__subcmd__service)
-            opts="-y -h --yes --purge --config-dir --log-dir --recorder-data-dir --unit-dir --files-only --help"
+            opts="-y -h --yes --purge --config-dir --log-dir --recorder-data-dir --unit-dir --files-only --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

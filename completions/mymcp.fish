@@ -90,9 +90,9 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand config; and __fish_seen_subc
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l bind -d 'Address to listen on. 0.0.0.0 exposes the server to the network: put a TLS proxy in front of it' -r
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l port -d 'Port to listen on' -r
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l config-dir -d 'Directory for .env and tokens.json' -r -F
-complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l log-dir -d 'Directory for the audit log' -r -F
-complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l recorder-data-dir -d 'Directory for the recorder\'s overview and cursor' -r -F
-complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l unit-dir -d 'Directory for mymcp.service' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l log-dir -d 'Directory for the audit log [default: /var/log/mymcp; with --files-only: <config-dir>/log]' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l recorder-data-dir -d 'Directory for the recorder\'s overview and cursor [default: /var/lib/mymcp/recorder; with --files-only: <config-dir>/recorder]' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l unit-dir -d 'Directory for mymcp.service [default: /etc/systemd/system; with --files-only no unit unless this is given]' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l service-user -d 'User the service runs as, root or mymcp: root gives the AI client full control of the host; the unprivileged mymcp user limits it to what that user may do' -r -f -a "root\t''
 mymcp\t''"
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l client-name -d 'Name of the first client token' -r
@@ -106,15 +106,15 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l no-metrics -l no-me
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l no-client-token -d 'Do not create a client token (the packages use this; add one later with `mymcp token add`)'
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l no-start -d 'Do not start (or restart) the service after enabling it'
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l no-unit -d 'Do not write a unit file (the packages ship their own)'
-complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l files-only -d 'Only write files; never call systemctl (works without root or systemd)'
+complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l files-only -d 'Only write files; never call systemctl (works without root or systemd). The log and recorder directories then default to inside --config-dir, and no unit is written unless --unit-dir is given'
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l dry-run -d 'Print what would be done and change nothing'
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -s h -l help -d 'Print help'
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l bind -d 'Address to listen on. 0.0.0.0 exposes the server to the network: put a TLS proxy in front of it' -r
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l port -d 'Port to listen on' -r
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l config-dir -d 'Directory for .env and tokens.json' -r -F
-complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l log-dir -d 'Directory for the audit log' -r -F
-complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l recorder-data-dir -d 'Directory for the recorder\'s overview and cursor' -r -F
-complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l unit-dir -d 'Directory for mymcp.service' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l log-dir -d 'Directory for the audit log [default: /var/log/mymcp; with --files-only: <config-dir>/log]' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l recorder-data-dir -d 'Directory for the recorder\'s overview and cursor [default: /var/lib/mymcp/recorder; with --files-only: <config-dir>/recorder]' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l unit-dir -d 'Directory for mymcp.service [default: /etc/systemd/system; with --files-only no unit unless this is given]' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l service-user -d 'User the service runs as, root or mymcp: root gives the AI client full control of the host; the unprivileged mymcp user limits it to what that user may do' -r -f -a "root\t''
 mymcp\t''"
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l client-name -d 'Name of the first client token' -r
@@ -128,18 +128,20 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l no-metri
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l no-client-token -d 'Do not create a client token (the packages use this; add one later with `mymcp token add`)'
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l no-start -d 'Do not start (or restart) the service after enabling it'
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l no-unit -d 'Do not write a unit file (the packages ship their own)'
-complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l files-only -d 'Only write files; never call systemctl (works without root or systemd)'
+complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l files-only -d 'Only write files; never call systemctl (works without root or systemd). The log and recorder directories then default to inside --config-dir, and no unit is written unless --unit-dir is given'
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l dry-run -d 'Print what would be done and change nothing'
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -s h -l help -d 'Print help'
 complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l config-dir -d 'Directory for .env and tokens.json' -r -F
-complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l log-dir -d 'Directory for the audit log' -r -F
-complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l recorder-data-dir -d 'Directory for the recorder\'s overview and cursor' -r -F
-complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l unit-dir -d 'Directory for mymcp.service' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l log-dir -d 'Directory for the audit log [default: /var/log/mymcp; with --files-only: <config-dir>/log]' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l recorder-data-dir -d 'Directory for the recorder\'s overview and cursor [default: /var/lib/mymcp/recorder; with --files-only: <config-dir>/recorder]' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l unit-dir -d 'Directory for mymcp.service [default: /etc/systemd/system; with --files-only no unit unless this is given]' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -s y -l yes -d 'Do not ask for confirmation'
 complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l purge -d 'Also delete the config directory (env file, tokens), the audit log directory and the recorder data. This cannot be undone'
 complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l files-only -d 'Only remove files; never call systemctl'
+complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -l dry-run -d 'Print what would be done and change nothing'
 complete -c mymcp -n "__fish_mymcp_using_subcommand uninstall-service" -s h -l help -d 'Print help'
-complete -c mymcp -n "__fish_mymcp_using_subcommand doctor" -l config-dir -d 'Config directory to check' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand doctor" -l config-dir -d 'Config directory to check (its .env)' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand doctor" -l env-file -d 'Env file to check instead of <config-dir>/.env' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand doctor" -l json -d 'Print the checks as JSON'
 complete -c mymcp -n "__fish_mymcp_using_subcommand doctor" -l strict -d 'Exit 1 on warnings too, not only on failures'
 complete -c mymcp -n "__fish_mymcp_using_subcommand doctor" -s h -l help -d 'Print help'

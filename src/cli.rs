@@ -118,7 +118,9 @@ pub(crate) struct InitArgs {
     /// Do not write a unit file (the packages ship their own).
     #[arg(long)]
     pub(crate) no_unit: bool,
-    /// Only write files; never call systemctl (works without root or systemd).
+    /// Only write files; never call systemctl (works without root or systemd). The log and
+    /// recorder directories then default to inside --config-dir, and no unit is written
+    /// unless --unit-dir is given.
     #[arg(long)]
     pub(crate) files_only: bool,
     /// Print what would be done and change nothing.
@@ -138,15 +140,59 @@ pub(crate) struct ServiceDirs {
     /// Directory for .env and tokens.json.
     #[arg(long, value_name = "DIR", default_value = "/etc/mymcp")]
     pub(crate) config_dir: PathBuf,
-    /// Directory for the audit log.
-    #[arg(long, value_name = "DIR", default_value = "/var/log/mymcp")]
-    pub(crate) log_dir: PathBuf,
-    /// Directory for the recorder's overview and cursor.
-    #[arg(long, value_name = "DIR", default_value = "/var/lib/mymcp/recorder")]
-    pub(crate) recorder_data_dir: PathBuf,
-    /// Directory for mymcp.service.
-    #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
-    pub(crate) unit_dir: PathBuf,
+    /// Directory for the audit log [default: /var/log/mymcp; with --files-only:
+    /// <config-dir>/log].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) log_dir: Option<PathBuf>,
+    /// Directory for the recorder's overview and cursor [default: /var/lib/mymcp/recorder;
+    /// with --files-only: <config-dir>/recorder].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) recorder_data_dir: Option<PathBuf>,
+    /// Directory for mymcp.service [default: /etc/systemd/system; with --files-only no unit
+    /// unless this is given].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) unit_dir: Option<PathBuf>,
+}
+
+/// [`ServiceDirs`] with the defaults filled in.
+#[derive(Debug, Clone)]
+pub(crate) struct Dirs {
+    /// Env file and token store.
+    pub(crate) config: PathBuf,
+    /// Audit log.
+    pub(crate) log: PathBuf,
+    /// Recorder data.
+    pub(crate) recorder: PathBuf,
+    /// Where the unit goes; `None` when no unit is written (or looked for).
+    pub(crate) unit: Option<PathBuf>,
+}
+
+impl ServiceDirs {
+    /// Fill in the defaults. `--files-only` promises to work without root or systemd, so
+    /// unless told otherwise everything then lives under the config directory and no unit is
+    /// written: a user-owned `--config-dir` is all it needs.
+    pub(crate) fn resolve(&self, files_only: bool) -> Dirs {
+        let cfg = &self.config_dir;
+        let or = |given: &Option<PathBuf>, system: &str, local: &str| match given {
+            Some(p) => p.clone(),
+            None if files_only => cfg.join(local),
+            None => PathBuf::from(system),
+        };
+        Dirs {
+            config: cfg.clone(),
+            log: or(&self.log_dir, "/var/log/mymcp", "log"),
+            recorder: or(
+                &self.recorder_data_dir,
+                "/var/lib/mymcp/recorder",
+                "recorder",
+            ),
+            unit: match &self.unit_dir {
+                Some(u) => Some(u.clone()),
+                None if files_only => None,
+                None => Some(PathBuf::from("/etc/systemd/system")),
+            },
+        }
+    }
 }
 
 /// `mymcp uninstall-service` options.
@@ -164,6 +210,9 @@ pub(crate) struct UninstallArgs {
     /// Only remove files; never call systemctl.
     #[arg(long)]
     pub(crate) files_only: bool,
+    /// Print what would be done and change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 /// `mymcp recorder` options.
@@ -191,9 +240,12 @@ pub(crate) struct RecorderArgs {
 /// `mymcp doctor` options.
 #[derive(Debug, Args)]
 pub(crate) struct DoctorArgs {
-    /// Config directory to check.
+    /// Config directory to check (its .env).
     #[arg(long, value_name = "DIR", default_value = "/etc/mymcp")]
     pub(crate) config_dir: PathBuf,
+    /// Env file to check instead of <config-dir>/.env.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) env_file: Option<PathBuf>,
     /// Print the checks as JSON.
     #[arg(long)]
     pub(crate) json: bool,

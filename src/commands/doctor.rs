@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::system::{http_get_status, http_request, systemctl, systemd_running};
+use super::system::{
+    RunningServer, http_get_status, http_request, running_servers, systemctl, systemd_running,
+};
 use crate::cli::DoctorArgs;
 use crate::config::{self, Config};
 use crate::tokens::TokenFile;
@@ -92,11 +94,16 @@ fn on_path(name: &str) -> Vec<PathBuf> {
 /// `tokens.json`.
 pub(crate) fn run_checks(a: &DoctorArgs) -> Vec<Check> {
     let mut r = Report::default();
+    let env_file = a
+        .env_file
+        .clone()
+        .unwrap_or_else(|| a.config_dir.join(".env"));
     install(&mut r);
-    let cfg = config_checks(&mut r, a);
+    let cfg = config_checks(&mut r, &env_file);
     runtime(&mut r);
     if let Some(c) = &cfg {
-        functional(&mut r, c);
+        let addr = server_process(&mut r, c, &env_file);
+        functional(&mut r, c, &addr);
         recorder(&mut r, c);
     }
     r.0
@@ -159,9 +166,8 @@ fn install(r: &mut Report) {
 
 /// CONFIG: the env file, its permissions and values, the token file. Returns the resolved
 /// configuration when it loads.
-fn config_checks(r: &mut Report, a: &DoctorArgs) -> Option<Config> {
+fn config_checks(r: &mut Report, env_file: &Path) -> Option<Config> {
     use Severity::{Fail, Ok, Warn};
-    let env_file = a.config_dir.join(".env");
     let mut cfg: Option<Config> = None;
     if !env_file.is_file() {
         r.add(
@@ -169,10 +175,10 @@ fn config_checks(r: &mut Report, a: &DoctorArgs) -> Option<Config> {
             "env file",
             Fail,
             format!("{} does not exist", env_file.display()),
-            "sudo mymcp init (or pass --config-dir)",
+            "sudo mymcp init (or pass --config-dir or --env-file)",
         );
     } else {
-        match mode(&env_file) {
+        match mode(env_file) {
             Some(m) if m & 0o077 == 0 => r.add(
                 "CONFIG",
                 "env file mode",
@@ -199,7 +205,7 @@ fn config_checks(r: &mut Report, a: &DoctorArgs) -> Option<Config> {
             ),
         }
         let env = config::process_env();
-        let source = config::discover_env_file(Some(&env_file), &env);
+        let source = config::discover_env_file(Some(env_file), &env);
         if let Result::Ok(src) = &source
             && let Some(f) = src.file()
         {
@@ -425,20 +431,98 @@ fn runtime(r: &mut Report) {
     }
 }
 
-/// FUNCTIONAL: the configured server answers `/health`, and an rw token can list tools.
-fn functional(r: &mut Report, c: &Config) {
-    use Severity::{Fail, Ok};
-    let host = match c.host.as_str() {
+/// RUNTIME: the `mymcp serve` process for this env file, and where it really listens. Returns
+/// the address the functional checks talk to: the one the process listens on when it can be
+/// seen, else the one the configuration names.
+fn server_process(r: &mut Report, c: &Config, env_file: &Path) -> String {
+    use Severity::{Ok, Warn};
+    let configured = format!("{}:{}", loopback_for(&c.host), c.port);
+    let ours = std::fs::canonicalize(env_file).unwrap_or_else(|_| env_file.to_path_buf());
+    let main_pid = systemd_running()
+        .then(|| systemctl(&["show", "-p", "MainPID", "--value", "mymcp"]))
+        .flatten()
+        .and_then(|p| p.trim().parse::<i32>().ok());
+    let servers = running_servers();
+    // Started with this env file, or (no --env-file) by the default discovery that finds
+    // /etc/mymcp/.env; the unit's main process first.
+    let mut matching: Vec<&RunningServer> = servers
+        .iter()
+        .filter(|s| match &s.env_file {
+            Some(f) => std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()) == ours,
+            None => ours == Path::new("/etc/mymcp/.env"),
+        })
+        .collect();
+    matching.sort_by_key(|s| Some(s.pid) != main_pid);
+    let Some(s) = matching.first() else {
+        r.add(
+            "RUNTIME",
+            "server process",
+            Warn,
+            format!(
+                "no `mymcp serve` process uses {}; probing the configured {configured}",
+                env_file.display()
+            ),
+            "start the server with this env file",
+        );
+        return configured;
+    };
+    let pid = s.pid;
+    if s.listen.is_empty() {
+        r.add(
+            "RUNTIME",
+            "server process",
+            Warn,
+            format!("pid {pid}; its sockets are not readable, probing the configured {configured}"),
+            "run doctor as root (sudo mymcp doctor)",
+        );
+        return configured;
+    }
+    let listen: Vec<String> = s.listen.iter().map(ToString::to_string).collect();
+    // Port 0 in the env file means "any free port": whatever it got is what was asked for.
+    let agrees = c.port == 0 || s.listen.iter().any(|a| a.port() == c.port);
+    if agrees {
+        r.add(
+            "RUNTIME",
+            "server process",
+            Ok,
+            format!("pid {pid} listens on {}", listen.join(", ")),
+            "",
+        );
+    } else {
+        r.add(
+            "RUNTIME",
+            "server process",
+            Warn,
+            format!(
+                "pid {pid} listens on {}, but {} says port {}",
+                listen.join(", "),
+                env_file.display(),
+                c.port
+            ),
+            "it was started with other settings (--port, MYMCP_PORT in its environment) or before the file changed: restart it to apply the file",
+        );
+    }
+    let a = s.listen[0];
+    format!("{}:{}", loopback_for(&a.ip().to_string()), a.port())
+}
+
+/// Where to connect to reach a server bound to `host`: a wildcard is reached over loopback.
+fn loopback_for(host: &str) -> String {
+    match host {
         "0.0.0.0" => "127.0.0.1".to_string(),
         "::" => "[::1]".to_string(),
-        h if h.contains(':') => format!("[{h}]"),
+        h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
         h => h.to_string(),
-    };
-    let addr = format!("{host}:{}", c.port);
-    match http_get_status(&addr, "/health") {
+    }
+}
+
+/// FUNCTIONAL: the server answers `/health` on `addr`, and an rw token can list tools.
+fn functional(r: &mut Report, c: &Config, addr: &str) {
+    use Severity::{Fail, Ok};
+    match http_get_status(addr, "/health") {
         Result::Ok(200) => {
             r.add("FUNCTIONAL", "health", Ok, format!("{addr} answers"), "");
-            functional_tools_list(r, &addr, c.admin_token.expose());
+            functional_tools_list(r, addr, c.admin_token.expose());
         }
         Result::Ok(s) => r.add(
             "FUNCTIONAL",

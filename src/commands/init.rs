@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::system::{is_root, systemd_running};
-use crate::cli::{InitArgs, UninstallArgs};
+use crate::cli::{Dirs, InitArgs, UninstallArgs};
 use crate::config::{self, Config};
 use crate::error::{PathIo, io_at};
 use crate::tokens::{self, Role, TokenFile};
@@ -40,6 +40,11 @@ pub(crate) enum ServiceError {
     /// A path the unit file cannot carry.
     #[error("{0}: paths with whitespace, quotes or control characters cannot go into a unit file")]
     BadPath(PathBuf),
+    /// A directory this user cannot create or write.
+    #[error(
+        "{0} is not writable by this user: choose directories you own (--config-dir, --log-dir, …) or run as root"
+    )]
+    NotWritable(PathBuf),
     /// A directory too close to `/` to delete.
     #[error("refusing to delete {0}: it is not a dedicated mymcp directory")]
     UnsafeDelete(PathBuf),
@@ -104,6 +109,8 @@ fn unit_safe(p: &Path) -> Result<String, ServiceError> {
 /// Everything `init` decides before touching the disk.
 #[derive(Debug, Clone)]
 pub(crate) struct InitPlan {
+    /// Directories, defaults filled in.
+    pub(crate) dirs: Dirs,
     /// `<config-dir>/.env`.
     pub(crate) env_file: PathBuf,
     /// Keep the env file that is already there.
@@ -121,14 +128,18 @@ pub(crate) struct InitPlan {
 }
 
 /// Render the unit for the given options (binary path and directories substituted).
-pub(crate) fn render_unit(a: &InitArgs, binary: &Path) -> Result<String, ServiceError> {
-    let cfg_dir = unit_safe(&a.dirs.config_dir)?;
+pub(crate) fn render_unit(
+    a: &InitArgs,
+    dirs: &Dirs,
+    binary: &Path,
+) -> Result<String, ServiceError> {
+    let cfg_dir = unit_safe(&dirs.config)?;
     let bin = unit_safe(binary)?;
-    unit_safe(&a.dirs.log_dir)?;
-    unit_safe(&a.dirs.recorder_data_dir)?;
+    unit_safe(&dirs.log)?;
+    unit_safe(&dirs.recorder)?;
     let env = format!("{cfg_dir}/.env");
-    let logs = a.dirs.log_dir.strip_prefix("/var/log").ok();
-    let state = a.dirs.recorder_data_dir.strip_prefix("/var/lib").ok();
+    let logs = dirs.log.strip_prefix("/var/log").ok();
+    let state = dirs.recorder.strip_prefix("/var/lib").ok();
     let mut out = format!("{UNIT_MARKER}\n");
     for line in UNIT_TEMPLATE.lines() {
         let key = line.split('=').next().unwrap_or("");
@@ -167,9 +178,9 @@ pub(crate) fn render_unit(a: &InitArgs, binary: &Path) -> Result<String, Service
 }
 
 /// The env file `init` writes for a fresh install.
-pub(crate) fn render_env(a: &InitArgs, admin: &str, metrics: &str) -> String {
+pub(crate) fn render_env(a: &InitArgs, dirs: &Dirs, admin: &str, metrics: &str) -> String {
     let audit = a.audit.unwrap_or(!a.no_audit);
-    let cfg = a.dirs.config_dir.display();
+    let cfg = dirs.config.display();
     format!(
         "# Written by `mymcp init`. Mode 0600: it holds the admin token.\n\
          # All settings: `mymcp config example`. Restart after editing: systemctl restart mymcp\n\
@@ -184,8 +195,8 @@ pub(crate) fn render_env(a: &InitArgs, admin: &str, metrics: &str) -> String {
          MYMCP_RECORDER_DATA_DIR={rec}\n",
         host = a.bind,
         port = a.port,
-        log = a.dirs.log_dir.display(),
-        rec = a.dirs.recorder_data_dir.display(),
+        log = dirs.log.display(),
+        rec = dirs.recorder.display(),
     )
 }
 
@@ -211,18 +222,15 @@ fn health_host(bind: &str) -> String {
 
 /// Work out what `init` will do.
 pub(crate) fn plan_init(a: &InitArgs) -> Result<InitPlan, ServiceError> {
-    let env_file = a.dirs.config_dir.join(".env");
+    let dirs = a.dirs.resolve(a.files_only);
+    let env_file = dirs.config.join(".env");
     let env_exists = env_file.exists();
     let (host, port, token_file) = if env_exists {
         let src = config::discover_env_file(Some(&env_file), &Default::default())?;
         let cfg = Config::resolve(&Default::default(), &src)?;
         (cfg.host, cfg.port, cfg.token_file)
     } else {
-        (
-            a.bind.clone(),
-            a.port,
-            a.dirs.config_dir.join("tokens.json"),
-        )
+        (a.bind.clone(), a.port, dirs.config.join("tokens.json"))
     };
     // A package's postinst may run in a chroot without /proc; it writes no unit anyway.
     let binary = match std::env::current_exe() {
@@ -230,9 +238,17 @@ pub(crate) fn plan_init(a: &InitArgs) -> Result<InitPlan, ServiceError> {
         Err(_) if a.no_unit => PathBuf::from("/usr/bin/mymcp"),
         Err(e) => return Err(ServiceError::from(io_at(Path::new("/proc/self/exe"))(e))),
     };
-    let unit_text = render_unit(a, &binary)?;
-    let unit_path = (!a.no_unit).then(|| a.dirs.unit_dir.join(UNIT_NAME));
+    let unit_path = match &dirs.unit {
+        Some(d) if !a.no_unit => Some(d.join(UNIT_NAME)),
+        _ => None,
+    };
+    let unit_text = if unit_path.is_some() {
+        render_unit(a, &dirs, &binary)?
+    } else {
+        String::new()
+    };
     Ok(InitPlan {
+        dirs,
         env_file,
         env_exists,
         token_file,
@@ -245,11 +261,7 @@ pub(crate) fn plan_init(a: &InitArgs) -> Result<InitPlan, ServiceError> {
 
 fn describe(a: &InitArgs, p: &InitPlan) -> Vec<String> {
     let mut v = Vec::new();
-    for d in [
-        &a.dirs.config_dir,
-        &a.dirs.log_dir,
-        &a.dirs.recorder_data_dir,
-    ] {
+    for d in [&p.dirs.config, &p.dirs.log, &p.dirs.recorder] {
         v.push(format!("create directory {} (0750)", d.display()));
     }
     if p.env_exists {
@@ -376,20 +388,24 @@ pub(crate) struct InitOutcome {
 /// `mymcp init`: returns what was done (the caller prints the summary).
 pub(crate) fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
     let plan = plan_init(a)?;
+    let mut places = vec![&plan.dirs.config, &plan.dirs.log, &plan.dirs.recorder];
+    places.extend(plan.unit_path.as_ref());
+    let refusal = refusal("init", a.files_only, &places);
     if a.dry_run {
         println!("mymcp init --dry-run: nothing is changed. Would:");
         for step in describe(a, &plan) {
             println!("  - {step}");
         }
+        if let Some(e) = refusal {
+            println!();
+            println!("Note: the real run would refuse: {e}");
+        }
         return Ok(None);
     }
+    if let Some(e) = refusal {
+        return Err(e);
+    }
     let files_only = a.files_only;
-    if !files_only && !is_root() {
-        return Err(ServiceError::NotRoot("init"));
-    }
-    if !files_only && !systemd_running() {
-        return Err(ServiceError::NoSystemd);
-    }
     if !a.yes {
         println!("mymcp init will:");
         for step in describe(a, &plan) {
@@ -401,11 +417,7 @@ pub(crate) fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
     if a.service_user == "mymcp" && is_root() {
         ensure_service_user()?;
     }
-    for d in [
-        &a.dirs.config_dir,
-        &a.dirs.log_dir,
-        &a.dirs.recorder_data_dir,
-    ] {
+    for d in [&plan.dirs.config, &plan.dirs.log, &plan.dirs.recorder] {
         make_dir(d)?;
     }
     if !plan.env_exists {
@@ -417,7 +429,7 @@ pub(crate) fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
         };
         crate::fsutil::atomic_write(
             &plan.env_file,
-            render_env(a, &admin, &metrics).as_bytes(),
+            render_env(a, &plan.dirs, &admin, &metrics).as_bytes(),
             0o600,
         )
         .map_err(io_at(&plan.env_file))?;
@@ -439,11 +451,7 @@ pub(crate) fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
     };
     if a.service_user == "mymcp" && is_root() {
         let mut args = vec!["-R".to_string(), "mymcp:mymcp".to_string()];
-        for d in [
-            &a.dirs.config_dir,
-            &a.dirs.log_dir,
-            &a.dirs.recorder_data_dir,
-        ] {
+        for d in [&plan.dirs.config, &plan.dirs.log, &plan.dirs.recorder] {
             args.push(d.to_string_lossy().into_owned());
         }
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -508,14 +516,41 @@ pub(crate) fn print_summary(a: &InitArgs, o: &InitOutcome) {
             "Start it: mymcp serve --env-file {}",
             o.plan.env_file.display()
         );
-    } else if a.dirs.config_dir == Path::new("/etc/mymcp") {
+    } else if o.plan.dirs.config == Path::new("/etc/mymcp") {
         println!("Check it: sudo mymcp doctor");
     } else {
         println!(
             "Check it: sudo mymcp doctor --config-dir {}",
-            a.dirs.config_dir.display()
+            o.plan.dirs.config.display()
         );
     }
+}
+
+/// Why the real run of `cmd` would stop before changing anything, if it would: not root or no
+/// systemd (unless `--files-only`), or a place it must write that this user cannot.
+fn refusal(cmd: &'static str, files_only: bool, places: &[&PathBuf]) -> Option<ServiceError> {
+    if !files_only && !is_root() {
+        return Some(ServiceError::NotRoot(cmd));
+    }
+    if !files_only && !systemd_running() {
+        return Some(ServiceError::NoSystemd);
+    }
+    places
+        .iter()
+        .find(|p| !writable(p))
+        .map(|p| ServiceError::NotWritable(p.to_path_buf()))
+}
+
+/// Whether this user can write `p`, or create it: the nearest existing ancestor decides.
+fn writable(p: &Path) -> bool {
+    let mut at = Some(p);
+    while let Some(d) = at {
+        if d.exists() {
+            return rustix::fs::access(d, rustix::fs::Access::WRITE_OK).is_ok();
+        }
+        at = d.parent();
+    }
+    false
 }
 
 fn wait_healthy(addr: &str) -> Result<(), ServiceError> {
@@ -541,35 +576,27 @@ fn deletable(d: &Path) -> bool {
 
 /// `mymcp uninstall-service [--purge]`.
 pub(crate) fn uninstall(a: &UninstallArgs) -> Result<(), ServiceError> {
-    if !a.files_only && !is_root() {
-        return Err(ServiceError::NotRoot("uninstall-service"));
-    }
-    if !a.files_only && !systemd_running() {
-        return Err(ServiceError::NoSystemd);
-    }
-    let unit = a.dirs.unit_dir.join(UNIT_NAME);
-    let ours = std::fs::read_to_string(&unit)
-        .map(|t| t.starts_with(UNIT_MARKER))
-        .unwrap_or(false);
+    let dirs = a.dirs.resolve(a.files_only);
+    let unit = dirs.unit.as_ref().map(|d| d.join(UNIT_NAME));
+    let ours = unit.as_ref().is_some_and(|u| {
+        std::fs::read_to_string(u)
+            .map(|t| t.starts_with(UNIT_MARKER))
+            .unwrap_or(false)
+    });
     let mut steps = Vec::new();
     if !a.files_only {
         steps.push("systemctl disable --now mymcp".to_string());
     }
-    if ours {
-        steps.push(format!("delete {}", unit.display()));
-    } else if unit.exists() {
-        steps.push(format!(
-            "keep {} (not written by mymcp init)",
-            unit.display()
-        ));
+    match &unit {
+        Some(u) if ours => steps.push(format!("delete {}", u.display())),
+        Some(u) if u.exists() => {
+            steps.push(format!("keep {} (not written by mymcp init)", u.display()))
+        }
+        _ => {}
     }
-    let dirs = [
-        &a.dirs.config_dir,
-        &a.dirs.log_dir,
-        &a.dirs.recorder_data_dir,
-    ];
+    let purged = [&dirs.config, &dirs.log, &dirs.recorder];
     if a.purge {
-        for d in dirs {
+        for d in purged {
             if !deletable(d) {
                 return Err(ServiceError::UnsafeDelete(d.to_path_buf()));
             }
@@ -578,10 +605,32 @@ pub(crate) fn uninstall(a: &UninstallArgs) -> Result<(), ServiceError> {
     } else {
         steps.push(format!(
             "keep {}, {} and {} (pass --purge to delete them)",
-            a.dirs.config_dir.display(),
-            a.dirs.log_dir.display(),
-            a.dirs.recorder_data_dir.display()
+            dirs.config.display(),
+            dirs.log.display(),
+            dirs.recorder.display()
         ));
+    }
+    let mut places: Vec<&PathBuf> = Vec::new();
+    if ours {
+        places.extend(unit.as_ref());
+    }
+    if a.purge {
+        places.extend(purged.iter().copied().filter(|d| d.exists()));
+    }
+    let refusal = refusal("uninstall-service", a.files_only, &places);
+    if a.dry_run {
+        println!("mymcp uninstall-service --dry-run: nothing is changed. Would:");
+        for s in &steps {
+            println!("  - {s}");
+        }
+        if let Some(e) = refusal {
+            println!();
+            println!("Note: the real run would refuse: {e}");
+        }
+        return Ok(());
+    }
+    if let Some(e) = refusal {
+        return Err(e);
     }
     println!("mymcp uninstall-service will:");
     for s in &steps {
@@ -594,14 +643,14 @@ pub(crate) fn uninstall(a: &UninstallArgs) -> Result<(), ServiceError> {
             eprintln!("warning: {e}");
         }
     }
-    if ours {
-        std::fs::remove_file(&unit).map_err(io_at(&unit))?;
+    if let (true, Some(u)) = (ours, &unit) {
+        std::fs::remove_file(u).map_err(io_at(u))?;
     }
     if !a.files_only {
         run("systemctl", &["daemon-reload"])?;
     }
     if a.purge {
-        for d in dirs {
+        for d in purged {
             match std::fs::remove_dir_all(d) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

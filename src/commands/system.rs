@@ -1,7 +1,10 @@
 //! What `init`, `uninstall-service` and `doctor` ask of this host: are we root, is systemd
-//! running, what does `systemctl` say, and does the local server answer over HTTP.
+//! running, what does `systemctl` say, which `mymcp serve` processes run and where they listen,
+//! and does the local server answer over HTTP.
 
-use std::path::Path;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -90,4 +93,80 @@ pub(crate) fn systemctl(args: &[&str]) -> Option<String> {
         .output()
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+/// A `mymcp serve` process found in `/proc`.
+#[derive(Debug, Clone)]
+pub(crate) struct RunningServer {
+    /// Its process id.
+    pub(crate) pid: i32,
+    /// The `--env-file` it was started with, made absolute against its working directory.
+    pub(crate) env_file: Option<PathBuf>,
+    /// TCP addresses it listens on; empty when its descriptors are not readable (another
+    /// user's process and we are not root).
+    pub(crate) listen: Vec<SocketAddr>,
+}
+
+/// Every `mymcp serve` process on this host (in our PID namespace), oldest first. Doctor
+/// uses it to talk to the server that actually runs, whose port may differ from what the env
+/// file says (a `--port`, an `MYMCP_PORT` in its environment, an edit not yet applied).
+pub(crate) fn running_servers() -> Vec<RunningServer> {
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    let me = std::process::id() as i32;
+    let mut found = Vec::new();
+    for p in all.flatten() {
+        if p.pid == me {
+            continue;
+        }
+        let Ok(argv) = p.cmdline() else { continue };
+        let is_mymcp = argv
+            .first()
+            .is_some_and(|a0| Path::new(a0).file_name().is_some_and(|n| n == "mymcp"));
+        // The subcommand is the first argument that is not an option.
+        let sub = argv.iter().skip(1).find(|a| !a.starts_with('-'));
+        if !is_mymcp || sub.map(String::as_str) != Some("serve") {
+            continue;
+        }
+        let env_file = argv
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| match a.strip_prefix("--env-file") {
+                Some("") => argv.get(i + 1).cloned(),
+                Some(rest) => rest.strip_prefix('=').map(str::to_string),
+                None => None,
+            })
+            .map(|f| match p.cwd() {
+                Ok(cwd) => cwd.join(f),
+                Err(_) => PathBuf::from(f),
+            });
+        found.push(RunningServer {
+            pid: p.pid,
+            env_file,
+            listen: listening(&p),
+        });
+    }
+    found
+}
+
+/// The TCP sockets `p` holds in the listening state, as seen from its network namespace.
+fn listening(p: &procfs::process::Process) -> Vec<SocketAddr> {
+    use procfs::process::FDTarget;
+    let Ok(fds) = p.fd() else { return Vec::new() };
+    let inodes: HashSet<u64> = fds
+        .flatten()
+        .filter_map(|fd| match fd.target {
+            FDTarget::Socket(inode) => Some(inode),
+            _ => None,
+        })
+        .collect();
+    let tables = [p.tcp(), p.tcp6()];
+    tables
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.state == procfs::net::TcpState::Listen && inodes.contains(&e.inode))
+        .map(|e| e.local_address)
+        .collect()
 }

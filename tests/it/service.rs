@@ -241,7 +241,7 @@ fn init_refuses_clearly_and_changes_nothing() {
         );
         assert!(!d.cfg.exists());
     }
-    // A path systemd cannot carry.
+    // A path systemd cannot carry, in a unit that was asked for.
     let out = mymcp_cmd()
         .args([
             "init",
@@ -249,6 +249,8 @@ fn init_refuses_clearly_and_changes_nothing() {
             "--yes",
             "--config-dir",
             "/tmp/has space",
+            "--unit-dir",
+            "/tmp/mymcp-units-never-written",
         ])
         .output()
         .unwrap();
@@ -380,4 +382,220 @@ async fn systemd_notify_readiness_watchdog_and_stopping() {
         }
     }
     assert!(saw_stopping);
+}
+
+/// Every file below `root`, relative.
+fn tree(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p.clone());
+            }
+            out.push(p.strip_prefix(root).unwrap().display().to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `--files-only --config-dir X` works without root or systemd: everything it plans and writes
+/// is under X, and no unit is written unless `--unit-dir` asks for one.
+#[test]
+fn init_files_only_keeps_everything_under_the_config_dir() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = t.path().join("cfg");
+    let run = |extra: &[&str]| {
+        mymcp_cmd()
+            .args(["init", "--files-only", "--port", "0", "--config-dir"])
+            .arg(&cfg)
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let plan = run(&["--dry-run"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let text = stdout(&plan);
+    let steps: Vec<&str> = text.lines().filter(|l| l.starts_with("  - ")).collect();
+    assert!(steps.len() >= 4, "{text}");
+    for s in &steps {
+        assert!(
+            !s.contains("/var/") && !s.contains("/etc/") && !s.contains("systemctl"),
+            "a --files-only plan reaches outside {}: {s}",
+            cfg.display()
+        );
+    }
+    assert!(
+        text.contains(&cfg.join("log").display().to_string()),
+        "{text}"
+    );
+    assert!(!text.contains("would refuse"), "{text}");
+    assert!(!cfg.exists(), "dry run wrote something");
+
+    let out = run(&["--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let env = cfg.join(".env");
+    assert_eq!(
+        env_value(&env, "MYMCP_AUDIT_LOG_DIR"),
+        cfg.join("log").display().to_string()
+    );
+    assert_eq!(
+        env_value(&env, "MYMCP_RECORDER_DATA_DIR"),
+        cfg.join("recorder").display().to_string()
+    );
+    assert_eq!(
+        tree(t.path()),
+        [
+            "cfg",
+            "cfg/.env",
+            "cfg/log",
+            "cfg/recorder",
+            "cfg/tokens.json",
+            "cfg/tokens.json.lock"
+        ]
+    );
+    assert!(stdout(&out).contains("Start it: mymcp serve --env-file"));
+
+    // As an unprivileged user, in a directory it owns (the promise of --files-only).
+    if rustix::process::geteuid().is_root() {
+        let own = t.path().join("nobody");
+        std::fs::create_dir(&own).unwrap();
+        rustix::fs::chown(
+            &own,
+            Some(rustix::fs::Uid::from_raw(65534)),
+            Some(rustix::fs::Gid::from_raw(65534)),
+        )
+        .unwrap();
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let as_nobody = |dir: &Path, extra: &[&str]| {
+            std::process::Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+                .args(["init", "--files-only", "--config-dir"])
+                .arg(dir)
+                .args(extra)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+        };
+        let out = as_nobody(&own.join("cfg"), &["--yes"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(own.join("cfg/.env").is_file());
+        // Control: a directory it may not write is refused up front, the dry run says so, and
+        // nothing is created.
+        let locked = t.path().join("locked/cfg");
+        let dry = as_nobody(&locked, &["--dry-run"]);
+        assert!(dry.status.success(), "{}", stderr(&dry));
+        assert!(
+            stdout(&dry).contains("the real run would refuse")
+                && stdout(&dry).contains("not writable"),
+            "{}",
+            stdout(&dry)
+        );
+        let out = as_nobody(&locked, &["--yes"]);
+        assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+        assert!(stderr(&out).contains("not writable"), "{}", stderr(&out));
+        assert!(!t.path().join("locked").exists());
+    }
+}
+
+/// `--dry-run` of a run that would be refused (no systemd, or not root) says so.
+#[test]
+fn init_dry_run_says_when_the_real_run_would_refuse() {
+    let d = dirs();
+    let out = init(&d, &["--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let refused =
+        !Path::new("/run/systemd/system").is_dir() || !rustix::process::geteuid().is_root();
+    assert_eq!(
+        text.contains("the real run would refuse"),
+        refused,
+        "{text}"
+    );
+    if refused {
+        assert!(text.contains("--files-only"), "{text}");
+    }
+    // Control: the same plan with --files-only into writable scratch directories is fine.
+    let out = init(&d, &["--dry-run", "--files-only"]);
+    assert!(!stdout(&out).contains("would refuse"), "{}", stdout(&out));
+    assert!(!d.cfg.exists());
+}
+
+#[test]
+fn uninstall_dry_run_lists_the_steps_and_changes_nothing() {
+    let d = dirs();
+    assert!(init(&d, &["--files-only", "--yes"]).status.success());
+    let unit = d.unit.join("mymcp.service");
+    assert!(unit.is_file());
+    let dry = uninstall(&d, &["--purge", "--dry-run"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let text = stdout(&dry);
+    assert!(text.contains("--dry-run: nothing is changed"), "{text}");
+    assert!(
+        text.contains(&format!("delete {}", unit.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("delete {} and everything in it", d.cfg.display())),
+        "{text}"
+    );
+    for p in [&unit, &d.cfg, &d.log, &d.rec] {
+        assert!(p.exists(), "{} removed by a dry run", p.display());
+    }
+    // Control: the same command without --dry-run does what the dry run listed.
+    assert!(uninstall(&d, &["--purge"]).status.success());
+    for p in [&unit, &d.cfg, &d.log, &d.rec] {
+        assert!(!p.exists(), "{} survived", p.display());
+    }
+}
+
+/// doctor finds the `mymcp serve` that uses the env file and talks to the port it really
+/// listens on, saying when that is not the file's.
+#[tokio::test]
+async fn doctor_probes_the_running_servers_port_and_takes_an_env_file() {
+    let l = crate::common::Layout::new("");
+    let env = l.env_file();
+    // The file says port 1 (nothing listens there); the server was started with --port 0.
+    let text = std::fs::read_to_string(&env)
+        .unwrap()
+        .replace("MYMCP_PORT=0", "MYMCP_PORT=1");
+    std::fs::write(&env, text).unwrap();
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(
+        std::net::TcpStream::connect("127.0.0.1:1").is_err(),
+        "control: the file's port must not answer"
+    );
+    let srv = Server::spawn(
+        &["--env-file", env.to_str().unwrap(), "--port", "0"],
+        l.root(),
+        &[],
+    );
+    let (_, _) = srv.admin_create("client", "ro").await;
+    let out = mymcp_cmd()
+        .args(["doctor", "--json", "--env-file"])
+        .arg(&env)
+        .output()
+        .unwrap();
+    let checks: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let find = |n: &str| {
+        checks
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap_or_else(|| panic!("no {n} in {checks:#?}"))
+            .clone()
+    };
+    let proc_check = find("server process");
+    assert_eq!(proc_check["severity"], "warn", "{proc_check}");
+    let detail = proc_check["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&srv.addr) && detail.contains("says port 1"),
+        "{detail}"
+    );
+    assert!(proc_check["remedy"].as_str().unwrap().contains("restart"));
+    assert_eq!(find("health")["severity"], "ok", "{checks:#?}");
+    assert_eq!(find("tools/list")["severity"], "ok", "{checks:#?}");
+    assert_eq!(find("env file mode")["severity"], "ok");
 }
