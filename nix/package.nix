@@ -30,6 +30,7 @@ rustPlatform.buildRustPackage {
     install -Dm644 packaging/systemd/mymcp.service $out/share/mymcp/mymcp.service
     install -Dm644 packaging/systemd/mymcp-recorder.service $out/share/mymcp/mymcp-recorder.service
     install -Dm644 packaging/mymcp.env.example $out/share/mymcp/mymcp.env.example
+    install -Dm644 -t $out/share/doc/mymcp README.md docs/*.md
   '';
 
   meta = {

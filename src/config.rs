@@ -599,7 +599,7 @@ MYMCP_HOST=127.0.0.1
 MYMCP_PORT=8765
 
 # Token for /admin/tokens: at least 32 characters, no spaces. `mymcp init` writes one, and
-# `mymcp token rotate-admin --env-file PATH` replaces it; the value below is refused.
+# `mymcp token rotate-admin --env-file PATH` replaces it; a placeholder like this one is refused.
 MYMCP_ADMIN_TOKEN=<generate-with-mymcp-token-rotate-admin>
 
 # Token for GET /metrics (empty: /metrics answers 503); at least 32 characters when set.

@@ -75,10 +75,10 @@ X=mymcp-$VERSION-x86_64-linux
 tar -C "$WORK" -xzf "target/dist/$X.tar.gz"
 check "tarball contents verify (inner SHA256SUMS)" sh -c "cd '$WORK/$X' && sha256sum -c --quiet SHA256SUMS"
 for f in bin/mymcp share/man/man1/mymcp-init.1 share/completions/_mymcp systemd/mymcp.service \
-         etc/mymcp.env.example LICENSE README.md install.sh uninstall.sh; do
+         etc/mymcp.env.example LICENSE README.md doc/operations.md doc/install.md install.sh uninstall.sh; do
     [ -e "$WORK/$X/$f" ] || fail "tarball lacks $f"
 done
-echo "  ok  tarball has binary, man pages, completions, unit, example env, LICENSE, README, scripts"
+echo "  ok  tarball has binary, man pages, completions, unit, example env, LICENSE, README, docs, scripts"
 
 step "install.sh into a DESTDIR, without network"
 for script in install.sh uninstall.sh; do
@@ -116,6 +116,7 @@ check ".env 0600 root, dir 0750" sh -c \
     "[ \"\$(stat -c '%a %U' '$R/etc/mymcp/.env') \$(stat -c %a '$R/etc/mymcp')\" = '600 root 750' ]"
 check "installed binary runs" sh -c "chroot '$R' /usr/local/bin/mymcp --version | grep -qx 'mymcp $VERSION'"
 check "man page found by path" test -s "$R/usr/local/share/man/man1/mymcp-doctor.1"
+check "guides installed" test -s "$R/usr/local/share/doc/mymcp/operations.md"
 echo "# local edit" >> "$R/etc/mymcp/.env"
 sum=$(sha256sum < "$R/etc/mymcp/.env")
 unshare -n chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "/tmp/$X/install.sh" >/dev/null

@@ -25,13 +25,14 @@ NAME=mymcp-$VERSION-$ARCH-linux
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 S=$WORK/$NAME
-mkdir -p "$S/bin" "$S/share/man/man1" "$S/share/completions" "$S/systemd" "$S/etc"
+mkdir -p "$S/bin" "$S/share/man/man1" "$S/share/completions" "$S/systemd" "$S/etc" "$S/doc"
 install -m 0755 "$BIN" "$S/bin/mymcp"
 install -m 0644 packaging/man/*.1 "$S/share/man/man1/"
 install -m 0644 completions/mymcp.bash completions/_mymcp completions/mymcp.fish "$S/share/completions/"
 install -m 0644 packaging/systemd/mymcp.service packaging/systemd/mymcp-recorder.service "$S/systemd/"
 install -m 0644 packaging/mymcp.env.example "$S/etc/"
 install -m 0644 LICENSE README.md "$S/"
+install -m 0644 docs/*.md "$S/doc/"
 install -m 0755 packaging/tarball/install.sh packaging/tarball/uninstall.sh "$S/"
 printf '%s\n' "$ARCH" > "$S/ARCH"
 chmod 0644 "$S/ARCH"

@@ -77,6 +77,9 @@ put 0644 "$HERE/share/completions/_mymcp" "$PREFIX/share/zsh/site-functions/_mym
 put 0644 "$HERE/share/completions/mymcp.fish" "$PREFIX/share/fish/vendor_completions.d/mymcp.fish"
 put 0644 "$HERE/README.md" "$PREFIX/share/doc/mymcp/README.md"
 put 0644 "$HERE/LICENSE" "$PREFIX/share/doc/mymcp/LICENSE"
+for doc in "$HERE"/doc/*.md; do
+    put 0644 "$doc" "$PREFIX/share/doc/mymcp/$(basename "$doc")"
+done
 put 0644 "$HERE/etc/mymcp.env.example" "$PREFIX/share/mymcp/mymcp.env.example"
 put 0755 "$HERE/uninstall.sh" "$PREFIX/share/mymcp/uninstall.sh"
 
