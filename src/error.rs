@@ -77,12 +77,16 @@ pub(crate) enum ToolError {
     /// Content or string over its size limit.
     #[error("{0}")]
     FileTooLarge(String),
-    /// `old_string` does not occur in the file.
-    #[error("old_string not found in file")]
-    StringNotFound,
-    /// `old_string` occurs more than once and `replace_all` is false.
-    #[error("old_string appears {0} times. Set replace_all=true to replace all occurrences.")]
-    AmbiguousMatch(usize),
+    /// `old_string` does not occur in the file (the message may name the closest region).
+    #[error("{0}")]
+    StringNotFound(String),
+    /// `old_string` occurs more than once and `replace_all` is false, or a tolerant match is
+    /// not unique.
+    #[error("{0}")]
+    AmbiguousMatch(String),
+    /// The file is not the one the caller based the change on (`expected_sha256`).
+    #[error("{0}")]
+    FileChanged(String),
     /// A glob pattern that does not parse or is not allowed.
     #[error("{0}")]
     InvalidPattern(String),
@@ -146,8 +150,9 @@ impl ToolError {
             ToolError::InvalidPattern(_) => "InvalidPattern",
             ToolError::InvalidRegex(_) => "InvalidRegex",
             ToolError::FileTooLarge(_) => "FileTooLarge",
-            ToolError::StringNotFound => "StringNotFound",
+            ToolError::StringNotFound(_) => "StringNotFound",
             ToolError::AmbiguousMatch(_) => "AmbiguousMatch",
+            ToolError::FileChanged(_) => "FileChanged",
             ToolError::Os(_) => "OSError",
             ToolError::RecorderDisabled(_) => "RecorderDisabled",
             ToolError::AuditUnavailable(_) => "AuditUnavailable",

@@ -789,10 +789,9 @@ pub(crate) fn replace_file(t: &WriteTarget, data: &[u8]) -> std::io::Result<()> 
     commit_temp(t, tmp, false)
 }
 
-/// Read the whole existing target (for edits), checking it is still the file that was
-/// resolved. At most `max` bytes.
-pub(crate) fn read_target(t: &WriteTarget, path: &str, max: u64) -> Result<Vec<u8>, ToolError> {
-    use std::io::Read;
+/// Open the existing target for reading, checking it is still the file that was resolved.
+/// Returns the file and its size.
+pub(crate) fn open_target(t: &WriteTarget, path: &str) -> Result<(File, u64), ToolError> {
     let Some(st) = &t.existing else {
         return Err(ToolError::FileNotFound {
             message: format!("File not found: {path}"),
@@ -812,18 +811,60 @@ pub(crate) fn read_target(t: &WriteTarget, path: &str, max: u64) -> Result<Vec<u
             "{path}: file changed while opening; try again"
         )));
     }
-    if now.st_size as u64 > max {
+    Ok((File::from(fd), now.st_size as u64))
+}
+
+/// Read the whole existing target (for edits), checking it is still the file that was
+/// resolved. At most `max` bytes.
+pub(crate) fn read_target(t: &WriteTarget, path: &str, max: u64) -> Result<Vec<u8>, ToolError> {
+    use std::io::Read;
+    let (file, size) = open_target(t, path)?;
+    if size > max {
         return Err(ToolError::FileTooLarge(format!(
-            "{path} is {} bytes; edit_file handles files up to {max} bytes",
-            now.st_size
+            "{path} is {size} bytes; edit_file handles files up to {max} bytes"
         )));
     }
-    let mut buf = Vec::with_capacity(now.st_size as usize);
-    File::from(fd)
-        .take(max + 1)
+    let mut buf = Vec::with_capacity(size as usize);
+    file.take(max + 1)
         .read_to_end(&mut buf)
         .map_err(|e| ToolError::from_io_read(&e, path))?;
     Ok(buf)
+}
+
+/// Append `data` to the target in place (`O_APPEND`: the same file, so a process that holds
+/// it open, such as a daemon writing its log, sees the lines), creating it (0644) when
+/// missing. Returns the file's size afterwards. Not atomic like [`replace_file`]: a reader
+/// can see part of the appended bytes, never a shortened file.
+pub(crate) fn append_file(t: &WriteTarget, data: &[u8]) -> std::io::Result<u64> {
+    use std::io::Write;
+    let base =
+        OFlags::WRONLY | OFlags::APPEND | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NOCTTY;
+    let (flags, mode) = match t.existing {
+        Some(_) => (base, Mode::empty()),
+        None => (
+            base | OFlags::CREATE | OFlags::EXCL,
+            Mode::from_raw_mode(0o644),
+        ),
+    };
+    let fd: OwnedFd = rustix::fs::openat(&t.dir, t.name.as_os_str(), flags, mode)?;
+    let now = rustix::fs::fstat(&fd)?;
+    match &t.existing {
+        Some(st) if now.st_ino != st.st_ino || now.st_dev != st.st_dev => {
+            return Err(std::io::Error::other(
+                "file changed while opening; try again",
+            ));
+        }
+        // The umask may have narrowed a new file's mode; state it as replace_file does.
+        None => rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644))?,
+        Some(_) => {}
+    }
+    let mut file = File::from(fd);
+    file.write_all(data)?;
+    rustix::fs::fsync(&file)?;
+    if t.existing.is_none() {
+        rustix::fs::fsync(&t.dir)?;
+    }
+    Ok(rustix::fs::fstat(&file)?.st_size as u64)
 }
 
 impl Guard {

@@ -8,6 +8,7 @@
 
 pub(crate) mod bash;
 pub(crate) mod edit_file;
+pub(crate) mod evidence;
 pub(crate) mod glob;
 pub(crate) mod grep;
 pub(crate) mod overview;
@@ -361,7 +362,24 @@ fn input_schema<T: JsonSchema>() -> Value {
             }
         }
     }
+    unwrap_descriptions(&mut v);
     v
+}
+
+/// Doc comments wrap at 100 columns; a description is one paragraph for the client.
+fn unwrap_descriptions(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                match x {
+                    Value::String(s) if k == "description" => *s = s.replace('\n', " "),
+                    _ => unwrap_descriptions(x),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(unwrap_descriptions),
+        _ => {}
+    }
 }
 
 /// Limits the tools apply, fixed at start from the configuration.
@@ -405,6 +423,7 @@ impl Limits {
                 default_limit: cfg.read_file_default_limit,
                 max_limit: cfg.read_file_max_limit,
                 max_line_bytes: cfg.read_file_max_line_bytes,
+                hash_max_bytes: cfg.write_file_max_bytes,
             },
             glob_max: cfg.glob_max_results,
             grep_default: cfg.grep_default_max_results,
@@ -511,6 +530,7 @@ pub(crate) fn validate(schema: &Value, args: &Map<String, Value>) -> Result<(), 
             "integer" => {
                 v.is_i64() || v.is_u64() && v.as_u64().is_some_and(|u| u <= i64::MAX as u64)
             }
+            "array" => v.is_array(),
             _ => true,
         };
         if !ok {
@@ -519,6 +539,7 @@ pub(crate) fn validate(schema: &Value, args: &Map<String, Value>) -> Result<(), 
                 match ty {
                     "integer" => "an integer",
                     "boolean" => "a boolean",
+                    "array" => "an array",
                     _ => "a string",
                 },
                 describe(v)

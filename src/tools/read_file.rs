@@ -5,17 +5,18 @@
 //! skipped and lines after it are only counted, chunk by chunk (the reference read the whole
 //! file, so `read_file /dev/zero` took all memory).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::error::ToolError;
 use crate::guard::{Guard, OpenedFile};
 
 /// The description `tools/list` shows for `read_file`.
-pub(crate) const DESCRIPTION: &str = "Read a text file (absolute path) as numbered lines: '   N\\t<line>'. Starts at line offset (1-based, default 1) and returns up to limit lines (default 2000, at most 50000). total_lines counts the whole file; truncated says whether lines remain after the window (read on with a larger offset). Lines longer than 32768 bytes are cut and end in ' [LINE TRUNCATED]'. Only regular files: devices and FIFOs are refused. Invalid UTF-8 shows as U+FFFD.";
+pub(crate) const DESCRIPTION: &str = "Read a text file (absolute path) as numbered lines: '   N\\t<line>'. Starts at line offset (1-based, default 1; a negative offset counts from the end: -100 is the last 100 lines, numbered as in the file) and returns up to limit lines (default 2000, at most 50000). total_lines counts the whole file; truncated says whether lines remain after the window (read on with a larger offset). sha256 is the hash of the whole file (files up to 10 MiB): pass it as expected_sha256 to edit_file or write_file so the change applies only to the content you read. Lines longer than 32768 bytes are cut and end in ' [LINE TRUNCATED]'. Only regular files: devices and FIFOs are refused. Invalid UTF-8 shows as U+FFFD.";
 
 /// Arguments as in the reference schema.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -23,7 +24,8 @@ pub(crate) const DESCRIPTION: &str = "Read a text file (absolute path) as number
 pub(crate) struct Args {
     /// Absolute path of the file
     pub(crate) file_path: String,
-    /// First line to return, 1-based (default 1)
+    /// First line to return, 1-based (default 1); negative counts from the end (-100: the
+    /// last 100 lines)
     pub(crate) offset: Option<i64>,
     /// Number of lines (default 2000, at most 50000)
     pub(crate) limit: Option<i64>,
@@ -38,6 +40,9 @@ pub(crate) struct Limits {
     pub(crate) max_limit: u64,
     /// `MYMCP_READ_FILE_MAX_LINE_BYTES`.
     pub(crate) max_line_bytes: u64,
+    /// Files up to this size get a `sha256` (`MYMCP_WRITE_FILE_MAX_BYTES`: what a model can
+    /// write back whole, and so what it may want to edit with a precondition).
+    pub(crate) hash_max_bytes: u64,
 }
 
 /// What the window read produced.
@@ -49,6 +54,8 @@ pub(crate) struct Window {
     pub(crate) total_lines: u64,
     /// The budget ran out: the first line not returned (`None`: the window is complete).
     pub(crate) stopped_at: Option<u64>,
+    /// Reading went on to the end of the file (not cut short by the deadline).
+    pub(crate) reached_end: bool,
 }
 
 /// Largest reply, in bytes as sent: the content is JSON-escaped twice on the way out (a
@@ -68,8 +75,11 @@ pub(crate) struct Prepared {
     opened: OpenedFile,
     path: String,
     offset: u64,
+    /// A negative offset: the window starts this many lines before the end.
+    from_end: Option<u64>,
     limit: u64,
     max_line: usize,
+    hash_max: u64,
 }
 
 impl Prepared {
@@ -86,13 +96,16 @@ pub(crate) fn prepare(guard: &Guard, limits: Limits, args: Args) -> Result<Prepa
         .map(|l| l.clamp(1, limits.max_limit as i64) as u64)
         .unwrap_or(limits.default_limit);
     let offset = args.offset.unwrap_or(1).max(1) as u64;
+    let from_end = args.offset.filter(|o| *o < 0).map(i64::unsigned_abs);
     let opened = guard.open_read(&args.file_path)?;
     Ok(Prepared {
         opened,
         path: args.file_path,
         offset,
+        from_end,
         limit,
         max_line: limits.max_line_bytes as usize,
+        hash_max: limits.hash_max_bytes,
     })
 }
 
@@ -100,19 +113,61 @@ pub(crate) fn prepare(guard: &Guard, limits: Limits, args: Args) -> Result<Prepa
 pub(crate) fn read(p: Prepared) -> Result<Value, ToolError> {
     // Small buffers for small files: a 64 KiB allocation per call shows up in profiles.
     let cap = (p.opened.size as usize).clamp(4096, 64 * 1024);
-    let reader = BufReader::with_capacity(cap, p.opened.file);
     let budget = Budget {
         reply_bytes: MAX_REPLY_BYTES,
         deadline: std::time::Instant::now() + READ_DEADLINE,
     };
-    let w = read_window(reader, p.offset, p.limit, p.max_line, budget)
-        .map_err(|e| ToolError::from_io_read(&e, &p.path))?;
-    let truncated = w.stopped_at.is_some() || p.offset - 1 + p.limit < w.total_lines;
+    let io = |e: std::io::Error| ToolError::from_io_read(&e, &p.path);
+    let mut hasher = (p.opened.size <= p.hash_max).then(Sha256::new);
+    let mut file: Box<dyn ReadSeek> = Box::new(p.opened.file);
+    // With a negative offset: the number of lines before the window; the source is left at
+    // the window's first byte.
+    let before = match p.from_end {
+        None => 0,
+        Some(n) => {
+            if p.opened.size == 0 {
+                // A pseudo-file (/proc) reports size 0 and may not seek from its end: take
+                // its text into memory (bounded) and find the tail there.
+                let mut text = Vec::new();
+                (&mut file)
+                    .take(PSEUDO_TAIL_MAX_BYTES + 1)
+                    .read_to_end(&mut text)
+                    .map_err(io)?;
+                if text.len() as u64 > PSEUDO_TAIL_MAX_BYTES {
+                    return Err(ToolError::FileTooLarge(format!(
+                        "{}: a negative offset needs a file that reports its size; this one \
+                         is over {} MiB: read it with a positive offset",
+                        p.path,
+                        PSEUDO_TAIL_MAX_BYTES >> 20
+                    )));
+                }
+                let len = text.len() as u64;
+                file = Box::new(std::io::Cursor::new(text));
+                tail_start(&mut file, len, n, hasher.as_mut()).map_err(io)?
+            } else {
+                tail_start(&mut file, p.opened.size, n, hasher.as_mut()).map_err(io)?
+            }
+        }
+    };
+    let offset = if p.from_end.is_some() {
+        before + 1
+    } else {
+        p.offset
+    };
+    let reader = Hashing {
+        inner: BufReader::with_capacity(cap, file),
+        hasher: hasher.as_mut(),
+    };
+    let w = read_window(reader, offset, p.limit, p.max_line, budget, before).map_err(io)?;
+    let truncated = w.stopped_at.is_some() || offset - 1 + p.limit < w.total_lines;
     let mut v = json!({
         "content": w.content,
         "total_lines": w.total_lines,
         "truncated": truncated,
     });
+    if let (Some(h), true, Some(o)) = (hasher, w.reached_end, v.as_object_mut()) {
+        o.insert("sha256".into(), Value::String(hex::encode(h.finalize())));
+    }
     if let (Some(next), Some(o)) = (w.stopped_at, v.as_object_mut()) {
         o.insert(
             "note".into(),
@@ -150,18 +205,22 @@ fn reply_cost(s: &str) -> u64 {
 }
 
 /// Stream `reader`, keeping lines `[offset, offset + limit)` and counting all lines.
+/// `before` lines precede the reader's first byte (a window that starts mid-file): line
+/// numbers and the total count them.
 pub(crate) fn read_window(
     mut reader: impl BufRead,
     offset: u64,
     limit: u64,
     max_line: usize,
     budget: Budget,
+    before: u64,
 ) -> std::io::Result<Window> {
-    let first = offset.max(1);
+    let first = offset.max(before + 1);
     let mut stopped_at: Option<u64> = None;
+    let mut reached_end = false;
     let mut chunks: u64 = 0;
     let end = first.saturating_add(limit); // exclusive, 1-based
-    let mut done: u64 = 0; // completed lines so far
+    let mut done: u64 = before; // completed lines so far
     let mut pending = false; // bytes of an unfinished line were consumed
     let mut lines = Lines {
         out: String::new(),
@@ -186,6 +245,7 @@ pub(crate) fn read_window(
             Err(e) => return Err(e),
         };
         if buf.is_empty() {
+            reached_end = true;
             break;
         }
         let n = buf.len();
@@ -238,7 +298,105 @@ pub(crate) fn read_window(
         content: lines.out,
         total_lines: done,
         stopped_at,
+        reached_end,
     })
+}
+
+/// Largest pseudo-file (size 0 at open) a negative offset reads into memory.
+const PSEUDO_TAIL_MAX_BYTES: u64 = 64 << 20;
+
+/// What the window reader reads from: the file, or a pseudo-file's text in memory.
+trait ReadSeek: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+/// Find where the last `n` lines of `file` (`size` bytes) start, reading its tail backwards,
+/// then count the lines before that point in one forward pass, which also feeds `hasher`.
+/// Returns that count and leaves `file` at the window's first byte.
+fn tail_start(
+    file: &mut dyn ReadSeek,
+    size: u64,
+    n: u64,
+    mut hasher: Option<&mut Sha256>,
+) -> std::io::Result<u64> {
+    const CHUNK: u64 = 64 * 1024;
+    // The last byte ends the last line when it is a newline; it does not start another.
+    let mut end = size;
+    if end > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::Start(end - 1))?;
+        file.read_exact(&mut last)?;
+        if last[0] == b'\n' {
+            end -= 1;
+        }
+    }
+    let mut start = 0;
+    let mut seen = 0u64;
+    let mut buf = vec![0u8; CHUNK as usize];
+    let mut at = end;
+    'scan: while at > 0 && n > 0 {
+        let from = at.saturating_sub(CHUNK);
+        let chunk = &mut buf[..(at - from) as usize];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(chunk)?;
+        for i in memchr::memrchr_iter(b'\n', chunk) {
+            seen += 1;
+            if seen == n {
+                start = from + i as u64 + 1;
+                break 'scan;
+            }
+        }
+        at = from;
+    }
+    // Count (and hash) the lines before the window.
+    file.seek(SeekFrom::Start(0))?;
+    let mut before = 0u64;
+    let mut left = start;
+    while left > 0 {
+        let want = left.min(CHUNK) as usize;
+        let got = file.read(&mut buf[..want])?;
+        if got == 0 {
+            break;
+        }
+        before += memchr::memchr_iter(b'\n', &buf[..got]).count() as u64;
+        if let Some(h) = hasher.as_deref_mut() {
+            h.update(&buf[..got]);
+        }
+        left -= got as u64;
+    }
+    Ok(before)
+}
+
+/// A `BufRead` that hashes every byte its user consumes.
+struct Hashing<'a, R> {
+    inner: R,
+    hasher: Option<&'a mut Sha256>,
+}
+
+impl<R: BufRead> Read for Hashing<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        if let Some(h) = self.hasher.as_deref_mut() {
+            h.update(&out[..n]);
+        }
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Hashing<'_, R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        if let Some(h) = self.hasher.as_deref_mut() {
+            // The bytes being consumed are the front of the buffer the caller just saw;
+            // asking for it again does no I/O while it is not empty.
+            if let Ok(buf) = self.inner.fill_buf() {
+                h.update(&buf[..n.min(buf.len())]);
+            }
+        }
+        self.inner.consume(n);
+    }
 }
 
 /// The window's text as it is built: the line being read and what was emitted so far.
@@ -302,7 +460,7 @@ mod tests {
     fn w(data: &[u8], offset: u64, limit: u64, max: usize) -> Window {
         // A tiny buffer exercises lines that span chunk boundaries.
         let r = BufReader::with_capacity(3, data);
-        read_window(r, offset, limit, max, roomy()).unwrap()
+        read_window(r, offset, limit, max, roomy(), 0).unwrap()
     }
 
     fn roomy() -> Budget {
@@ -327,12 +485,12 @@ mod tests {
             reply_bytes: 800,
             ..roomy()
         };
-        let r = read_window(BufReader::new(&data[..]), 1, 10, 1000, budget).unwrap();
+        let r = read_window(BufReader::new(&data[..]), 1, 10, 1000, budget, 0).unwrap();
         assert_eq!(r.stopped_at, Some(2), "{:?}", r.content);
         assert_eq!(r.content.lines().count(), 1);
         assert_eq!(r.total_lines, 3);
         // The same data within a large budget comes back whole.
-        let r = read_window(BufReader::new(&data[..]), 1, 10, 1000, roomy()).unwrap();
+        let r = read_window(BufReader::new(&data[..]), 1, 10, 1000, roomy(), 0).unwrap();
         assert_eq!((r.stopped_at, r.content.lines().count()), (None, 3));
     }
 
@@ -364,6 +522,51 @@ mod tests {
         assert_eq!(r.content, "   1\tcaf\u{fffd}");
         let r = w(b"12345", 10000, 1, 100);
         assert_eq!(r.total_lines, 1);
+    }
+
+    /// The last `n` lines through `tail_start` + `read_window`, as `read` does it.
+    fn tail(data: &[u8], n: u64, limit: u64) -> (Window, String) {
+        let mut h = Sha256::new();
+        let mut src: Box<dyn ReadSeek> = Box::new(std::io::Cursor::new(data.to_vec()));
+        let before = tail_start(&mut src, data.len() as u64, n, Some(&mut h)).unwrap();
+        let r = Hashing {
+            inner: BufReader::with_capacity(3, src),
+            hasher: Some(&mut h),
+        };
+        let w = read_window(r, before + 1, limit, 100, roomy(), before).unwrap();
+        (w, hex::encode(h.finalize()))
+    }
+
+    #[test]
+    fn negative_offsets_number_lines_as_in_the_file_and_hash_all_of_it() {
+        let data: String = (1..=10).map(|i| format!("l{i}\n")).collect();
+        let (w, sum) = tail(data.as_bytes(), 3, 2000);
+        assert_eq!(w.content, "   8\tl8\n   9\tl9\n  10\tl10");
+        assert_eq!((w.total_lines, w.reached_end), (10, true));
+        assert_eq!(sum, hex::encode(Sha256::digest(data.as_bytes())));
+        // No newline at the end: the last line still counts as one.
+        let (w, _) = tail(b"a\nb\nc", 2, 2000);
+        assert_eq!((w.content.as_str(), w.total_lines), ("   2\tb\n   3\tc", 3));
+        // Beyond the start: the whole file.
+        let (w, _) = tail(b"a\nb\n", 50, 2000);
+        assert_eq!(w.content, "   1\ta\n   2\tb");
+        // A limit smaller than the tail: its first lines, truncated after.
+        let (w, _) = tail(data.as_bytes(), 5, 2);
+        assert_eq!(w.content, "   6\tl6\n   7\tl7");
+        let (w, sum) = tail(b"", 1, 10);
+        assert_eq!((w.content.as_str(), w.total_lines), ("", 0));
+        assert_eq!(sum, hex::encode(Sha256::digest(b"")));
+        // Blank lines are lines.
+        let (w, _) = tail(b"x\n\n\n", 2, 10);
+        assert_eq!(w.content, "   2\t\n   3\t");
+        // Tails longer than one backwards chunk.
+        let big: String = (1..=50_000).map(|i| format!("{i}\n")).collect();
+        let (w, sum) = tail(big.as_bytes(), 20_000, 1);
+        assert_eq!(
+            (w.content.as_str(), w.total_lines),
+            ("30001\t30001", 50_000)
+        );
+        assert_eq!(sum, hex::encode(Sha256::digest(big.as_bytes())));
     }
 
     #[test]

@@ -25,7 +25,10 @@ async fn write_file_creates_replaces_atomically_and_keeps_mode_and_owner() {
         )
         .await;
     assert!(!err, "{v}");
-    assert_eq!(v, json!({"bytes_written": 7, "success": true}));
+    assert_eq!(
+        v,
+        json!({"bytes_written": 7, "success": true, "sha256": crate::evidence::sha256sum(&f)})
+    );
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "héllo\n");
     assert_eq!(
         std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
@@ -199,7 +202,12 @@ async fn edit_file_round_trips() {
     let (_, v) = s
         .call(&rw, "edit_file", json!({"file_path": d.join("replace_all"), "old_string":"yy","new_string":"z","replace_all":true}))
         .await;
-    assert_eq!(v, json!({"replacements": 3, "success": true}));
+    let diff = "--- a/[ROOT]/data/replace_all\n+++ b/[ROOT]/data/replace_all\n@@ -1 +1 @@\n-yy yy yy\n\\ No newline at end of file\n+z z z\n\\ No newline at end of file\n";
+    assert_eq!(
+        redact(&l, &v),
+        json!({"replacements": 3, "success": true, "match": "exact", "diff": diff,
+               "sha256": crate::evidence::sha256sum(&d.join("replace_all"))})
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 mod common;
 
 mod bash;
+mod evidence;
 mod files;
 mod generated_assets;
 mod observability;

@@ -37,7 +37,11 @@ async fn happy_paths_and_clamps() {
     let empty = l.data().join("empty");
     std::fs::write(&empty, "").unwrap();
     let (_, v) = s.call(&ro, "read_file", json!({"file_path": empty})).await;
-    assert_eq!(v, json!({"content":"","total_lines":0,"truncated":false}));
+    assert_eq!(
+        v,
+        json!({"content":"","total_lines":0,"truncated":false,
+               "sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"})
+    );
 }
 
 #[tokio::test]
@@ -53,9 +57,11 @@ async fn large_file_window_counts_all_lines() {
             json!({"file_path": f, "offset": 100_000, "limit": 2}),
         )
         .await;
+    assert_eq!(v["sha256"], crate::evidence::sha256sum(&f));
     assert_eq!(
         v,
-        json!({"content":"100000\tentry 100000\n100001\tentry 100001","total_lines":200_000,"truncated":true})
+        json!({"content":"100000\tentry 100000\n100001\tentry 100001","total_lines":200_000,"truncated":true,
+               "sha256": v["sha256"]})
     );
 }
 
