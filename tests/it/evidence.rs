@@ -356,3 +356,46 @@ async fn negative_offsets_read_the_tail_with_real_line_numbers() {
         "{v} vs {last}"
     );
 }
+
+#[tokio::test]
+async fn audit_lines_count_edit_lists_and_mark_dry_runs() {
+    let l = Layout::new("MYMCP_AUDIT_ENABLED=true");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("editor", "rw").await;
+    let f = l.data().join("a.txt");
+    std::fs::write(&f, "one\ntwo\nthree\n").unwrap();
+    let (err, v) = s
+        .call(
+            &rw,
+            "edit_file",
+            json!({"file_path": f, "edits": [
+                {"old_string": "one\n", "new_string": "one\none-b\n"},
+                {"old_string": "three\n", "new_string": ""}
+            ]}),
+        )
+        .await;
+    assert!(!err, "{v}");
+    let (err, v) = s
+        .call(
+            &rw,
+            "edit_file",
+            json!({"file_path": f, "old_string": "two", "new_string": "2", "dry_run": true}),
+        )
+        .await;
+    assert!(!err, "{v}");
+    let text = std::fs::read_to_string(l.root().join("log/audit.log")).unwrap();
+    let outputs: Vec<Value> = text
+        .lines()
+        .map(|x| serde_json::from_str::<Value>(x).unwrap())
+        .filter(|x| x["tool"] == "edit_file")
+        .map(|x| x["output"].clone())
+        .collect();
+    let path = f.to_str().unwrap();
+    assert_eq!(
+        outputs,
+        [
+            json!({"path": path, "lines_added": 2, "lines_removed": 2, "hunk_count": 2}),
+            json!({"path": path, "lines_added": 0, "lines_removed": 0, "hunk_count": 1, "dry_run": true}),
+        ]
+    );
+}

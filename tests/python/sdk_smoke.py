@@ -4,7 +4,8 @@ Usage: python3 tests/python/sdk_smoke.py path/to/mymcp
 
 Starts `mymcp serve` in temp-token mode on 127.0.0.1 port 0, reads the printed tokens, then
 with `streamablehttp_client` + `ClientSession`: initializes, lists tools (rw sees 9, ro sees 5),
-calls read_file (ok and error), runs bash_execute with a progress callback (notifications must
+calls read_file (ok and error), edits with evidence (dry run, edit list under an
+expected_sha256, a stale one refused, a negative offset), runs bash_execute with a progress callback (notifications must
 arrive), checks a denied call, and that ro cannot read the server's environment through /proc. Prints 'N passed, N failed'.
 """
 
@@ -81,6 +82,51 @@ async def main(binary):
                 return tools, ok, missing, bad
 
             init, (tools, ok, missing, bad) = await session_run(url, tokens["rw"], rw_flow)
+
+            # Editing with evidence, as an agent would: read (hash), dry run, conditional edit
+            # list, a stale precondition refused, the tail read with a negative offset.
+            conf = os.path.join(work, "app.conf")
+            with open(conf, "w") as f:
+                f.write("port = 80   \nhost = a\nmode = x\n")
+
+            after_dry = [None]
+
+            async def edit_flow(s):
+                out = {}
+                out["read"] = await s.call_tool("read_file", {"file_path": conf})
+                h0 = json.loads(out["read"].content[0].text)["sha256"]
+                out["dry"] = await s.call_tool("edit_file", {
+                    "file_path": conf, "old_string": "port = 80\n", "new_string": "port = 8080\n",
+                    "dry_run": True})
+                with open(conf) as f:
+                    after_dry[0] = f.read()
+                out["edit"] = await s.call_tool("edit_file", {
+                    "file_path": conf, "expected_sha256": h0, "edits": [
+                        {"old_string": "port = 80\n", "new_string": "port = 8080\n"},
+                        {"old_string": "host = a", "new_string": "host = b"}]})
+                out["stale"] = await s.call_tool("edit_file", {
+                    "file_path": conf, "old_string": "mode = x", "new_string": "mode = y",
+                    "expected_sha256": h0})
+                out["tail"] = await s.call_tool("read_file", {"file_path": conf, "offset": -1})
+                return out
+
+            _, ev = await session_run(url, tokens["rw"], edit_flow)
+            body = {k: json.loads(v.content[0].text) for k, v in ev.items()}
+            check("edit dry run returns a diff and writes nothing",
+                  not ev["dry"].isError and "+port = 8080\n" in body["dry"]["diff"]
+                  and body["dry"]["match"] == "trailing_whitespace"
+                  and after_dry[0] == "port = 80   \nhost = a\nmode = x\n", body["dry"])
+            with open(conf, "rb") as f:
+                import hashlib
+                on_disk = hashlib.sha256(f.read()).hexdigest()
+            check("edit list applies under a precondition, sha256 is the file's",
+                  not ev["edit"].isError and body["edit"]["replacements"] == 2
+                  and body["edit"]["sha256"] == on_disk
+                  and open(conf).read() == "port = 8080\nhost = b\nmode = x\n", body["edit"])
+            check("stale precondition is FileChanged",
+                  ev["stale"].isError and body["stale"]["error"] == "FileChanged", body["stale"])
+            check("negative offset reads the tail",
+                  body["tail"]["content"] == "   3\tmode = x", body["tail"])
 
             # bash_execute with a progress callback: notifications arrive while it runs.
             updates = []
