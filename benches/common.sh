@@ -24,6 +24,6 @@ tool_call() {
   curl -fsS "http://127.0.0.1:$1/mcp" -H 'Content-Type: application/json' \
     -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $RW" \
     -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"$2\",\"arguments\":$3}}" \
-    | sed -n 's/^data: //p; /^{/p' | head -1 \
+    | sed -n '/^data: /{s/^data: //p;q;}; /^{/{p;q;}' \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["content"][0]["text"])'
 }
