@@ -131,8 +131,10 @@ impl Tool {
             }
             // Mints a URL; reads nothing itself.
             Tool::PrepareDownload => annotations(true, false, false, false),
-            Tool::WriteFile => annotations(false, true, true, false),
-            Tool::EditFile | Tool::PrepareUpload => annotations(false, true, false, false),
+            // Not idempotent since `append`: the same call twice adds the text twice.
+            Tool::WriteFile | Tool::EditFile | Tool::PrepareUpload => {
+                annotations(false, true, false, false)
+            }
             // Anything goes, including the network.
             Tool::BashExecute => annotations(false, true, false, true),
         }
