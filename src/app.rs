@@ -8,7 +8,7 @@ use clap::Parser;
 use crate::cli::{self, Cli, Command, ConfigCommand};
 use crate::commands::{self, assets, doctor, init as service};
 use crate::config::{self, LogFormat};
-use crate::{daemon, otel, recorder, scrub};
+use crate::{daemon, otel, recorder, sandbox, scrub};
 
 /// Parse the command line, run the command, print a failure as `<command>: <error>` and
 /// map it to the exit code (0 ok, 1 failure, 2 usage; clap exits 0/2 itself).
@@ -42,6 +42,7 @@ fn command_name(c: Option<&Command>) -> &'static str {
         Some(Command::Doctor(_)) => "doctor",
         Some(Command::Recorder(_)) => "recorder",
         Some(Command::GenerateAssets { .. }) => "generate-assets",
+        Some(Command::ConfineExec(_)) => "confine-exec",
         Some(Command::Config(_)) => "config",
         Some(Command::Version) | None => "mymcp",
     }
@@ -69,6 +70,7 @@ fn run(command: Option<Command>) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(doctor::report(&a, &checks)));
         }
         Some(Command::Recorder(a)) => run_recorder(a)?,
+        Some(Command::ConfineExec(a)) => sandbox::fail(&sandbox::confine_exec(&a)),
         Some(Command::GenerateAssets { dir }) => {
             let n =
                 assets::write_to(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;

@@ -57,6 +57,9 @@ pub(crate) struct Record<'a> {
     /// Summary of what an ok mutating call did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) output: Option<Value>,
+    /// The command ran in the ro shell's sandbox (`MYMCP_RO_SHELL`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) confined: bool,
 }
 
 impl<'a> Record<'a> {
@@ -82,6 +85,7 @@ impl<'a> Record<'a> {
             error_message: None,
             duration_ms: None,
             output: None,
+            confined: false,
         }
     }
 
@@ -120,6 +124,7 @@ impl<'a> Record<'a> {
             error_message: error.map(String::from),
             duration_ms: None,
             output: None,
+            confined: false,
         }
     }
 }

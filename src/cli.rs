@@ -1,5 +1,6 @@
 //! Command line: one clap definition (it also feeds man pages and completions).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
@@ -48,6 +49,10 @@ pub(crate) enum Command {
     /// Keep the host overview behind `server_overview` up to date with an LLM (runs as the
     /// mymcp-recorder service; needs MYMCP_RECORDER_ENABLED=true and MYMCP_RECORDER_LLM_*).
     Recorder(RecorderArgs),
+    /// Confine this process (Landlock, an unprivileged user, no_new_privs), then run a
+    /// command: how the server starts an `ro` caller's shell (MYMCP_RO_SHELL).
+    #[command(hide = true)]
+    ConfineExec(ConfineArgs),
     /// Write man pages and shell completions into a directory (used to refresh the
     /// committed copies; packaging ships those).
     #[command(hide = true)]
@@ -235,6 +240,32 @@ pub(crate) struct RecorderArgs {
     /// Print the systemd unit for this binary and exit.
     #[arg(long)]
     pub(crate) install_unit: bool,
+}
+
+/// `mymcp confine-exec` options (internal: the server builds this command line).
+#[derive(Debug, Args)]
+pub(crate) struct ConfineArgs {
+    /// User id to become.
+    #[arg(long)]
+    pub(crate) uid: u32,
+    /// Group id to become.
+    #[arg(long)]
+    pub(crate) gid: u32,
+    /// Supplementary group ids (comma separated); none when absent.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) groups: Vec<u32>,
+    /// The call's private directory: the only place that can be written.
+    #[arg(long)]
+    pub(crate) tmp: PathBuf,
+    /// A path that can be neither read nor listed (repeatable).
+    #[arg(long)]
+    pub(crate) protect: Vec<PathBuf>,
+    /// Confine, print what the kernel enforced, and exit.
+    #[arg(long)]
+    pub(crate) probe: bool,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true)]
+    pub(crate) command: Vec<OsString>,
 }
 
 /// `mymcp doctor` options.

@@ -334,6 +334,12 @@ pub(crate) struct Config {
     pub(crate) trust_forwarded: bool,
     /// `MYMCP_ALLOWED_HOSTS`: extra `Host` names accepted on `/mcp` and `/admin` (CSV, `*` = any).
     pub(crate) allowed_hosts: Vec<String>,
+    /// `MYMCP_RO_SHELL` (default false): `ro` callers get `bash_execute`, confined.
+    pub(crate) ro_shell: bool,
+    /// `MYMCP_RO_SHELL_USER` (default `nobody`): who confined commands run as.
+    pub(crate) ro_shell_user: String,
+    /// `MYMCP_RO_SHELL_GROUPS` (CSV, default none): their supplementary groups.
+    pub(crate) ro_shell_groups: Vec<String>,
     /// `MYMCP_RECORDER_ENABLED` (default false): the recorder sidecar maintains the overview.
     pub(crate) recorder_enabled: bool,
     /// `MYMCP_RECORDER_DATA_DIR` (default `/var/lib/mymcp/recorder`).
@@ -501,6 +507,9 @@ impl Config {
             public_base_url: l.string("MYMCP_PUBLIC_BASE_URL", ""),
             trust_forwarded: l.bool("MYMCP_TRUST_FORWARDED", false)?,
             allowed_hosts: csv(l.get("MYMCP_ALLOWED_HOSTS")),
+            ro_shell: l.bool("MYMCP_RO_SHELL", false)?,
+            ro_shell_user: l.string("MYMCP_RO_SHELL_USER", "nobody"),
+            ro_shell_groups: csv(l.get("MYMCP_RO_SHELL_GROUPS")),
             recorder_enabled: l.bool("MYMCP_RECORDER_ENABLED", false)?,
             recorder_data_dir: PathBuf::from(
                 l.string("MYMCP_RECORDER_DATA_DIR", "/var/lib/mymcp/recorder"),
@@ -650,6 +659,13 @@ MYMCP_AUDIT_LOG_DIR=/var/log/mymcp
 # MYMCP_PUBLIC_BASE_URL=https://mcp.example.com
 # Trust X-Forwarded-Proto/Host from a reverse proxy.
 # MYMCP_TRUST_FORWARDED=false
+
+# A shell for ro tokens, confined by the kernel (Landlock): runs as this user with only these
+# supplementary groups (e.g. adm,systemd-journal to read logs), reads everything but the
+# protected paths, writes nothing but a private temp dir. Needs root and Landlock ABI 6+.
+# MYMCP_RO_SHELL=false
+# MYMCP_RO_SHELL_USER=nobody
+# MYMCP_RO_SHELL_GROUPS=
 
 # Host overview recorder (`mymcp recorder`, unit mymcp-recorder; feeds server_overview).
 MYMCP_RECORDER_ENABLED=false

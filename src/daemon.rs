@@ -63,6 +63,9 @@ pub(crate) enum ServeError {
         /// The command that writes a good one.
         fix: String,
     },
+    /// `MYMCP_RO_SHELL=true` but the confinement cannot be had.
+    #[error("MYMCP_RO_SHELL: {0}")]
+    RoShell(#[from] crate::sandbox::SandboxError),
     /// Could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -158,6 +161,18 @@ pub(crate) fn prepare(
     }
     let token_path = (!temp_mode).then(|| cfg.token_file.clone());
     let guard = Guard::from_config(&cfg, token_path.as_deref());
+    let mut warnings = warnings;
+    let ro_shell = if cfg.ro_shell {
+        let shell = ro_shell_of(&cfg, &guard)?;
+        warnings.push(format!(
+            "MYMCP_RO_SHELL is on: ro tokens can run commands, confined ({}; {})",
+            shell.1,
+            shell.0.describe()
+        ));
+        Some(shell.0)
+    } else {
+        None
+    };
     let hosts = HostPolicy::new(&cfg.host, &cfg.allowed_hosts, &cfg.public_base_url);
     let audit = crate::audit::AuditLog::new(
         cfg.audit_enabled,
@@ -171,7 +186,7 @@ pub(crate) fn prepare(
     })?;
     Ok(Prepared {
         state: Arc::new(AppState {
-            tools: Arc::new(Services::new(&cfg, guard)),
+            tools: Arc::new(Services::new(&cfg, guard, ro_shell)),
             config: cfg,
             tokens: store,
             hosts,
@@ -184,6 +199,27 @@ pub(crate) fn prepare(
         warnings,
         env_stamp,
     })
+}
+
+/// The ro shell for this configuration, proven by running the confinement once: a kernel
+/// without the Landlock features, an unknown user or a non-root server refuses to start.
+/// Hidden from it: every read-protected path of the guard and the recorder's data.
+pub(crate) fn ro_shell_of(
+    cfg: &Config,
+    guard: &Guard,
+) -> Result<(crate::sandbox::RoShell, String), ServeError> {
+    let mut hidden: Vec<std::path::PathBuf> = guard
+        .entries()
+        .iter()
+        .filter(|p| p.read)
+        .map(|p| p.canonical.clone())
+        .collect();
+    hidden.push(crate::guard::canonicalize_lenient(&cfg.recorder_data_dir));
+    hidden.sort();
+    hidden.dedup();
+    let shell = crate::sandbox::RoShell::new(&cfg.ro_shell_user, &cfg.ro_shell_groups, hidden)?;
+    let report = shell.probe(std::path::Path::new("/proc/self/exe"))?;
+    Ok((shell, report))
 }
 
 /// What the operator should hear about at start: unknown `MYMCP_*` names in the env file

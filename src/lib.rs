@@ -22,6 +22,7 @@ mod mcp;
 mod metrics;
 mod otel;
 mod recorder;
+mod sandbox;
 mod scrub;
 mod secret;
 mod state;

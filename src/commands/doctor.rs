@@ -315,6 +315,25 @@ fn config_checks(r: &mut Report, env_file: &Path) -> Option<Config> {
                 }
             }
         }
+        if c.ro_shell {
+            let guard = crate::guard::Guard::from_config(c, Some(&c.token_file));
+            match crate::daemon::ro_shell_of(c, &guard) {
+                Result::Ok((shell, report)) => r.add(
+                    "CONFIG",
+                    "ro shell",
+                    Ok,
+                    format!("{report}; {}", shell.describe()),
+                    "",
+                ),
+                Err(e) => r.add(
+                    "CONFIG",
+                    "ro shell",
+                    Fail,
+                    e.to_string(),
+                    "fix it or set MYMCP_RO_SHELL=false; the server refuses to start like this",
+                ),
+            }
+        }
         let exposed = !matches!(c.host.as_str(), "127.0.0.1" | "::1" | "localhost");
         r.add(
             "CONFIG",

@@ -138,13 +138,18 @@ impl ServerHandler for McpHandler {
 }
 
 impl McpHandler {
+    /// Whether `ro` callers get the confined shell.
+    fn ro_shell(&self) -> bool {
+        self.state.tools.ro_shell.is_some()
+    }
+
     /// The tools a role may see. No cache hints: the list depends on the caller (rmcp then
     /// says "private" to peers that read hints).
     pub(crate) fn list_for(&self, role: Role) -> ListToolsResult {
         let tools = self
             .tools
             .iter()
-            .filter(|t| Tool::from_name(&t.name).is_some_and(|s| role >= s.role()))
+            .filter(|t| Tool::from_name(&t.name).is_some_and(|s| s.allowed(role, self.ro_shell())))
             .cloned()
             .collect();
         ListToolsResult::with_all_items(tools)
@@ -210,6 +215,8 @@ impl McpHandler {
             record.error_message = message;
             record.duration_ms = executed.then_some(ms);
             record.output = output;
+            record.confined =
+                executed && tool == Some(Tool::BashExecute) && caller.role == Role::Ro;
             if let Err(e) = self.state.write_audit(&record) {
                 // The action happened, but an unaudited success must not look like one.
                 outcome = Err(ToolError::Internal(format!(
@@ -313,7 +320,7 @@ impl McpHandler {
                 crate::audit::cap_str(name)
             )));
         };
-        if caller.role < tool.role() {
+        if !tool.allowed(caller.role, self.ro_shell()) {
             return Err(ToolError::PermissionDenied(format!(
                 "Permission denied: tool '{name}' requires {} role",
                 tool.role()

@@ -423,6 +423,7 @@ impl BashRunner {
         default_max: u64,
         hard_max: u64,
         progress: Option<Arc<dyn ProgressSink>>,
+        confine: Option<&crate::sandbox::RoShell>,
     ) -> Result<Outcome, ToolError> {
         let Ok(_permit) = self.sem.clone().try_acquire_owned() else {
             return Err(ToolError::Busy(format!(
@@ -439,11 +440,26 @@ impl BashRunner {
         let dir = args.working_dir.as_deref().unwrap_or("/");
         check_working_dir(dir)?;
 
-        let mut cmd = tokio::process::Command::new(&self.shell);
+        // A confined call runs the shell through `mymcp confine-exec` (crate::sandbox), with
+        // a private temp directory that is removed when `sandbox` drops, after the call.
+        let sandbox = confine.map(crate::sandbox::RoShell::prepare).transpose()?;
+        let mut cmd = match &sandbox {
+            Some(s) => {
+                let mut c = tokio::process::Command::new(&s.program);
+                c.args(&s.args).arg("--").arg(&self.shell);
+                c
+            }
+            None => tokio::process::Command::new(&self.shell),
+        };
         cmd.arg("-c")
             .arg(&args.command)
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .envs(
+                sandbox
+                    .iter()
+                    .flat_map(|s| s.env.iter().map(|(k, v)| (k, v))),
+            )
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -508,6 +524,11 @@ impl BashRunner {
         };
         guard.done = true;
         let status = status.map_err(|e| ToolError::Os(format!("waiting for the command: {e}")))?;
+        if sandbox.is_some() {
+            // Nothing a confined command started outlives its call (no background work
+            // for ro, and its temp directory is about to go).
+            killpg(pgid, rustix::process::Signal::KILL);
+        }
 
         // The shell is gone; give the pipes a moment, then take what we have.
         let mut stdout = String::new();
@@ -529,6 +550,17 @@ impl BashRunner {
 
         let signal = status.signal().map(signal_name);
         let exit_code = status.code().unwrap_or(-1);
+        if sandbox.is_some()
+            && exit_code == crate::sandbox::CONFINE_FAILED
+            && let Some(why) = stderr.strip_prefix(crate::sandbox::FAILURE_PREFIX)
+        {
+            // The helper could not confine itself, so the command never ran.
+            return Err(ToolError::Os(format!(
+                "the ro shell's sandbox could not be set up, nothing was run: {}",
+                why.trim()
+            )));
+        }
+        drop(sandbox);
         if timed_out {
             if !stderr.is_empty() && !stderr.ends_with('\n') {
                 stderr.push('\n');

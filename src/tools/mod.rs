@@ -123,6 +123,12 @@ impl Tool {
         }
     }
 
+    /// Whether `role` may see and call this tool: its own role or above, and `bash_execute`
+    /// for `ro` too when the confined shell is on.
+    pub(crate) fn allowed(self, role: Role, ro_shell: bool) -> bool {
+        role >= self.role() || (self == Tool::BashExecute && ro_shell)
+    }
+
     /// Hints for clients (read-only, destructive, idempotent, open world).
     pub(crate) fn annotations(self) -> Annotations {
         match self {
@@ -236,9 +242,20 @@ impl Tool {
             Tool::BashExecute => {
                 let a: bash::Args = parse(args)?;
                 let l = &svc.limits;
+                // An ro caller only gets here with the confined shell on; without it, refuse
+                // rather than run unconfined.
+                let confine = match (ctx.caller.role, &svc.ro_shell) {
+                    (Role::Rw, _) => None,
+                    (Role::Ro, Some(shell)) => Some(shell),
+                    (Role::Ro, None) => {
+                        return Err(ToolError::PermissionDenied(
+                            "Permission denied: tool 'bash_execute' requires rw role".into(),
+                        ));
+                    }
+                };
                 let out = svc
                     .bash
-                    .run(a, l.bash_output, l.bash_output_hard, ctx.progress)
+                    .run(a, l.bash_output, l.bash_output_hard, ctx.progress, confine)
                     .await?;
                 Ok(out.to_json())
             }
@@ -469,12 +486,19 @@ pub(crate) struct Services {
     pub(crate) large_reads: Arc<Semaphore>,
     /// `server_overview`'s backlog counter (scan positions kept between calls).
     pub(crate) pending: Mutex<PendingCounter>,
+    /// The confined shell for `ro` callers, when `MYMCP_RO_SHELL` is on.
+    pub(crate) ro_shell: Option<crate::sandbox::RoShell>,
 }
 
 impl Services {
     /// Build the shared services from the configuration and the path guard.
-    pub(crate) fn new(cfg: &Config, guard: Guard) -> Services {
+    pub(crate) fn new(
+        cfg: &Config,
+        guard: Guard,
+        ro_shell: Option<crate::sandbox::RoShell>,
+    ) -> Services {
         Services {
+            ro_shell,
             guard,
             bash: bash::BashRunner::new(cfg.bash_max_concurrent, crate::config::child_env()),
             tickets: Tickets::default(),

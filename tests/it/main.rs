@@ -12,6 +12,7 @@ mod operator;
 mod otlp;
 mod read_file;
 mod recorder;
+mod ro_shell;
 mod search;
 mod security;
 mod server;
