@@ -24,6 +24,13 @@ let
     MYMCP_RECORDER_ENABLED = lib.boolToString cfg.recorder.enable;
   }
   // lib.optionalAttrs (!cfg.metrics.enable) { MYMCP_METRICS_TOKEN = ""; }
+  // {
+    MYMCP_RO_SHELL = lib.boolToString cfg.roShell.enable;
+  }
+  // lib.optionalAttrs cfg.roShell.enable {
+    MYMCP_RO_SHELL_USER = cfg.roShell.user;
+    MYMCP_RO_SHELL_GROUPS = builtins.concatStringsSep "," cfg.roShell.groups;
+  }
   // lib.mapAttrs (_: toEnv) cfg.settings;
 
   firstStart = pkgs.writeShellScript "mymcp-first-start" ''
@@ -114,6 +121,31 @@ in
         date with an LLM. Put MYMCP_RECORDER_LLM_API_KEY (and provider/model settings) in
         the env file; non-secret MYMCP_RECORDER_* settings can go in `settings`.
       '';
+    };
+
+    roShell = {
+      enable = mkOption {
+        type = types.bool;
+        default = false;
+        description = ''
+          Give ro tokens bash_execute, confined by the kernel: commands run as roShell.user
+          with only roShell.groups, under Landlock (read everything but the protected paths,
+          write only a private temp directory, no listening sockets, no signals outside) and
+          no_new_privs. Needs the service to run as root and a kernel with Landlock ABI 6+
+          (Linux 6.12); the service refuses to start otherwise. See docs/security.md.
+        '';
+      };
+      user = mkOption {
+        type = types.str;
+        default = "nobody";
+        description = "User confined commands run as.";
+      };
+      groups = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "adm" "systemd-journal" ];
+        description = "Supplementary groups of confined commands (for example to read logs).";
+      };
     };
 
     metrics.enable = mkOption {

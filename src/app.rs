@@ -13,7 +13,21 @@ use crate::{daemon, otel, recorder, sandbox, scrub};
 /// Parse the command line, run the command, print a failure as `<command>: <error>` and
 /// map it to the exit code (0 ok, 1 failure, 2 usage; clap exits 0/2 itself).
 pub fn main() -> ExitCode {
-    let args = cli::normalize_args(std::env::args_os().collect());
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The ro shell's helper runs once per confined command: parse its arguments alone,
+    // without building (twice) the whole command tree.
+    if raw.get(1).is_some_and(|a| a == "confine-exec") {
+        use clap::{Args, FromArgMatches};
+        let cmd = cli::ConfineArgs::augment_args(clap::Command::new("confine-exec"));
+        let parsed = cmd
+            .try_get_matches_from(&raw[1..])
+            .and_then(|m| cli::ConfineArgs::from_arg_matches(&m));
+        match parsed {
+            Ok(a) => sandbox::fail(&sandbox::confine_exec(&a)),
+            Err(e) => e.exit(),
+        }
+    }
+    let args = cli::normalize_args(raw);
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {

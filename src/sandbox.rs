@@ -313,10 +313,10 @@ fn build_ruleset(
         .map_err(ll)?;
     let roots = readable_roots(protected);
     let mut rules = 0;
-    for p in &roots {
+    for (p, is_dir) in &roots {
         // A name that vanished or cannot be opened stays denied: the safe direction.
         let Ok(fd) = PathFd::new(p) else { continue };
-        let access = if p.is_dir() { read_dir } else { read_file };
+        let access = if *is_dir { read_dir } else { read_file };
         rs = rs.add_rule(PathBeneath::new(fd, access)).map_err(ll)?;
         rules += 1;
     }
@@ -331,15 +331,16 @@ fn build_ruleset(
     Ok((rs, rules))
 }
 
-/// Everything to grant read access beneath: walking from `/` down to each protected path,
-/// every entry met on the way that is neither protected nor itself on such a walk.
-pub(crate) fn readable_roots(protected: &[PathBuf]) -> Vec<PathBuf> {
+/// Everything to grant read access beneath, with whether it is a directory (after symlinks):
+/// walking from `/` down to each protected path, every entry met on the way that is neither
+/// protected nor itself on such a walk.
+pub(crate) fn readable_roots(protected: &[PathBuf]) -> Vec<(PathBuf, bool)> {
     let mut on_walk: HashSet<&Path> = HashSet::new();
     for p in protected {
         on_walk.extend(p.ancestors());
     }
     if on_walk.is_empty() {
-        return vec![PathBuf::from("/")];
+        return vec![(PathBuf::from("/"), true)];
     }
     let shut: HashSet<&Path> = protected.iter().map(PathBuf::as_path).collect();
     let mut dirs: Vec<&Path> = on_walk
@@ -356,7 +357,14 @@ pub(crate) fn readable_roots(protected: &[PathBuf]) -> Vec<PathBuf> {
         for e in entries.flatten() {
             let p = e.path();
             if !on_walk.contains(p.as_path()) {
-                out.push(p);
+                // The directory entry's type costs no system call; only a symlink needs a
+                // stat to learn what it points at.
+                let is_dir = match e.file_type() {
+                    Ok(t) if t.is_symlink() => p.is_dir(),
+                    Ok(t) => t.is_dir(),
+                    Err(_) => p.is_dir(),
+                };
+                out.push((p, is_dir));
             }
         }
     }
@@ -404,7 +412,10 @@ mod tests {
         std::fs::write(root.join("etc/hostname"), "h").unwrap();
         std::fs::write(root.join("etc/mymcp/.env"), "x").unwrap();
         let protected = vec![root.join("etc/mymcp"), root.join("var/log/mymcp")];
-        let got = readable_roots(&protected);
+        let got: Vec<PathBuf> = readable_roots(&protected)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
         let rel: HashSet<String> = got
             .iter()
             .filter_map(|p| p.strip_prefix(&root).ok())

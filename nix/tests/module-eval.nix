@@ -70,6 +70,7 @@ let
       audit.enable = false;
       recorder.enable = true;
       settings = { MYMCP_BASH_MAX_CONCURRENT = 4; MYMCP_TRUST_FORWARDED = true; };
+      roShell = { enable = true; groups = [ "adm" "systemd-journal" ]; };
     };
   };
   csvc = custom.out.systemd.services.mymcp;
@@ -94,6 +95,9 @@ let
     custom-env-file = csvc.serviceConfig.ExecStartPre == [ ]
       && csvc.serviceConfig.ExecStart == "/nix/store/fake-mymcp/bin/mymcp serve --env-file /run/secrets/mymcp.env";
     custom-metrics-and-audit = !(csvc.environment ? MYMCP_METRICS_TOKEN) && csvc.environment.MYMCP_AUDIT_ENABLED == "false";
+    ro-shell-off-by-default = svc.environment.MYMCP_RO_SHELL == "false" && !(svc.environment ? MYMCP_RO_SHELL_USER);
+    ro-shell-settings = csvc.environment.MYMCP_RO_SHELL == "true" && csvc.environment.MYMCP_RO_SHELL_USER == "nobody"
+      && csvc.environment.MYMCP_RO_SHELL_GROUPS == "adm,systemd-journal";
     settings-stringified = csvc.environment.MYMCP_BASH_MAX_CONCURRENT == "4" && csvc.environment.MYMCP_TRUST_FORWARDED == "true";
     recorder-off-by-default = !(on.out.systemd.services ? mymcp-recorder)
       && svc.environment.MYMCP_RECORDER_ENABLED == "false";
