@@ -1,7 +1,9 @@
 {
   description = "mymcp: MCP server that lets AI clients operate a Linux host";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.11";
+  # nixos-25.11 ships rustc 1.91; the crate needs rust-version (Cargo.toml) and edition 2024.
+  # nix/channels.txt records each channel's rustc; packaging/ci/nix.sh checks the pin.
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
 
   outputs = { self, nixpkgs }:
     let
@@ -19,7 +21,7 @@
       };
 
       nixosModules = rec {
-        mymcp = import ./nix/module.nix self;
+        mymcp = import ./nix/module.nix;
         default = mymcp;
       };
 

@@ -1,5 +1,4 @@
-# NixOS module: services.mymcp. `self` is the flake (for the default package).
-self:
+# NixOS module: services.mymcp.
 { config, lib, pkgs, ... }:
 
 let
@@ -12,6 +11,25 @@ let
   envFile = if cfg.environmentFile != null then cfg.environmentFile else "${stateDir}/.env";
 
   toEnv = v: if builtins.isBool v then lib.boolToString v else toString v;
+
+  # Names the binary reads, from the example env file it renders (one source of truth).
+  knownKeys = builtins.filter builtins.isString (map
+    (l: let m = builtins.match "#? ?(MYMCP_[A-Z0-9_]+)=.*" l; in if m == null then null else builtins.head m)
+    (builtins.filter builtins.isString (builtins.split "\n" (builtins.readFile ../packaging/mymcp.env.example))));
+  # What first-class options set; `settings` must not move them behind the options' back
+  # (settings.MYMCP_PORT would move the port while openFirewall opens the old one).
+  ownedKeys = [
+    "MYMCP_HOST" "MYMCP_PORT" "MYMCP_AUDIT_ENABLED" "MYMCP_AUDIT_LOG_DIR" "MYMCP_TOKEN_FILE"
+    "MYMCP_RECORDER_DATA_DIR" "MYMCP_RECORDER_ENABLED" "MYMCP_METRICS_TOKEN" "MYMCP_RO_SHELL"
+    "MYMCP_RO_SHELL_USER" "MYMCP_RO_SHELL_GROUPS" "MYMCP_ENV_FILE"
+  ];
+  badSettings = builtins.filter (k: builtins.elem k ownedKeys || !(builtins.elem k knownKeys))
+    (builtins.attrNames cfg.settings);
+  checkedSettings =
+    if badSettings == [ ] then cfg.settings
+    else throw ("services.mymcp.settings: ${builtins.concatStringsSep ", " badSettings}: "
+      + "not a MYMCP_* setting of this version, or one a first-class option sets "
+      + "(host, port, audit, recorder, metrics, roShell, environmentFile)");
 
   # Process environment beats the env file, so these always win over what the file says.
   environment = {
@@ -31,12 +49,14 @@ let
     MYMCP_RO_SHELL_USER = cfg.roShell.user;
     MYMCP_RO_SHELL_GROUPS = builtins.concatStringsSep "," cfg.roShell.groups;
   }
-  // lib.mapAttrs (_: toEnv) cfg.settings;
+  // lib.mapAttrs (_: toEnv) checkedSettings;
 
+  # A failing init fails the unit (set -e), instead of claiming it wrote the file.
   firstStart = pkgs.writeShellScript "mymcp-first-start" ''
+    set -eu
     if [ ! -e ${stateDir}/.env ]; then
       ${lib.getExe cfg.package} init --files-only --no-unit --no-client-token --yes \
-        --bind ${cfg.host} --port ${toString cfg.port} \
+        --bind ${lib.escapeShellArg cfg.host} --port ${toString cfg.port} \
         --config-dir ${stateDir} --log-dir /var/log/mymcp \
         --recorder-data-dir ${stateDir}/recorder >/dev/null
       echo "mymcp: wrote ${stateDir}/.env with a new admin token (MYMCP_ADMIN_TOKEN)"
@@ -44,13 +64,17 @@ let
   '';
 in
 {
+  # Errors in definitions then name this file instead of <unknown-file>.
+  _file = "nix/module.nix";
+
   options.services.mymcp = {
     enable = mkEnableOption "mymcp, the MCP server that lets AI clients operate this host";
 
     package = mkOption {
       type = types.package;
-      default = self.packages.${pkgs.stdenv.hostPlatform.system}.mymcp;
-      defaultText = literalExpression "mymcp.packages.\${system}.mymcp";
+      # Built with the system's own nixpkgs (its Rust, its libc), not the flake's pin.
+      default = pkgs.callPackage ./package.nix { };
+      defaultText = literalExpression "pkgs.callPackage ./nix/package.nix { }";
       description = "The mymcp package to run.";
     };
 
@@ -76,7 +100,7 @@ in
     };
 
     user = mkOption {
-      type = types.str;
+      type = types.enum [ "root" "mymcp" ];
       default = "root";
       description = ''
         User the service (and every command a client runs) runs as. root gives clients full
@@ -86,7 +110,9 @@ in
     };
 
     environmentFile = mkOption {
-      type = types.nullOr types.path;
+      # A string, not a Nix path: a path literal would copy the secrets into the
+      # world-readable Nix store.
+      type = types.nullOr (types.strMatching "/.*");
       default = null;
       example = "/run/secrets/mymcp.env";
       description = ''
@@ -159,6 +185,10 @@ in
   };
 
   config = mkIf cfg.enable {
+    warnings = lib.optionals (cfg.recorder.enable && !cfg.audit.enable) [
+      "services.mymcp: the recorder folds the audit log into its overview; with audit.enable = false it has nothing to fold"
+    ];
+
     environment.systemPackages = [ cfg.package ];
 
     users.users = lib.optionalAttrs (cfg.user == "mymcp") {
@@ -207,9 +237,10 @@ in
         description = "mymcp recorder (LLM-maintained host overview)";
         documentation = [ "man:mymcp-recorder(1)" ];
         wantedBy = [ "multi-user.target" ];
-        # mymcp.service writes the env file on its first start.
+        # mymcp.service writes the env file on its first start, and the recorder folds its
+        # audit log: it is pulled in, not just ordered after.
         after = [ "network-online.target" "mymcp.service" ];
-        wants = [ "network-online.target" ];
+        wants = [ "network-online.target" "mymcp.service" ];
         inherit environment;
         path = [ pkgs.bashInteractive pkgs.coreutils "/run/current-system/sw" ];
         serviceConfig = {

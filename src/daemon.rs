@@ -454,7 +454,9 @@ fn spawn_background(
                 if state.temp_mode {
                     continue;
                 }
-                state.tokens.reload_if_changed();
+                if state.tokens.reload_if_changed() == Some(false) {
+                    state.metrics.token_file_failures.inc();
+                }
                 env_stamp = reload_env_secrets(&state, &env, env_stamp);
                 if n.is_multiple_of(60)
                     && let Err(e) = state.tokens.persist_last_used()

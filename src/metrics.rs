@@ -18,6 +18,8 @@ pub(crate) struct Metrics {
     pub(crate) http_requests: IntCounterVec,
     /// `mymcp_audit_write_failures_total`.
     pub(crate) audit_failures: IntCounter,
+    /// `mymcp_token_file_load_failures_total`: the token file changed but could not be read.
+    pub(crate) token_file_failures: IntCounter,
     /// `mymcp_bash_inflight_processes`.
     pub(crate) bash_inflight: IntGauge,
     rss: IntGauge,
@@ -53,6 +55,10 @@ impl Metrics {
             "mymcp_audit_write_failures_total",
             "Audit log write failures",
         )?;
+        let token_file_failures = IntCounter::new(
+            "mymcp_token_file_load_failures_total",
+            "Times the token file changed but could not be read or parsed (previous tokens kept)",
+        )?;
         let bash_inflight = IntGauge::new(
             "mymcp_bash_inflight_processes",
             "Live count of tracked bash subprocesses",
@@ -80,6 +86,7 @@ impl Metrics {
         registry.register(Box::new(tool_duration.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(audit_failures.clone()))?;
+        registry.register(Box::new(token_file_failures.clone()))?;
         registry.register(Box::new(bash_inflight.clone()))?;
         registry.register(Box::new(rss.clone()))?;
         registry.register(Box::new(fds.clone()))?;
@@ -91,6 +98,7 @@ impl Metrics {
             tool_duration,
             http_requests,
             audit_failures,
+            token_file_failures,
             bash_inflight,
             rss,
             fds,

@@ -333,6 +333,7 @@ impl TokenFile {
         } else {
             rustix::fs::FlockOperation::LockShared
         };
+        crate::fsutil::match_owner(&f, &self.path);
         rustix::fs::flock(&f, op).map_err(|e| self.io(e.into()))?;
         Ok(FileLock { _file: f })
     }
@@ -577,14 +578,15 @@ impl TokenStore {
         }
     }
 
-    /// Reload the file if it changed since the last look. Returns true when it reloaded.
-    /// A file that fails to parse keeps the previous tokens (and logs why).
-    pub(crate) fn reload_if_changed(&self) -> bool {
-        let Some(f) = &self.file else { return false };
+    /// Reload the file if it changed since the last look: `Some(true)` when it reloaded,
+    /// `Some(false)` when it changed but could not be read or parsed (the previous tokens are
+    /// kept, and the error logged with what to do), `None` when nothing changed.
+    pub(crate) fn reload_if_changed(&self) -> Option<bool> {
+        let Some(f) = &self.file else { return None };
         let now = f.stamp();
         let prev = self.stamp.lock().map(|g| *g).unwrap_or(None);
         if now == prev {
-            return false;
+            return None;
         }
         let loaded = f.lock(false).and_then(|_lock| f.load());
         match loaded {
@@ -592,14 +594,24 @@ impl TokenStore {
                 let n = set.tokens.len();
                 self.install(set, now);
                 tracing::info!(path = %f.path().display(), tokens = n, "token file reloaded");
-                true
+                Some(true)
             }
             Err(e) => {
                 if let Ok(mut g) = self.stamp.lock() {
                     *g = now;
                 }
-                tracing::error!(error = %e, "token file changed but could not be loaded; keeping previous tokens");
-                false
+                let me = rustix::process::geteuid().as_raw();
+                let owner = std::fs::metadata(f.path())
+                    .map(|m| format!("{}:{} {:o}", m.uid(), m.gid(), m.mode() & 0o7777))
+                    .unwrap_or_default();
+                tracing::error!(
+                    error = %e, owner = %owner, server_uid = me,
+                    "token file changed but could not be loaded; keeping previous tokens \
+                     (a file the server cannot read: give it back to the service user, e.g. \
+                     chown mymcp: {})",
+                    f.path().display()
+                );
+                Some(false)
             }
         }
     }
@@ -730,7 +742,7 @@ mod tests {
         assert!(store.authenticate(&tok).is_some());
         // Another process revokes it.
         f.modify(|s| Ok((s.tokens.remove(&id), true))).unwrap();
-        assert!(store.reload_if_changed());
+        assert_eq!(store.reload_if_changed(), Some(true));
         assert!(store.authenticate(&tok).is_none());
         store.persist_last_used().unwrap();
         assert!(f.load().unwrap().tokens.is_empty());

@@ -13,12 +13,13 @@ let
   };
   pkgs = {
     stdenv.hostPlatform.system = "x86_64-linux";
-    writeShellScript = name: _text: "/nix/store/fake-${name}";
+    # The script's text rides along after a colon, so checks can look into it.
+    writeShellScript = name: text: "/nix/store/fake-${name}:${text}";
     bashInteractive = { outPath = "/nix/store/fake-bash"; };
     coreutils = { outPath = "/nix/store/fake-coreutils"; };
+    callPackage = _path: _args: fakePackage;
   };
-  self = { packages.x86_64-linux.mymcp = fakePackage; };
-  module = import ../module.nix self;
+  module = import ../module.nix;
 
   # Options resolved against the user's definitions: every defined name must be declared,
   # every value must pass its type's check, every declared option needs a value or default.
@@ -54,7 +55,12 @@ let
       out = if (raw._type or null) == "if" then (if raw.cond then raw.content else { }) else raw;
     };
 
+  has = needle: hay: builtins.replaceStrings [ needle ] [ "" ] hay != hay;
+  firstStartOf = e: builtins.head e.out.systemd.services.mymcp.serviceConfig.ExecStartPre;
+
   fails = user: !(builtins.tryEval (builtins.deepSeq (eval user).config true)).success;
+  # Fails when the module's own output does not evaluate (its checks on values).
+  outFails = user: !(builtins.tryEval (builtins.deepSeq (eval user).out true)).success;
 
   on = eval { services.mymcp.enable = true; };
   svc = on.out.systemd.services.mymcp;
@@ -78,7 +84,10 @@ let
   checks = {
     disabled-adds-nothing = (eval { }).out == { };
     exec-start = svc.serviceConfig.ExecStart == "/nix/store/fake-mymcp/bin/mymcp serve --env-file /var/lib/mymcp/.env";
-    first-start-generates-secrets = svc.serviceConfig.ExecStartPre == [ "/nix/store/fake-mymcp-first-start" ];
+    first-start-generates-secrets = has "/nix/store/fake-mymcp-first-start:" (firstStartOf on)
+      && has "init --files-only" (firstStartOf on);
+    # A failing `mymcp init` must fail the unit, not print "wrote".
+    first-start-fails-on-error = has "set -eu" (firstStartOf on);
     type-notify-with-watchdog = svc.serviceConfig.Type == "notify" && svc.serviceConfig.WatchdogSec == 30;
     root-by-default = svc.serviceConfig.User == "root" && on.out.users.users == { };
     loopback-by-default = svc.environment.MYMCP_HOST == "127.0.0.1" && svc.environment.MYMCP_PORT == "8765";
@@ -110,6 +119,16 @@ let
     rejects-port-range = fails { services.mymcp = { enable = true; port = 70000; }; };
     rejects-list-setting = fails { services.mymcp = { enable = true; settings.X = [ 1 ]; }; };
     rejects-relative-env-file = fails { services.mymcp = { enable = true; environmentFile = "secrets.env"; }; };
+    # A path literal would be copied into the world-readable store.
+    rejects-path-literal-env-file = fails { services.mymcp = { enable = true; environmentFile = ./module-eval.nix; }; };
+    rejects-unknown-user = fails { services.mymcp = { enable = true; user = "www-data"; }; };
+    rejects-owned-setting = outFails { services.mymcp = { enable = true; settings.MYMCP_PORT = 9; }; };
+    rejects-unknown-setting = outFails { services.mymcp = { enable = true; settings.MYMCP_BASH_MAX_CONCURENT = 4; }; };
+    rejects-non-mymcp-setting = outFails { services.mymcp = { enable = true; settings.PATH = "/x"; }; };
+    host-is-shell-quoted = has "--bind '127.0.0.1; rm -rf /' " (firstStartOf (eval { services.mymcp = { enable = true; host = "127.0.0.1; rm -rf /"; }; }));
+    recorder-wants-server = custom.out.systemd.services.mymcp-recorder.wants == [ "network-online.target" "mymcp.service" ];
+    recorder-without-audit-warns = builtins.length custom.out.warnings == 1 && on.out.warnings == [ ];
+    module-names-its-file = (module { inherit (on) config; inherit pkgs lib; })._file == "nix/module.nix";
   };
   failed = builtins.filter (n: !checks.${n}) (builtins.attrNames checks);
 in

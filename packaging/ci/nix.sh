@@ -22,6 +22,15 @@ done
 echo "  ok  every .nix file parses"
 check "deadnix: no unused bindings" deadnix --fail flake.nix nix
 
+step "pinned channel's Rust"
+chan=$(sed -n 's|.*nixpkgs.url = "github:NixOS/nixpkgs/\([^"]*\)".*|\1|p' flake.nix)
+need=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+have=$(awk -v c="$chan" '$1 == c {print $2}' nix/channels.txt)
+[ -n "$have" ] || fail "nix/channels.txt has no rustc for the pinned channel $chan"
+[ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" = "$need" ] \
+    || fail "flake.nix pins $chan, whose rustc $have is older than rust-version $need"
+echo "  ok  $chan ships rustc $have (rust-version $need)"
+
 step "module against the stub lib"
 nix-instantiate --eval --strict --json nix/tests/module-eval.nix > "$CACHE/module-eval.json" \
     || fail "module eval"

@@ -204,7 +204,14 @@ fn config_checks(r: &mut Report, env_file: &Path) -> Option<Config> {
                 "run doctor as root",
             ),
         }
-        let env = config::process_env();
+        let mut env = config::process_env();
+        // Settings in the unit's Environment= (the NixOS module puts host, port and
+        // `settings` there) beat the env file for the running service: check what it runs.
+        if systemd_running()
+            && let Some(line) = systemctl(&["show", "-p", "Environment", "--value", "mymcp"])
+        {
+            env.extend(unit_environment(&line));
+        }
         let source = config::discover_env_file(Some(env_file), &env);
         if let Result::Ok(src) = &source
             && let Some(f) = src.file()
@@ -565,9 +572,28 @@ fn functional(r: &mut Report, c: &Config, addr: &str) {
     }
 }
 
+/// `MYMCP_*` assignments of `systemctl show -p Environment --value` (space separated;
+/// systemd quotes values with spaces, which our settings never need).
+pub(crate) fn unit_environment(line: &str) -> Vec<(String, String)> {
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| k.starts_with("MYMCP_"))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+        .collect()
+}
+
 /// RECORDER: when enabled, has it written an overview.
 fn recorder(r: &mut Report, c: &Config) {
     use Severity::{Ok, Warn};
+    if c.recorder_enabled && !c.audit_enabled {
+        r.add(
+            "RECORDER",
+            "audit source",
+            Warn,
+            "the recorder folds the audit log, and MYMCP_AUDIT_ENABLED=false: it has nothing to fold".into(),
+            "set MYMCP_AUDIT_ENABLED=true, or turn the recorder off",
+        );
+    }
     if c.recorder_enabled {
         let ov = c.recorder_data_dir.join("overview").join("overview.md");
         r.add(
@@ -744,6 +770,21 @@ pub(crate) fn exposed_secrets(raw: &[u8]) -> Vec<String> {
 
 #[cfg(test)]
 mod secret_tests {
+    use super::unit_environment;
+
+    #[test]
+    fn unit_environment_takes_mymcp_assignments() {
+        let got = unit_environment("PATH=/bin MYMCP_PORT=9000 MYMCP_HOST=\"0.0.0.0\" LANG=C");
+        assert_eq!(
+            got,
+            [
+                ("MYMCP_PORT".to_string(), "9000".to_string()),
+                ("MYMCP_HOST".to_string(), "0.0.0.0".to_string())
+            ]
+        );
+        assert!(unit_environment("").is_empty());
+    }
+
     #[test]
     fn blanked_values_are_not_exposed() {
         let raw = b"PATH=/bin\0MYMCP_ADMIN_TOKEN=\0\0\0\0MYMCP_METRICS_TOKEN=tok_x\0MYMCP_HOST=h\0";

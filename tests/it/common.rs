@@ -93,7 +93,31 @@ impl Server {
     /// Start `mymcp serve` with `args`, in `cwd`, with `envs`; wait for the banner.
     pub fn spawn(args: &[&str], cwd: &Path, envs: &[(&str, &str)]) -> Server {
         let mut c = mymcp_cmd();
-        c.arg("serve").args(args).current_dir(cwd);
+        c.arg("serve");
+        Server::spawn_with(c, args, cwd, envs)
+    }
+
+    /// `mymcp serve` as uid/gid 65534 (setpriv), the way a service user runs it.
+    pub fn spawn_as_nobody(args: &[&str], cwd: &Path) -> Server {
+        let mut c = Command::new("setpriv");
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("MYMCP_") {
+                c.env_remove(k);
+            }
+        }
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+            "serve",
+        ]);
+        Server::spawn_with(c, args, cwd, &[])
+    }
+
+    /// Start `c` (a command that ends in `serve`) with `args`; wait for the banner.
+    fn spawn_with(mut c: Command, args: &[&str], cwd: &Path, envs: &[(&str, &str)]) -> Server {
+        c.args(args).current_dir(cwd);
         for (k, v) in envs {
             c.env(k, v);
         }

@@ -2,7 +2,7 @@
 //! for unknown settings and a readable env file, env-file syntax as written by shells and by
 //! `mymcp config example`, temp mode next to an unrelated `.env`, and token rotation.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::{Duration, Instant};
 
 use crate::common::{ADMIN, Doctor, Layout, Server, mymcp_cmd};
@@ -293,4 +293,103 @@ fn token_add_without_any_configuration_refuses_and_writes_nothing() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains(&tf.display().to_string()), "{err}");
     assert!(tf.is_file());
+}
+
+/// With the service running as an unprivileged user, `sudo mymcp token add` and
+/// `token rotate-admin` keep the files' owner, so the running server picks the change up;
+/// a file it cannot read is logged and counted, not silently ignored.
+#[tokio::test]
+async fn root_cli_keeps_the_service_users_files_readable() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("not root: skipped");
+        return;
+    }
+    const METRICS: &str = "tok_metrics_for_tests_000000000000";
+    let l = Layout::new(&format!("MYMCP_METRICS_TOKEN={METRICS}"));
+    let root = l.root();
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for p in [root.join("etc"), root.join("data")] {
+        std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+    }
+    std::fs::set_permissions(l.env_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(l.env_file(), Some(65534), Some(65534)).unwrap();
+    // The service user makes its own token file at start.
+    let env = l.env_file();
+    let s = Server::spawn_as_nobody(&["--env-file", env.to_str().unwrap()], &root.join("data"));
+    let owner = |p: &std::path::Path| {
+        let m = std::fs::metadata(p).unwrap();
+        (m.uid(), m.gid(), m.mode() & 0o777)
+    };
+    assert_eq!(owner(&l.token_file()), (65534, 65534, 0o600));
+
+    // Root adds a token: the file keeps its owner and the running server accepts the token.
+    let out = l.cli(&["token", "add", "--role", "ro", "laptop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|w| w.starts_with("tok_"))
+        .unwrap()
+        .to_string();
+    assert_eq!(owner(&l.token_file()), (65534, 65534, 0o600));
+    assert!(
+        s.wait_accepted(&token, true, std::time::Duration::from_secs(5))
+            .await
+    );
+    // rotate-admin keeps the env file's owner too.
+    let out = l.cli(&["token", "rotate-admin"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(owner(&env), (65534, 65534, 0o600));
+
+    // Control: a root-owned 0600 replacement (what an atomic replace did before) is one the
+    // service cannot read: it keeps the old tokens, logs why and counts it.
+    let text = std::fs::read_to_string(l.token_file()).unwrap();
+    std::fs::remove_file(l.token_file()).unwrap();
+    std::fs::write(l.token_file(), text).unwrap();
+    std::fs::set_permissions(l.token_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let counted = async {
+        for _ in 0..50 {
+            let body = s
+                .client
+                .get(s.url("/metrics"))
+                .bearer_auth(METRICS)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if body.contains("mymcp_token_file_load_failures_total 1") {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    };
+    assert!(counted.await, "the unreadable token file was not counted");
+    let logged = s
+        .stderr_lines()
+        .into_iter()
+        .any(|x| x.contains("could not be loaded") && x.contains("chown"));
+    assert!(logged, "no log line saying what to do");
+    assert!(s.accepted(&token).await, "previous tokens were kept");
+}
+
+#[test]
+fn doctor_warns_when_the_recorder_has_no_audit_log_to_fold() {
+    let l = Layout::new("MYMCP_RECORDER_ENABLED=true\nMYMCP_AUDIT_ENABLED=false");
+    let d = Doctor::run(&l.root().join("etc"), &[]);
+    let c = d.check("audit source");
+    assert_eq!(c["severity"], "warn", "{c}");
+    // Control: with the audit log on there is nothing to say.
+    let l = Layout::new("MYMCP_RECORDER_ENABLED=true\nMYMCP_AUDIT_ENABLED=true");
+    let d = Doctor::run(&l.root().join("etc"), &[]);
+    assert!(d.checks.iter().all(|c| c["name"] != "audit source"));
 }

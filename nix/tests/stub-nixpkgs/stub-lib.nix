@@ -11,6 +11,8 @@ let
     port = mkType "port" (v: builtins.isInt v && v >= 0 && v <= 65535);
     path = mkType "path" isAbsPath;
     package = mkType "package" (v: builtins.isAttrs v && v ? outPath);
+    enum = vs: mkType "one of ${builtins.concatStringsSep ", " vs}" (v: builtins.elem v vs);
+    strMatching = re: mkType "string matching ${re}" (v: builtins.isString v && builtins.match re v != null);
     nullOr = t: mkType "null or ${t.name}" (v: v == null || t.check v);
     listOf = t: mkType "list of ${t.name}" (v: builtins.isList v && builtins.all t.check v);
     attrsOf = t: mkType "attribute set of ${t.name}"
@@ -32,6 +34,7 @@ in
     optionalAttrs = c: a: if c then a else { };
     optionals = c: l: if c then l else [ ];
     boolToString = b: if b then "true" else "false";
+    escapeShellArg = v: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] (toString v) + "'";
     inherit (builtins) mapAttrs;
     getExe = p: "${p.outPath}/bin/${p.meta.mainProgram}";
     genAttrs = names: f: builtins.listToAttrs (map (n: { name = n; value = f n; }) names);
