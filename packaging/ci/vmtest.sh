@@ -68,6 +68,27 @@ expect "uninstall exit code" "$?" 0
 expect "uninstall stopped it" "$(systemctl is-active mymcp)" inactive
 expect "uninstall removed the unit" "$(test -e /etc/systemd/system/mymcp.service && echo present || echo gone)" gone
 expect "purge removed the config" "$(test -e /etc/mymcp-init && echo present || echo gone)" gone
+# An unprivileged service user (init --service-user mymcp): `token add` run as root must
+# leave a token file the service can still read, and the running server must take the token.
+dirs=(--config-dir /etc/mymcp-user --log-dir /var/log/mymcp-user --recorder-data-dir /var/lib/mymcp-user/recorder)
+mymcp init --yes --port 8767 --service-user mymcp --no-client-token "${dirs[@]}" >/dev/null 2>&1
+expect "user init exit code" "$?" 0
+expect "user unit active" "$(systemctl is-active mymcp)" active
+pid=$(systemctl show -p MainPID --value mymcp)
+expect "runs as mymcp" "$(stat -c %U "/proc/$pid")" mymcp
+PORT=8767
+token=$(mymcp token add --env-file /etc/mymcp-user/.env --role rw vmuser 2>/dev/null)
+expect "token file keeps its owner" "$(stat -c '%U %a' /etc/mymcp-user/tokens.json)" "mymcp 600"
+tools=0
+for _ in $(seq 20); do
+    tools=$(http POST /mcp "$token" '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' | grep -o '"inputSchema"' | wc -l)
+    [ "$tools" = 9 ] && break
+    sleep 0.5
+done
+expect "root's token add works without a restart" "$tools" 9
+mymcp uninstall-service --yes --purge "${dirs[@]}" >/dev/null 2>&1
+expect "user uninstall exit code" "$?" 0
+
 if journalctl -u mymcp --no-pager -o cat | grep -q $'\e\['; then
     say "FAIL journal has colour escape codes"; pass=0
 fi
