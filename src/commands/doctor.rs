@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::system::{
     RunningServer, http_get_status, http_request, running_servers, systemctl, systemd_running,
+    unit_environment_for,
 };
 use crate::cli::DoctorArgs;
 use crate::config::{self, Config};
@@ -207,10 +208,8 @@ fn config_checks(r: &mut Report, env_file: &Path) -> Option<Config> {
         let mut env = config::process_env();
         // Settings in the unit's Environment= (the NixOS module puts host, port and
         // `settings` there) beat the env file for the running service: check what it runs.
-        if systemd_running()
-            && let Some(line) = systemctl(&["show", "-p", "Environment", "--value", "mymcp"])
-        {
-            env.extend(unit_environment(&line));
+        for (k, v) in unit_environment_for(env_file) {
+            env.entry(k).or_insert(v);
         }
         let source = config::discover_env_file(Some(env_file), &env);
         if let Result::Ok(src) = &source
@@ -572,16 +571,6 @@ fn functional(r: &mut Report, c: &Config, addr: &str) {
     }
 }
 
-/// `MYMCP_*` assignments of `systemctl show -p Environment --value` (space separated;
-/// systemd quotes values with spaces, which our settings never need).
-pub(crate) fn unit_environment(line: &str) -> Vec<(String, String)> {
-    line.split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .filter(|(k, _)| k.starts_with("MYMCP_"))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
-        .collect()
-}
-
 /// RECORDER: when enabled, has it written an overview.
 fn recorder(r: &mut Report, c: &Config) {
     use Severity::{Ok, Warn};
@@ -770,11 +759,11 @@ pub(crate) fn exposed_secrets(raw: &[u8]) -> Vec<String> {
 
 #[cfg(test)]
 mod secret_tests {
-    use super::unit_environment;
+    use crate::commands::system::parse_unit_environment;
 
     #[test]
     fn unit_environment_takes_mymcp_assignments() {
-        let got = unit_environment("PATH=/bin MYMCP_PORT=9000 MYMCP_HOST=\"0.0.0.0\" LANG=C");
+        let got = parse_unit_environment("PATH=/bin MYMCP_PORT=9000 MYMCP_HOST=\"0.0.0.0\" LANG=C");
         assert_eq!(
             got,
             [
@@ -782,7 +771,7 @@ mod secret_tests {
                 ("MYMCP_HOST".to_string(), "0.0.0.0".to_string())
             ]
         );
-        assert!(unit_environment("").is_empty());
+        assert!(parse_unit_environment("").is_empty());
     }
 
     #[test]

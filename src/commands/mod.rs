@@ -46,8 +46,15 @@ fn require_config(source: &EnvSource) -> Result<(), CommandError> {
 }
 
 fn load(env_arg: &EnvFileArg) -> Result<(Config, EnvSource), CommandError> {
-    let env = config::process_env();
+    let mut env = config::process_env();
     let source = config::discover_env_file(env_arg.env_file.as_deref(), &env)?;
+    // The running unit's Environment= wins over the file for the service, so it does here:
+    // the token file written must be the one the service reads.
+    if let Some(f) = source.file() {
+        for (k, v) in system::unit_environment_for(&f.path) {
+            env.entry(k).or_insert(v);
+        }
+    }
     let cfg = Config::resolve(&env, &source)?;
     Ok((cfg, source))
 }

@@ -170,3 +170,31 @@ fn listening(p: &procfs::process::Process) -> Vec<SocketAddr> {
         .map(|e| e.local_address)
         .collect()
 }
+
+/// `MYMCP_*` assignments of `systemctl show -p Environment --value` (space separated;
+/// systemd quotes values with spaces, which our settings never need).
+pub(crate) fn parse_unit_environment(line: &str) -> Vec<(String, String)> {
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| k.starts_with("MYMCP_"))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+        .collect()
+}
+
+/// The `MYMCP_*` settings in the `Environment=` of the mymcp unit when that unit runs with
+/// `env_file` (its ExecStart names it). They beat the env file for the service (the NixOS
+/// module puts the port and the token file's path there), so the CLI and doctor must see
+/// them too: otherwise `token add` writes a token file the service does not read.
+pub(crate) fn unit_environment_for(env_file: &Path) -> Vec<(String, String)> {
+    if !systemd_running() {
+        return Vec::new();
+    }
+    let exec = systemctl(&["show", "-p", "ExecStart", "--value", "mymcp"]).unwrap_or_default();
+    let named = env_file.to_string_lossy();
+    if named.is_empty() || !exec.split_whitespace().any(|w| w == named) {
+        return Vec::new();
+    }
+    systemctl(&["show", "-p", "Environment", "--value", "mymcp"])
+        .map(|l| parse_unit_environment(&l))
+        .unwrap_or_default()
+}
