@@ -9,7 +9,21 @@ rustPlatform.buildRustPackage {
   pname = "mymcp";
   inherit (cargoToml.package) version;
 
-  src = lib.cleanSource ../.;
+  # Only what the build reads: not .cargo/config.toml (its cross-compilation overrides are for
+  # the musl tarballs), the tests, benches, packaging CI or Nix files.
+  src = lib.fileset.toSource {
+    root = ../.;
+    fileset = lib.fileset.unions [
+      ../Cargo.toml
+      ../Cargo.lock
+      ../src
+      ../packaging
+      ../completions
+      ../docs
+      ../README.md
+      ../LICENSE
+    ];
+  };
   cargoLock.lockFile = ../Cargo.lock;
 
   # Packaged builds carry the OpenTelemetry exporter (inert unless OTEL_* is set).

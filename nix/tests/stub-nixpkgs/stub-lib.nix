@@ -40,6 +40,10 @@ in
     genAttrs = names: f: builtins.listToAttrs (map (n: { name = n; value = f n; }) names);
     importTOML = p: builtins.fromTOML (builtins.readFile p);
     cleanSource = p: p;
+    fileset = {
+      unions = paths: assert builtins.all builtins.pathExists paths || throw "fileset: a path does not exist"; paths;
+      toSource = { root, fileset }: assert builtins.isList fileset; root;
+    };
     licenses.mit = { spdxId = "MIT"; };
     platforms.linux = [ "x86_64-linux" "aarch64-linux" ];
   };
