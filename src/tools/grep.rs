@@ -5,8 +5,11 @@
 //! misses lines without a file name); errors are reported, not turned into "no matches";
 //! output is bounded and the walk has a deadline, so a broad search cannot exhaust memory.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use globset::GlobMatcher;
@@ -94,15 +97,36 @@ impl Collector {
     }
 }
 
-/// Per-file sink: buffers the file's lines so a file found to be binary can be dropped.
-struct FileSink<'a> {
-    c: &'a mut Collector,
-    path: &'a str,
-    buf: Vec<String>,
+/// One line a file's search produced, in order, before the global cap is applied.
+#[derive(Debug)]
+enum Entry {
+    /// A matching line: number, text.
+    Match(u64, String),
+    /// A context line: after a match (else before one), number, text.
+    Context(bool, u64, String),
+    /// A gap between context groups.
+    Break,
+}
+
+/// What searching one file produced. Searches run on several threads; their outputs are
+/// merged in path order, where the cap is applied (see [`merge_file`]).
+#[derive(Debug, Default)]
+struct FileOut {
+    entries: Vec<Entry>,
     matches: u64,
-    stored: u64,
-    pending_before: usize,
-    after_ok: bool,
+}
+
+/// Per-file sink: records up to `cap` matches with their context (more can never be shown:
+/// see [`merge_file`]) and counts all of them. Nothing is recorded when `shown` says the
+/// results are already full.
+struct FileSink<'a> {
+    mode: Mode,
+    cap: u64,
+    out: FileOut,
+    recorded: u64,
+    /// A match past the cap was seen: nothing more is recorded, only counted.
+    full: bool,
+    shown: &'a AtomicU64,
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -118,8 +142,8 @@ fn text(bytes: &[u8]) -> String {
 }
 
 impl FileSink<'_> {
-    fn room(&self) -> bool {
-        self.c.shown + self.stored < self.c.cap
+    fn recording(&self) -> bool {
+        !self.full && self.shown.load(Ordering::Relaxed) < self.cap
     }
 }
 
@@ -127,53 +151,38 @@ impl Sink for FileSink<'_> {
     type Error = std::io::Error;
 
     fn matched(&mut self, _s: &Searcher, m: &SinkMatch<'_>) -> Result<bool, Self::Error> {
-        self.matches += 1;
-        match self.c.mode {
+        self.out.matches += 1;
+        match self.mode {
             Mode::Files => Ok(false),
             Mode::Count => Ok(true),
             Mode::Content => {
-                if self.room() {
-                    let ln = m.line_number().unwrap_or(0);
-                    self.buf
-                        .push(format!("{}:{ln}:{}", self.path, text(m.bytes())));
-                    self.stored += 1;
-                    self.after_ok = true;
-                } else {
-                    // Over the cap: drop context gathered for this match; keep counting.
-                    self.buf.truncate(self.buf.len() - self.pending_before);
-                    if self.buf.last().is_some_and(|l| l == "--") {
-                        self.buf.pop();
-                    }
-                    self.after_ok = false;
+                if self.recorded >= self.cap {
+                    self.full = true;
                 }
-                self.pending_before = 0;
+                if self.recording() {
+                    let ln = m.line_number().unwrap_or(0);
+                    self.out.entries.push(Entry::Match(ln, text(m.bytes())));
+                    self.recorded += 1;
+                }
                 Ok(true)
             }
         }
     }
 
     fn context(&mut self, _s: &Searcher, c: &SinkContext<'_>) -> Result<bool, Self::Error> {
-        if self.c.mode != Mode::Content {
-            return Ok(true);
-        }
-        let keep = match c.kind() {
-            SinkContextKind::After => self.after_ok,
-            _ => self.room(),
-        };
-        if keep {
+        if self.mode == Mode::Content && self.recording() {
+            let after = matches!(c.kind(), SinkContextKind::After);
             let ln = c.line_number().unwrap_or(0);
-            self.buf
-                .push(format!("{}-{ln}-{}", self.path, text(c.bytes())));
-            if !matches!(c.kind(), SinkContextKind::After) {
-                self.pending_before += 1;
-            }
+            self.out
+                .entries
+                .push(Entry::Context(after, ln, text(c.bytes())));
         }
         Ok(true)
     }
 
     fn context_break(&mut self, _s: &Searcher) -> Result<bool, Self::Error> {
-        if self.c.mode == Mode::Content && self.room() && !self.buf.is_empty() {
-            self.buf.push("--".to_string());
+        if self.mode == Mode::Content && self.recording() {
+            self.out.entries.push(Entry::Break);
         }
         Ok(true)
     }
@@ -181,12 +190,58 @@ impl Sink for FileSink<'_> {
     fn finish(&mut self, _s: &Searcher, f: &SinkFinish) -> Result<(), Self::Error> {
         if f.binary_byte_offset().is_some() {
             // Binary file: drop it entirely, as ripgrep does by default.
-            self.matches = 0;
-            self.buf.clear();
-            self.stored = 0;
+            self.out = FileOut::default();
         }
         Ok(())
     }
+}
+
+/// Add one file's output to the results, in path order: the cap counts across files, a
+/// match past it drops the context gathered for it, and context after it is not shown.
+fn merge_file(c: &mut Collector, path: &str, out: FileOut) {
+    if out.matches == 0 {
+        return;
+    }
+    let mut buf: Vec<String> = Vec::new();
+    let mut stored = 0u64;
+    let mut pending_before = 0usize;
+    let mut after_ok = false;
+    if c.mode == Mode::Content {
+        for e in out.entries {
+            let room = c.shown + stored < c.cap;
+            match e {
+                Entry::Match(ln, t) => {
+                    if room {
+                        buf.push(format!("{path}:{ln}:{t}"));
+                        stored += 1;
+                        after_ok = true;
+                    } else {
+                        // Over the cap: drop context gathered for this match; keep counting.
+                        buf.truncate(buf.len() - pending_before);
+                        if buf.last().is_some_and(|l| l == "--") {
+                            buf.pop();
+                        }
+                        after_ok = false;
+                    }
+                    pending_before = 0;
+                }
+                Entry::Context(after, ln, t) => {
+                    if (after && after_ok) || (!after && room) {
+                        buf.push(format!("{path}-{ln}-{t}"));
+                        if !after {
+                            pending_before += 1;
+                        }
+                    }
+                }
+                Entry::Break => {
+                    if room && !buf.is_empty() {
+                        buf.push("--".to_string());
+                    }
+                }
+            }
+        }
+    }
+    flush(c, path, buf, out.matches, stored);
 }
 
 fn flush(c: &mut Collector, path: &str, sink_buf: Vec<String>, matches: u64, stored: u64) {
@@ -223,6 +278,124 @@ fn flush(c: &mut Collector, path: &str, sink_buf: Vec<String>, matches: u64, sto
             }
         }
     }
+}
+
+/// What every file's search shares.
+struct Search<'a> {
+    matcher: &'a grep_regex::RegexMatcher,
+    builder: &'a SearcherBuilder,
+    mode: Mode,
+    cap: u64,
+}
+
+impl Search<'_> {
+    /// Search one open file. Unreadable files are skipped, like ripgrep (which reports them
+    /// on stderr): what was found before the error stands.
+    fn file(&self, searcher: &mut Searcher, file: &std::fs::File, shown: &AtomicU64) -> FileOut {
+        let mut sink = FileSink {
+            mode: self.mode,
+            cap: self.cap,
+            out: FileOut::default(),
+            recorded: 0,
+            full: false,
+            shown,
+        };
+        let _ = searcher.search_file(self.matcher, file, &mut sink);
+        sink.out
+    }
+}
+
+/// Files searched ahead of the one the results have reached, at most: what bounds the
+/// memory held by finished searches that wait for a slower file before them.
+const AHEAD_PER_WORKER: u64 = 4;
+
+/// Search `files` (in path order) on every core and merge their outputs into `c` in that
+/// same order. Returns whether the deadline cut the search short.
+fn search_in_order(
+    guard: &Guard,
+    search: &Search<'_>,
+    files: impl Iterator<Item = String> + Send,
+    c: &mut Collector,
+    started: Instant,
+    deadline: Duration,
+) -> bool {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let ahead = AHEAD_PER_WORKER * workers as u64;
+    // How many files the merge has consumed; the walker waits when it is `ahead` in front.
+    let merged = (Mutex::new(0u64), Condvar::new());
+    let shown = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let timed_out = AtomicBool::new(false);
+    let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<(u64, String)>(workers * 2);
+    let job_rx = Mutex::new(job_rx);
+    let (out_tx, out_rx) = std::sync::mpsc::channel::<(u64, String, FileOut)>();
+    std::thread::scope(|scope| {
+        // The walk (in path order) hands out numbered files.
+        let merged_ref = &merged;
+        let (stop_ref, timed_out_ref) = (&stop, &timed_out);
+        scope.spawn(move || {
+            for (i, path) in (0u64..).zip(files) {
+                if started.elapsed() > deadline {
+                    timed_out_ref.store(true, Ordering::Relaxed);
+                    break;
+                }
+                {
+                    let (lock, cv) = merged_ref;
+                    let mut done = lock.lock().unwrap_or_else(|e| e.into_inner());
+                    while i >= *done + ahead && !stop_ref.load(Ordering::Relaxed) {
+                        done = cv.wait(done).unwrap_or_else(|e| e.into_inner());
+                    }
+                }
+                if stop_ref.load(Ordering::Relaxed) || job_tx.send((i, path)).is_err() {
+                    break;
+                }
+            }
+        });
+        for _ in 0..workers {
+            let out_tx = out_tx.clone();
+            let (job_rx, shown) = (&job_rx, &shown);
+            scope.spawn(move || {
+                // A searcher keeps buffers between files: one per worker.
+                let mut searcher = search.builder.build();
+                loop {
+                    let job = job_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((i, path))) = job else { break };
+                    // Protected or vanished files are skipped silently in a walk; past the
+                    // deadline files are passed over (and the result says incomplete).
+                    let out = if started.elapsed() > deadline {
+                        timed_out_ref.store(true, Ordering::Relaxed);
+                        FileOut::default()
+                    } else {
+                        match guard.open_walked(&path) {
+                            Ok(f) => search.file(&mut searcher, &f, shown),
+                            Err(_) => FileOut::default(),
+                        }
+                    };
+                    if out_tx.send((i, path, out)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(out_tx);
+        // Merge in order; outputs that arrive early wait (at most `ahead` of them).
+        let mut waiting: BTreeMap<u64, (String, FileOut)> = BTreeMap::new();
+        let mut next = 0u64;
+        for (i, path, out) in out_rx {
+            waiting.insert(i, (path, out));
+            while let Some((path, out)) = waiting.remove(&next) {
+                merge_file(c, &path, out);
+                shown.store(c.shown, Ordering::Relaxed);
+                next += 1;
+            }
+            let (lock, cv) = &merged;
+            *lock.lock().unwrap_or_else(|e| e.into_inner()) = next;
+            cv.notify_all();
+        }
+        stop.store(true, Ordering::Relaxed);
+        merged.1.notify_all();
+    });
+    timed_out.load(Ordering::Relaxed)
 }
 
 /// Compile a search pattern within the length and size budgets.
@@ -275,12 +448,12 @@ pub(crate) fn run(
         ),
         None => None,
     };
-    let mut searcher = SearcherBuilder::new()
+    let mut builder = SearcherBuilder::new();
+    builder
         .line_number(true)
         .before_context(if mode == Mode::Content { ctx } else { 0 })
         .after_context(if mode == Mode::Content { ctx } else { 0 })
-        .binary_detection(BinaryDetection::quit(0))
-        .build();
+        .binary_detection(BinaryDetection::quit(0));
     let mut c = Collector {
         mode,
         cap,
@@ -298,30 +471,17 @@ pub(crate) fn run(
     })?;
     let started = Instant::now();
     let mut incomplete = false;
-    let mut search_one = |c: &mut Collector, path: &str, walked: bool| -> Result<(), ToolError> {
-        let file = if walked {
-            guard.open_walked(path)?
-        } else {
-            guard.open_read(path)?.file
-        };
-        let mut sink = FileSink {
-            c,
-            path,
-            buf: Vec::new(),
-            matches: 0,
-            stored: 0,
-            pending_before: 0,
-            after_ok: false,
-        };
-        // Unreadable files in a walk are skipped, like ripgrep (which reports them on stderr).
-        let _ = searcher.search_file(&matcher, &file, &mut sink);
-        let (buf, matches, stored) = (std::mem::take(&mut sink.buf), sink.matches, sink.stored);
-        flush(c, path, buf, matches, stored);
-        Ok(())
+    let search = Search {
+        matcher: &matcher,
+        builder: &builder,
+        mode,
+        cap,
     };
     if !meta.is_dir() {
         // An explicitly named file is always searched (hidden, ignored or not).
-        search_one(&mut c, root_s, false)?;
+        let file = guard.open_read(root_s)?.file;
+        let out = search.file(&mut builder.build(), &file, &AtomicU64::new(0));
+        merge_file(&mut c, root_s, out);
     } else {
         let real_root =
             std::fs::canonicalize(root).map_err(|e| ToolError::from_io_read(&e, root_s))?;
@@ -341,14 +501,10 @@ pub(crate) fn run(
                     ))
             })
             .build();
-        for entry in walker {
-            if started.elapsed() > deadline {
-                incomplete = true;
-                break;
-            }
-            let Ok(entry) = entry else { continue };
+        let files = walker.filter_map(|entry| {
+            let entry = entry.ok()?;
             if !entry.file_type().is_some_and(|t| t.is_file()) {
-                continue;
+                return None;
             }
             if let Some(g) = &name_glob {
                 let ok = if g.glob().glob().contains('/') {
@@ -360,15 +516,12 @@ pub(crate) fn run(
                     g.is_match(entry.file_name())
                 };
                 if !ok {
-                    continue;
+                    return None;
                 }
             }
-            let Some(p) = entry.path().to_str() else {
-                continue;
-            };
-            // Protected or vanished files are skipped silently in a walk.
-            let _ = search_one(&mut c, p, true);
-        }
+            entry.path().to_str().map(str::to_string)
+        });
+        incomplete = search_in_order(guard, &search, files, &mut c, started, deadline);
     }
     let mut results = c.out;
     if c.total > c.cap {

@@ -242,3 +242,132 @@ async fn grep_and_glob_clamps() {
     assert_eq!(v["truncated"], true);
     assert!(v["count"].as_u64().unwrap() > 3);
 }
+
+/// Parallel search keeps the sequential contract: path order, exact counts, the cap applied
+/// across files (a cap that ends mid-file and mid-directory), context groups, and protected
+/// directories pruned wherever they are in the walk. The expected output is computed here
+/// from the files, the slow obvious way.
+#[tokio::test]
+async fn grep_on_many_files_is_ordered_and_exact() {
+    let l = Layout::new("");
+    let data = l.data();
+    // 12 directories x 40 files; hit lines at positions that depend on the file.
+    let mut expected: Vec<(String, u64, String)> = Vec::new();
+    let protected = data.join("d06");
+    for d in 0..12 {
+        for f in 0..40 {
+            let p = data.join(format!("d{d:02}/f{f:02}.log"));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            let mut text = String::new();
+            for line in 1..=((f % 7) + 3) {
+                if (line + f + d) % 3 == 0 {
+                    text.push_str(&format!("hit d{d} f{f} l{line}\n"));
+                } else {
+                    text.push_str(&format!("miss {line}\n"));
+                }
+            }
+            std::fs::write(&p, &text).unwrap();
+            if !p.starts_with(&protected) {
+                for (i, t) in text.lines().enumerate() {
+                    if t.starts_with("hit") {
+                        expected.push((p.display().to_string(), i as u64 + 1, t.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    expected.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    // The layout's env is written before the server starts; protect one directory in the middle.
+    let env = l.env_file();
+    let mut conf = std::fs::read_to_string(&env).unwrap();
+    conf.push_str(&format!("MYMCP_PROTECTED_PATHS={}\n", protected.display()));
+    std::fs::write(&env, conf).unwrap();
+    let s = Server::start(&l);
+    let (ro, _) = s.admin_create("reader", "ro").await;
+    let root = std::fs::canonicalize(&data).unwrap();
+    let expected: Vec<(String, u64, String)> = expected
+        .into_iter()
+        .map(|(p, n, t)| {
+            let rel = Path::new(&p).strip_prefix(&data).unwrap().to_path_buf();
+            (root.join(rel).display().to_string(), n, t)
+        })
+        .collect();
+    let files: Vec<&String> = {
+        let mut v: Vec<&String> = expected.iter().map(|e| &e.0).collect();
+        v.dedup();
+        v
+    };
+
+    for cap in [1u64, 37, 500, 5000] {
+        let (err, v) = s
+            .call(
+                &ro,
+                "grep",
+                json!({"pattern": "^hit", "path": data, "max_results": cap}),
+            )
+            .await;
+        assert!(!err, "{v}");
+        assert_eq!(v["match_count"], expected.len() as u64, "cap {cap}");
+        let want: Vec<String> = expected
+            .iter()
+            .take(cap as usize)
+            .map(|(p, n, t)| format!("{p}:{n}:{t}"))
+            .collect();
+        let got = v["results"].as_str().unwrap();
+        let mut want_text = want.join("\n");
+        if (expected.len() as u64) > cap {
+            want_text.push_str(&format!(
+                "\n[TRUNCATED: {} more matches not shown]",
+                expected.len() as u64 - cap
+            ));
+        }
+        assert_eq!(got, want_text, "cap {cap}");
+        assert!(!got.contains("/d06/"), "protected directory searched");
+    }
+    // files and count modes: every matching file once, in order, with exact per-file counts.
+    let (_, v) = s
+        .call(
+            &ro,
+            "grep",
+            json!({"pattern": "^hit", "path": data, "output_mode": "files", "max_results": 5000}),
+        )
+        .await;
+    let got: Vec<&str> = v["results"].as_str().unwrap().lines().collect();
+    assert_eq!(got, files.iter().map(|f| f.as_str()).collect::<Vec<_>>());
+    let (_, v) = s
+        .call(
+            &ro,
+            "grep",
+            json!({"pattern": "^hit", "path": data, "output_mode": "count", "max_results": 5000}),
+        )
+        .await;
+    let want: Vec<String> = files
+        .iter()
+        .map(|f| format!("{f}:{}", expected.iter().filter(|e| &e.0 == *f).count()))
+        .collect();
+    assert_eq!(v["results"].as_str().unwrap(), want.join("\n"));
+    // Context around a cap that ends inside a file: the last shown match keeps its after
+    // context, the first hidden one loses its before context.
+    let (_, a) = s
+        .call(
+            &ro,
+            "grep",
+            json!({"pattern": "^hit", "path": data, "max_results": 40, "context_lines": 1}),
+        )
+        .await;
+    let text = a["results"].as_str().unwrap();
+    let shown_matches = text.lines().filter(|l| l.contains(":hit ")).count();
+    assert_eq!(shown_matches, 40, "{text}");
+    assert_eq!(a["match_count"], expected.len() as u64);
+    let last = &expected[39];
+    let (lp, ln) = (&last.0, last.1);
+    let body: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("[TRUNCATED"))
+        .collect();
+    let tail = body.last().unwrap();
+    assert!(
+        tail.starts_with(&format!("{lp}:{ln}:")) || tail.starts_with(&format!("{lp}-{}-", ln + 1)),
+        "last line {tail:?} is not the 40th match or its after-context"
+    );
+}
