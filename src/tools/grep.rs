@@ -411,6 +411,11 @@ pub(crate) fn build_matcher(
     }
     RegexMatcherBuilder::new()
         .case_insensitive(case_insensitive)
+        // As ripgrep does: `^` and `$` match at line boundaries inside the buffer, so the
+        // searcher can run the regex over many lines at once instead of line by line (a
+        // pattern ending in `$` cost 2.5x ripgrep's CPU without it). The line terminator
+        // still keeps any match inside one line.
+        .multi_line(true)
         .line_terminator(Some(b'\n'))
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)

@@ -371,3 +371,38 @@ async fn grep_on_many_files_is_ordered_and_exact() {
         "last line {tail:?} is not the 40th match or its after-context"
     );
 }
+
+/// `^`/`$` anchor at every line, and no match spans a line break (`\s`, `[^x]`).
+#[tokio::test]
+async fn grep_anchors_are_per_line_and_matches_stay_in_one_line() {
+    let l = Layout::new("");
+    let f = l.data().join("n.txt");
+    std::fs::write(&f, "a 7\nb 17\nc 8\nx\ny\n").unwrap();
+    let s = Server::start(&l);
+    let (ro, _) = s.admin_create("reader", "ro").await;
+    let p = std::fs::canonicalize(&f).unwrap().display().to_string();
+    for (pattern, want) in [
+        ("[0-9]*7$", vec![1, 2]),
+        ("^[bc] ", vec![2, 3]),
+        ("x\\sy", vec![]),
+        ("x[^a]y", vec![]),
+    ] {
+        let (err, v) = s
+            .call(&ro, "grep", json!({"pattern": pattern, "path": f}))
+            .await;
+        assert!(!err, "{v}");
+        let lines: Vec<u64> = v["results"]
+            .as_str()
+            .unwrap()
+            .lines()
+            .filter_map(|x| {
+                x.strip_prefix(&format!("{p}:"))?
+                    .split(':')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        assert_eq!(lines, want, "{pattern}: {v}");
+    }
+}
