@@ -69,6 +69,18 @@ hyperfine -N --warmup 2 --runs 10 --style basic \
   -n "mymcp grep" "$(call 18791 grep "$GREP_ARGS")" \
   -n "reference grep" "$(call 18792 grep "$GREP_ARGS")" 2>&1 | grep -E "^Benchmark|Time|±" || true
 
+for case in "regex|(error|timeout) [a-z]+ retry\$|false" "case-insensitive|fatal DISK|true" "many matches (500 shown)|error|false"; do
+  name=${case%%|*}; rest=${case#*|}; pat=${rest%|*}; ci=${rest##*|}
+  args="{\"pattern\":\"$pat\",\"path\":\"$TREE\",\"max_results\":500,\"case_insensitive\":$ci}"
+  flag=$([ "$ci" = true ] && echo "-i" || echo "")
+  echo "== grep $name: $pat" >&2
+  hyperfine -N --warmup 2 --runs 10 --style basic \
+    -n "rg --sort path" "rg --sort path -n $flag '$pat' $TREE" \
+    -n "rg (parallel)" "rg -n $flag '$pat' $TREE" \
+    -n "mymcp grep" "$(call 18791 grep "$args")" \
+    -n "reference grep" "$(call 18792 grep "$args")" 2>&1 | grep -E "^Benchmark|Time|±" || true
+done
+
 echo "== glob" >&2
 hyperfine -N --warmup 2 --runs 10 --style basic \
   -n "find -name '*.conf'" "find $TREE -name '*.conf'" \

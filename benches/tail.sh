@@ -49,10 +49,12 @@ REF_ARGS="{\"file_path\":\"$LOG\",\"offset\":$((LINES - 99)),\"limit\":100}"
 
 # Sanity: the same last line from both, and from tail.
 want=$(tail -n 1 "$LOG")
-for args in "18793 $OURS_ARGS" "18794 $REF_ARGS"; do
-  # shellcheck disable=SC2086
-  got=$(tool_call ${args%% *} read_file "${args#* }" | python3 -c 'import json,sys; print(json.load(sys.stdin)["content"].splitlines()[-1].split("\t",1)[1])')
-  [ "$got" = "$want" ] || { echo "port ${args%% *}: last line differs: $got" >&2; exit 1; }
+last_line() { # port args-json
+  tool_call "$1" read_file "$2" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["content"].splitlines()[-1].split("\t",1)[1])'
+}
+for got in "$(last_line 18793 "$OURS_ARGS")" "$(last_line 18794 "$REF_ARGS")"; do
+  [ "$got" = "$want" ] || { echo "last line differs: $got" >&2; exit 1; }
 done
 
 echo "== last 100 lines of a ${SIZE_MB} MiB file (page cache warm)" >&2
