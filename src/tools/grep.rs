@@ -305,9 +305,13 @@ impl Search<'_> {
     }
 }
 
-/// Files searched ahead of the one the results have reached, at most: what bounds the
-/// memory held by finished searches that wait for a slower file before them.
-const AHEAD_PER_WORKER: u64 = 4;
+/// Files handed to a worker at a time: one hand-off (and one wake-up of the merge) per batch
+/// instead of per file, which on small files cost more than the search.
+const BATCH: usize = 32;
+
+/// Batches searched ahead of the one the results have reached, per worker, at most: what
+/// bounds the memory held by finished searches that wait for a slower file before them.
+const AHEAD_PER_WORKER: u64 = 2;
 
 /// Search `files` (in path order) on every core and merge their outputs into `c` in that
 /// same order. Returns whether the deadline cut the search short.
@@ -321,24 +325,29 @@ fn search_in_order(
 ) -> bool {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let ahead = AHEAD_PER_WORKER * workers as u64;
-    // How many files the merge has consumed; the walker waits when it is `ahead` in front.
+    // How many batches the merge has consumed; the walk waits when it is `ahead` in front.
     let merged = (Mutex::new(0u64), Condvar::new());
     let shown = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let timed_out = AtomicBool::new(false);
-    let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<(u64, String)>(workers * 2);
+    let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<String>)>(workers);
     let job_rx = Mutex::new(job_rx);
-    let (out_tx, out_rx) = std::sync::mpsc::channel::<(u64, String, FileOut)>();
+    let (out_tx, out_rx) = std::sync::mpsc::channel::<(u64, Vec<(String, FileOut)>)>();
     std::thread::scope(|scope| {
-        // The walk (in path order) hands out numbered files.
+        // The walk (in path order) hands out numbered batches of files.
         let merged_ref = &merged;
         let (stop_ref, timed_out_ref) = (&stop, &timed_out);
         scope.spawn(move || {
-            for (i, path) in (0u64..).zip(files) {
+            let mut files = files.peekable();
+            for i in 0u64.. {
+                if files.peek().is_none() {
+                    break;
+                }
                 if started.elapsed() > deadline {
                     timed_out_ref.store(true, Ordering::Relaxed);
                     break;
                 }
+                let batch: Vec<String> = files.by_ref().take(BATCH).collect();
                 {
                     let (lock, cv) = merged_ref;
                     let mut done = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -346,7 +355,7 @@ fn search_in_order(
                         done = cv.wait(done).unwrap_or_else(|e| e.into_inner());
                     }
                 }
-                if stop_ref.load(Ordering::Relaxed) || job_tx.send((i, path)).is_err() {
+                if stop_ref.load(Ordering::Relaxed) || job_tx.send((i, batch)).is_err() {
                     break;
                 }
             }
@@ -359,38 +368,50 @@ fn search_in_order(
                 let mut searcher = search.builder.build();
                 loop {
                     let job = job_rx.lock().map(|rx| rx.recv());
-                    let Ok(Ok((i, path))) = job else { break };
-                    // Protected or vanished files are skipped silently in a walk; past the
-                    // deadline files are passed over (and the result says incomplete).
-                    let out = if started.elapsed() > deadline {
-                        timed_out_ref.store(true, Ordering::Relaxed);
-                        FileOut::default()
-                    } else {
-                        match guard.open_walked(&path) {
-                            Ok(f) => search.file(&mut searcher, &f, shown),
-                            Err(_) => FileOut::default(),
-                        }
-                    };
-                    if out_tx.send((i, path, out)).is_err() {
+                    let Ok(Ok((i, batch))) = job else { break };
+                    let outs = batch
+                        .into_iter()
+                        .map(|path| {
+                            // Protected or vanished files are skipped silently in a walk;
+                            // past the deadline files are passed over (the result then
+                            // says incomplete).
+                            let out = if started.elapsed() > deadline {
+                                timed_out_ref.store(true, Ordering::Relaxed);
+                                FileOut::default()
+                            } else {
+                                match guard.open_walked(&path) {
+                                    Ok(f) => search.file(&mut searcher, &f, shown),
+                                    Err(_) => FileOut::default(),
+                                }
+                            };
+                            (path, out)
+                        })
+                        .collect();
+                    if out_tx.send((i, outs)).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(out_tx);
-        // Merge in order; outputs that arrive early wait (at most `ahead` of them).
-        let mut waiting: BTreeMap<u64, (String, FileOut)> = BTreeMap::new();
+        // Merge in order; batches that arrive early wait (at most `ahead` of them).
+        let mut waiting: BTreeMap<u64, Vec<(String, FileOut)>> = BTreeMap::new();
         let mut next = 0u64;
-        for (i, path, out) in out_rx {
-            waiting.insert(i, (path, out));
-            while let Some((path, out)) = waiting.remove(&next) {
-                merge_file(c, &path, out);
+        for (i, outs) in out_rx {
+            waiting.insert(i, outs);
+            let before = next;
+            while let Some(outs) = waiting.remove(&next) {
+                for (path, out) in outs {
+                    merge_file(c, &path, out);
+                }
                 shown.store(c.shown, Ordering::Relaxed);
                 next += 1;
             }
-            let (lock, cv) = &merged;
-            *lock.lock().unwrap_or_else(|e| e.into_inner()) = next;
-            cv.notify_all();
+            if next != before {
+                let (lock, cv) = &merged;
+                *lock.lock().unwrap_or_else(|e| e.into_inner()) = next;
+                cv.notify_all();
+            }
         }
         stop.store(true, Ordering::Relaxed);
         merged.1.notify_all();
