@@ -23,7 +23,7 @@ pub fn main() -> ExitCode {
             .try_get_matches_from(&raw[1..])
             .and_then(|m| cli::ConfineArgs::from_arg_matches(&m));
         match parsed {
-            Ok(a) => sandbox::fail(&sandbox::confine_exec(&a)),
+            Ok(a) => sandbox::fail(&sandbox::confine_exec(&helper_args(a))),
             Err(e) => e.exit(),
         }
     }
@@ -84,7 +84,7 @@ fn run(command: Option<Command>) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(doctor::report(&a, &checks)));
         }
         Some(Command::Recorder(a)) => run_recorder(a)?,
-        Some(Command::ConfineExec(a)) => sandbox::fail(&sandbox::confine_exec(&a)),
+        Some(Command::ConfineExec(a)) => sandbox::fail(&sandbox::confine_exec(&helper_args(a))),
         Some(Command::GenerateAssets { dir }) => {
             let n =
                 assets::write_to(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
@@ -92,6 +92,19 @@ fn run(command: Option<Command>) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The helper's command line, as the sandbox module takes it.
+fn helper_args(a: cli::ConfineArgs) -> sandbox::HelperArgs {
+    sandbox::HelperArgs {
+        uid: a.uid,
+        gid: a.gid,
+        groups: a.groups,
+        tmp: a.tmp,
+        protect: a.protect,
+        probe: a.probe,
+        command: a.command,
+    }
 }
 
 fn serve(a: cli::ServeArgs) -> anyhow::Result<()> {

@@ -31,7 +31,6 @@ use landlock::{
     Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
 };
 
-use crate::cli::ConfineArgs;
 use crate::error::ToolError;
 
 /// Exit status of a helper that could not confine itself (nothing was run).
@@ -244,9 +243,28 @@ fn make_private_dir(root: &Path, uid: u32, gid: u32) -> std::io::Result<PathBuf>
     Err(std::io::Error::other("no free temp directory name"))
 }
 
+/// What `mymcp confine-exec` was told (the server writes this command line).
+#[derive(Debug)]
+pub(crate) struct HelperArgs {
+    /// User id to become.
+    pub(crate) uid: u32,
+    /// Group id to become.
+    pub(crate) gid: u32,
+    /// Supplementary group ids.
+    pub(crate) groups: Vec<u32>,
+    /// The call's private directory.
+    pub(crate) tmp: PathBuf,
+    /// Paths that can be neither read nor listed.
+    pub(crate) protect: Vec<PathBuf>,
+    /// Print what was enforced instead of running a command.
+    pub(crate) probe: bool,
+    /// The command and its arguments.
+    pub(crate) command: Vec<OsString>,
+}
+
 /// `mymcp confine-exec`: confine this process, then exec the command (or, with `--probe`,
 /// print what was enforced). Returns only on failure.
-pub(crate) fn confine_exec(a: &ConfineArgs) -> SandboxError {
+pub(crate) fn confine_exec(a: &HelperArgs) -> SandboxError {
     let (ruleset, rules) = match build_ruleset(&a.protect, &a.tmp) {
         Ok(r) => r,
         Err(e) => return e,
