@@ -118,6 +118,21 @@ pub(crate) fn read(p: Prepared) -> Result<Value, ToolError> {
         deadline: std::time::Instant::now() + READ_DEADLINE,
     };
     let io = |e: std::io::Error| ToolError::from_io_read(&e, &p.path);
+    // Numbering the tail means counting every line before it; a huge (or sparse) file can
+    // take longer than the read's time limit, and then the read stops rather than holding
+    // its thread.
+    let tail_err = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            ToolError::FileTooLarge(format!(
+                "{}: counting the lines before the tail took over {} s (the file is too large \
+                 to number its last lines); read it with a positive offset",
+                p.path,
+                READ_DEADLINE.as_secs()
+            ))
+        } else {
+            io(e)
+        }
+    };
     let mut hasher = (p.opened.size <= p.hash_max).then(Sha256::new);
     let mut file: Box<dyn ReadSeek> = Box::new(p.opened.file);
     // With a negative offset: the number of lines before the window; the source is left at
@@ -143,9 +158,16 @@ pub(crate) fn read(p: Prepared) -> Result<Value, ToolError> {
                 }
                 let len = text.len() as u64;
                 file = Box::new(std::io::Cursor::new(text));
-                tail_start(&mut file, len, n, hasher.as_mut()).map_err(io)?
+                tail_start(&mut file, len, n, hasher.as_mut(), budget.deadline).map_err(tail_err)?
             } else {
-                tail_start(&mut file, p.opened.size, n, hasher.as_mut()).map_err(io)?
+                tail_start(
+                    &mut file,
+                    p.opened.size,
+                    n,
+                    hasher.as_mut(),
+                    budget.deadline,
+                )
+                .map_err(tail_err)?
             }
         }
     };
@@ -317,6 +339,7 @@ fn tail_start(
     size: u64,
     n: u64,
     mut hasher: Option<&mut Sha256>,
+    deadline: std::time::Instant,
 ) -> std::io::Result<u64> {
     const CHUNK: u64 = 64 * 1024;
     // The last byte ends the last line when it is a newline; it does not start another.
@@ -351,7 +374,12 @@ fn tail_start(
     file.seek(SeekFrom::Start(0))?;
     let mut before = 0u64;
     let mut left = start;
+    let mut chunks = 0u64;
     while left > 0 {
+        chunks += 1;
+        if chunks.is_multiple_of(64) && std::time::Instant::now() > deadline {
+            return Err(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        }
         let want = left.min(CHUNK) as usize;
         let got = file.read(&mut buf[..want])?;
         if got == 0 {
@@ -528,7 +556,8 @@ mod tests {
     fn tail(data: &[u8], n: u64, limit: u64) -> (Window, String) {
         let mut h = Sha256::new();
         let mut src: Box<dyn ReadSeek> = Box::new(std::io::Cursor::new(data.to_vec()));
-        let before = tail_start(&mut src, data.len() as u64, n, Some(&mut h)).unwrap();
+        let later = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+        let before = tail_start(&mut src, data.len() as u64, n, Some(&mut h), later).unwrap();
         let r = Hashing {
             inner: BufReader::with_capacity(3, src),
             hasher: Some(&mut h),
@@ -567,6 +596,16 @@ mod tests {
             ("30001\t30001", 50_000)
         );
         assert_eq!(sum, hex::encode(Sha256::digest(big.as_bytes())));
+    }
+
+    #[test]
+    fn counting_before_a_tail_stops_at_the_deadline() {
+        // 8 MiB of short lines: more than 64 chunks to count before the last line.
+        let data = b"x\n".repeat(4 << 20);
+        let mut src: Box<dyn ReadSeek> = Box::new(std::io::Cursor::new(data.clone()));
+        let past = std::time::Instant::now();
+        let e = tail_start(&mut src, data.len() as u64, 1, None, past).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
     }
 
     #[test]
