@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::system::{
-    RunningServer, http_get_status, http_request, running_servers, systemctl, systemd_running,
-    unit_environment_for,
+    RunningServer, connect_host, http_get_status, http_request, running_servers, systemctl,
+    systemd_running, unit_environment_for,
 };
 use crate::cli::DoctorArgs;
 use crate::config::{self, Config};
@@ -461,7 +461,7 @@ fn runtime(r: &mut Report) {
 /// seen, else the one the configuration names.
 fn server_process(r: &mut Report, c: &Config, env_file: &Path) -> String {
     use Severity::{Ok, Warn};
-    let configured = format!("{}:{}", loopback_for(&c.host), c.port);
+    let configured = format!("{}:{}", connect_host(&c.host), c.port);
     let ours = std::fs::canonicalize(env_file).unwrap_or_else(|_| env_file.to_path_buf());
     let main_pid = systemd_running()
         .then(|| systemctl(&["show", "-p", "MainPID", "--value", "mymcp"]))
@@ -528,17 +528,7 @@ fn server_process(r: &mut Report, c: &Config, env_file: &Path) -> String {
         );
     }
     let a = s.listen[0];
-    format!("{}:{}", loopback_for(&a.ip().to_string()), a.port())
-}
-
-/// Where to connect to reach a server bound to `host`: a wildcard is reached over loopback.
-fn loopback_for(host: &str) -> String {
-    match host {
-        "0.0.0.0" => "127.0.0.1".to_string(),
-        "::" => "[::1]".to_string(),
-        h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
-        h => h.to_string(),
-    }
+    format!("{}:{}", connect_host(&a.ip().to_string()), a.port())
 }
 
 /// FUNCTIONAL: the server answers `/health` on `addr`, and an rw token can list tools.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use super::system::{is_root, systemd_running};
+use super::system::{connect_host, is_root, systemd_running};
 use crate::cli::{Dirs, InitArgs, UninstallArgs};
 use crate::config::{self, Config};
 use crate::error::{PathIo, io_at};
@@ -211,15 +211,6 @@ fn client_host(bind: &str) -> String {
     }
 }
 
-fn health_host(bind: &str) -> String {
-    match bind {
-        "0.0.0.0" => "127.0.0.1".into(),
-        "::" | "[::]" => "[::1]".into(),
-        h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
-        h => h.to_string(),
-    }
-}
-
 /// Work out what `init` will do.
 pub(crate) fn plan_init(a: &InitArgs) -> Result<InitPlan, ServiceError> {
     let dirs = a.dirs.resolve(a.files_only);
@@ -255,7 +246,7 @@ pub(crate) fn plan_init(a: &InitArgs) -> Result<InitPlan, ServiceError> {
         unit_path,
         unit_text,
         url: format!("http://{}:{port}/mcp", client_host(&host)),
-        health: format!("{}:{port}", health_host(&host)),
+        health: format!("{}:{port}", connect_host(&host)),
     })
 }
 

@@ -22,6 +22,17 @@ pub(crate) fn systemd_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
+/// The host to connect to for a server bound to `bind` (for `host:port`): a wildcard is
+/// reached over loopback, an IPv6 address goes in brackets. `init` and `doctor` both use it.
+pub(crate) fn connect_host(bind: &str) -> String {
+    match bind {
+        "0.0.0.0" => "127.0.0.1".into(),
+        "::" | "[::]" => "[::1]".into(),
+        h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
+        h => h.to_string(),
+    }
+}
+
 /// A failed HTTP exchange with the local server.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
