@@ -289,6 +289,21 @@ impl Client {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // Under `cargo llvm-cov` the server writes its coverage profile only when it exits on its
+        // own, so it gets SIGTERM and a few seconds to shut down; otherwise nothing changes.
+        if std::env::var_os("LLVM_PROFILE_FILE").is_some() {
+            let pid = rustix::process::Pid::from_raw(self.child.id() as i32);
+            if let Some(pid) = pid {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if !matches!(self.child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
