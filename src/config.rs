@@ -334,6 +334,9 @@ pub(crate) struct Config {
     pub(crate) trust_forwarded: bool,
     /// `MYMCP_ALLOWED_HOSTS`: extra `Host` names accepted on `/mcp` and `/admin` (CSV, `*` = any).
     pub(crate) allowed_hosts: Vec<String>,
+    /// `MYMCP_CORS_ORIGINS`: browser origins (`scheme://host[:port]`, lowercase) that may call
+    /// `/mcp` cross-origin; empty = none.
+    pub(crate) cors_origins: Vec<String>,
     /// `MYMCP_RO_SHELL` (default false): `ro` callers get `bash_execute`, confined.
     pub(crate) ro_shell: bool,
     /// `MYMCP_RO_SHELL_USER` (default `nobody`): who confined commands run as.
@@ -439,6 +442,31 @@ pub(crate) fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
+/// `MYMCP_CORS_ORIGINS` as browsers serialise an origin: `http` or `https`, a host, an optional
+/// port, nothing else (a path or a wildcard would never match an `Origin` header, so it is
+/// refused at start rather than silently ignored).
+fn cors_origins(v: Option<&str>) -> Result<Vec<String>, ConfigError> {
+    csv(v)
+        .into_iter()
+        .map(|o| {
+            let o = o.to_ascii_lowercase();
+            let o = o.strip_suffix('/').unwrap_or(&o).to_string();
+            let authority = o
+                .strip_prefix("https://")
+                .or_else(|| o.strip_prefix("http://"));
+            // parse_host refuses paths, queries, userinfo and wildcards.
+            match authority.and_then(crate::hosts::parse_host) {
+                Some(_) => Ok(o),
+                None => Err(ConfigError::Invalid {
+                    var: "MYMCP_CORS_ORIGINS",
+                    kind: "origin (scheme://host[:port])",
+                    value: o,
+                }),
+            }
+        })
+        .collect()
+}
+
 fn csv(v: Option<&str>) -> Vec<String> {
     v.unwrap_or("")
         .split(',')
@@ -507,6 +535,7 @@ impl Config {
             public_base_url: l.string("MYMCP_PUBLIC_BASE_URL", ""),
             trust_forwarded: l.bool("MYMCP_TRUST_FORWARDED", false)?,
             allowed_hosts: csv(l.get("MYMCP_ALLOWED_HOSTS")),
+            cors_origins: cors_origins(l.get("MYMCP_CORS_ORIGINS"))?,
             ro_shell: l.bool("MYMCP_RO_SHELL", false)?,
             ro_shell_user: l.string("MYMCP_RO_SHELL_USER", "nobody"),
             ro_shell_groups: csv(l.get("MYMCP_RO_SHELL_GROUPS")),
@@ -623,6 +652,10 @@ MYMCP_TOKEN_FILE=/etc/mymcp/tokens.json
 
 # Extra Host header names accepted on /mcp and /admin (comma separated, * for any).
 # MYMCP_ALLOWED_HOSTS=mcp.example.com
+
+# Browser origins allowed to call /mcp cross-origin, e.g. the MCP Inspector's web UI (comma
+# separated, exact scheme://host[:port]). Preflights are answered without a token either way.
+# MYMCP_CORS_ORIGINS=http://localhost:6274
 
 # Audit log: one JSON line per tool call, rotated by size.
 MYMCP_AUDIT_ENABLED=true

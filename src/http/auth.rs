@@ -9,12 +9,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::reply::detail;
+use super::reply::{detail, unauthorized};
 use crate::caller::{Caller, Identity};
 use crate::hosts::url_host;
 use crate::state::AppState;
 
-/// Refuse foreign `Host` and `Origin` headers (DNS rebinding from a browser).
+/// Refuse foreign `Host` and `Origin` headers (DNS rebinding from a browser). An origin listed
+/// in `MYMCP_CORS_ORIGINS` is not foreign: the operator allowed it by name.
 pub(super) async fn host_origin_check(
     State(st): State<Arc<AppState>>,
     req: Request,
@@ -30,7 +31,9 @@ pub(super) async fn host_origin_check(
             "Host header not allowed (add it to MYMCP_ALLOWED_HOSTS)",
         );
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && super::cors::listed_origin(&st, headers).is_none()
+    {
         let ok = origin
             .to_str()
             .ok()
@@ -100,10 +103,10 @@ pub(super) async fn mcp_auth(
     next: Next,
 ) -> Response {
     let Some(tok) = bearer(req.headers()) else {
-        return detail(StatusCode::UNAUTHORIZED, "Missing Bearer token");
+        return unauthorized("Missing Bearer token", false);
     };
     let Some(p) = st.tokens.authenticate(tok) else {
-        return detail(StatusCode::UNAUTHORIZED, "Invalid or disabled token");
+        return unauthorized("Invalid or disabled token", true);
     };
     let rid = request_id(req.headers());
     let base_url = base_url(&st, req.headers(), req.uri());
@@ -127,7 +130,7 @@ pub(super) async fn mcp_auth(
 /// `None` when the caller holds the admin token, else the 401/403 response to send.
 pub(super) fn admin_auth(st: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(tok) = bearer(headers) else {
-        return Some(detail(StatusCode::UNAUTHORIZED, "Missing Bearer token"));
+        return Some(unauthorized("Missing Bearer token", false));
     };
     if !st.tokens.is_admin(tok) {
         return Some(detail(StatusCode::FORBIDDEN, "Admin token required"));

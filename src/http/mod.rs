@@ -1,10 +1,11 @@
 //! The HTTP surface: one router, built top-down. Every request is counted and traced
 //! (`track_http`), bodies have a time limit, and each route group stacks its own admission:
-//! `/mcp` (Host/Origin, body cap, bearer auth, fast path, rmcp), `/admin` (Host/Origin, body
+//! `/mcp` (CORS preflight, Host/Origin, body cap, bearer auth, fast path, rmcp), `/admin` (Host/Origin, body
 //! cap, admin token), `/files/raw` (the ticket is the credential), and the open ops endpoints.
 
 mod admin;
 mod auth;
+mod cors;
 mod ops;
 mod reply;
 mod rmcp_shim;
@@ -123,6 +124,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     );
     let mcp_routes = Router::new().route_service("/mcp", mcp).layer(
         ServiceBuilder::new()
+            .layer(from_fn_with_state(state.clone(), cors::cors))
             .layer(from_fn_with_state(state.clone(), auth::host_origin_check))
             .layer(from_fn(move |req, next| {
                 content_length_limit(mcp_limit, req, next)

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::auth::bearer;
-use super::reply::{VERSION, detail};
+use super::reply::{VERSION, detail, unauthorized};
 use crate::state::AppState;
 
 pub(super) async fn health() -> Response {
@@ -46,7 +46,7 @@ pub(super) async fn metrics(State(st): State<Arc<AppState>>, headers: HeaderMap)
             },
         )
             .into_response(),
-        _ => detail(StatusCode::UNAUTHORIZED, "Unauthorized"),
+        t => unauthorized("Unauthorized", t.is_some()),
     }
 }
 

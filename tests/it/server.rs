@@ -153,6 +153,14 @@ async fn bearer_auth_401_bodies() {
         }
         let r = r.send().await.unwrap();
         assert_eq!(r.status(), 401, "{auth:?}");
+        // RFC 9110 requires a challenge on every 401; a refused token says invalid_token, so
+        // clients report a wrong token instead of starting an OAuth flow.
+        let challenge = if want == "Missing Bearer token" {
+            r#"Bearer realm="mymcp""#
+        } else {
+            r#"Bearer realm="mymcp", error="invalid_token""#
+        };
+        assert_eq!(r.headers()["www-authenticate"], challenge, "{auth:?}");
         let v: Value = r.json().await.unwrap();
         assert_eq!(v, json!({"detail": want}), "{auth:?}");
     }
@@ -165,6 +173,10 @@ async fn bearer_auth_401_bodies() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        r#"Bearer realm="mymcp", error="invalid_token""#
+    );
     let r = s
         .client
         .get(s.url("/metrics"))
@@ -183,6 +195,7 @@ async fn admin_api_create_list_revoke() {
     // 401 without bearer, 403 with a non-admin token.
     let r = s.client.get(&url).send().await.unwrap();
     assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], r#"Bearer realm="mymcp""#);
     assert_eq!(
         r.json::<Value>().await.unwrap(),
         json!({"detail":"Missing Bearer token"})
@@ -650,6 +663,135 @@ async fn foreign_origin_and_host_are_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn preflights_need_no_token_and_cors_goes_only_to_listed_origins() {
+    // Listed as an operator might type them: mixed case, a trailing slash.
+    let l =
+        Layout::new("MYMCP_CORS_ORIGINS=http://localhost:6274, https://Inspector.Example:8443/");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("rw", "rw").await;
+    let preflight = |origin: Option<&'static str>| {
+        let mut r = s
+            .client
+            .request(reqwest::Method::OPTIONS, s.url("/mcp"))
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization,content-type,mcp-protocol-version",
+            );
+        if let Some(o) = origin {
+            r = r.header("Origin", o);
+        }
+        r.send()
+    };
+    let cors_headers = |r: &reqwest::Response| -> Vec<String> {
+        r.headers()
+            .keys()
+            .map(|k| k.as_str().to_string())
+            .filter(|k| k.starts_with("access-control-"))
+            .collect()
+    };
+
+    // A listed origin: 204 without a token, and everything a browser needs.
+    let r = preflight(Some("http://localhost:6274")).await.unwrap();
+    assert_eq!(r.status(), 204);
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], "http://localhost:6274");
+    assert!(
+        h["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    assert_eq!(
+        h["access-control-allow-headers"],
+        "authorization,content-type,mcp-protocol-version"
+    );
+    let r = preflight(Some("https://inspector.example:8443"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://inspector.example:8443"
+    );
+
+    // Unlisted origins and origin-less preflights: answered (not 401), but no CORS header.
+    for origin in [
+        Some("http://evil.example"),
+        Some("http://localhost:6275"),
+        None,
+    ] {
+        let r = preflight(origin).await.unwrap();
+        assert_eq!(r.status(), 204, "{origin:?}");
+        assert!(cors_headers(&r).is_empty(), "{origin:?}: {:?}", r.headers());
+    }
+
+    // The real request from a listed origin: the reply names it, and exposes the headers a
+    // client script reads. A 401 names it too, so the script can see why it failed.
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}).to_string();
+    let post = |origin: &'static str| {
+        s.client
+            .post(s.url("/mcp"))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .header("Origin", origin)
+            .body(body.clone())
+    };
+    let r = post("http://localhost:6274")
+        .bearer_auth(&rw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://localhost:6274"
+    );
+    let expose = r.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap();
+    assert!(expose.contains("mcp-session-id") && expose.contains("www-authenticate"));
+    let r = post("http://localhost:6274").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://localhost:6274"
+    );
+
+    // A listed origin is let through the Origin check that refuses it when unlisted (the
+    // control: the same request from another foreign origin is 403, without CORS headers).
+    let r = post("https://inspector.example:8443")
+        .bearer_auth(&rw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = post("https://other.example:8443")
+        .bearer_auth(&rw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(cors_headers(&r).is_empty());
+}
+
+#[test]
+fn a_cors_origin_that_can_never_match_is_refused_at_start() {
+    for bad in [
+        "http://localhost:6274/app",
+        "*",
+        "localhost:6274",
+        "http://a b",
+    ] {
+        let l = Layout::new(&format!("MYMCP_CORS_ORIGINS={bad}"));
+        let out = l.cli(&["serve"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {err}");
+        assert!(err.contains("MYMCP_CORS_ORIGINS"), "{bad}: {err}");
+    }
 }
 
 #[tokio::test]
