@@ -48,6 +48,12 @@ impl ProgressSink for PeerProgress {
     }
 }
 
+/// Request marker: the client's `Accept` does not allow `text/event-stream` (it named only
+/// JSON, or sent no `Accept`). Such a call gets no progress notifications, because the first
+/// one would switch rmcp's reply to an event stream the client did not ask for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct JsonOnly;
+
 /// Server name reported in `initialize`, as the reference.
 pub(crate) const SERVER_NAME: &str = "linux-server";
 
@@ -124,7 +130,12 @@ impl ServerHandler for McpHandler {
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = caller_of(&ctx)?;
         let args = request.arguments.unwrap_or_default();
-        let progress = ctx.meta.get_progress_token().map(|token| {
+        let json_only = ctx
+            .extensions
+            .get::<http::request::Parts>()
+            .is_some_and(|p| p.extensions.get::<JsonOnly>().is_some());
+        let token = ctx.meta.get_progress_token().filter(|_| !json_only);
+        let progress = token.map(|token| {
             Arc::new(PeerProgress {
                 peer: ctx.peer.clone(),
                 token,

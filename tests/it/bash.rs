@@ -358,3 +358,49 @@ async fn progress_notifications_stream_when_asked() {
         .await;
     assert_eq!(v["stdout"], "x\n");
 }
+
+#[tokio::test]
+async fn a_progress_token_never_forces_sse_on_a_client_that_did_not_accept_it() {
+    let (_l, s, rw) = setup("").await;
+    let body = json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{
+        "name":"bash_execute",
+        "arguments":{"command":"for i in 1 2 3; do echo line$i; sleep 0.4; done"},
+        "_meta":{"progressToken":"p2"}}});
+    // None: no Accept at all (tolerated, as the reference did); `*/*` is curl's default.
+    for accept in [Some("application/json"), None, Some("*/*")] {
+        let mut r = s
+            .client
+            .post(s.url("/mcp"))
+            .bearer_auth(&rw)
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        if let Some(a) = accept {
+            r = r.header("Accept", a);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), 200, "{accept:?}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/json",
+            "{accept:?}"
+        );
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["id"], 4, "{accept:?}");
+        let result: Value =
+            serde_json::from_str(v["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+        assert_eq!(result["stdout"], "line1\nline2\nline3\n", "{accept:?}");
+    }
+    // Control: the same call from a client that accepts an event stream gets its progress.
+    let r = s
+        .client
+        .post(s.url("/mcp"))
+        .bearer_auth(&rw)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    assert!(r.text().await.unwrap().contains("notifications/progress"));
+}
