@@ -20,10 +20,10 @@ export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
 
 # The security-critical modules and the test areas that exercise them: their unit tests
 # (module-name filters) and the integration areas that attack or use them.
-# MUTANTS_FILES narrows the set (e.g. "src/guard.rs src/tokens.rs"). The integration tests are
+# MUTANTS_FILES narrows the set (e.g. "src/guard.rs src/tokens.rs"), MUTANTS_TESTS the test filters. The integration tests are
 # mostly waiting on the server, so they run 8 at a time: ~5 s per mutant on 2 cores.
 SECURITY_FILES=${MUTANTS_FILES:-"src/guard.rs src/tokens.rs src/http/auth.rs src/hosts.rs src/tickets.rs"}
-SECURITY_TESTS="guard:: tokens:: auth:: hosts:: tickets:: security:: files:: read_file:: evidence:: search:: transfer:: operator:: server:: observability::"
+SECURITY_TESTS=${MUTANTS_TESTS:-"guard:: tokens:: auth:: hosts:: tickets:: security:: files:: read_file:: evidence:: search:: transfer:: operator:: server:: observability::"}
 
 mode=${1:-diff}
 [ $# -gt 0 ] && shift
