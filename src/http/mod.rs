@@ -23,7 +23,8 @@ use axum::routing::{delete, get};
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
-use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
+use tower::{ServiceBuilder, ServiceExt};
 
 use crate::mcp::McpHandler;
 use crate::mcp::fastpath::{self, FastPath};
@@ -107,12 +108,9 @@ async fn content_length_limit(limit: usize, req: Request, next: Next) -> Respons
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let mcp_limit = mcp_body_limit(state.config.write_file_max_bytes);
     let handler = McpHandler::new(state.clone());
-    let fast = Arc::new(FastPath {
-        handler: handler.clone(),
-        limit: mcp_limit,
-    });
+    let rmcp_handler = handler.clone();
     let mcp = StreamableHttpService::new(
-        move || Ok(handler.clone()),
+        move || Ok(rmcp_handler.clone()),
         Arc::new(NeverSessionManager::default()),
         StreamableHttpServerConfig::default()
             .with_legacy_session_mode(false)
@@ -122,6 +120,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             .disable_allowed_hosts()
             .with_max_request_body_bytes(mcp_limit),
     );
+    let fast = Arc::new(FastPath {
+        handler,
+        limit: mcp_limit,
+        rmcp: BoxCloneSyncService::new(ServiceExt::<Request>::map_response(mcp.clone(), |r| {
+            r.map(axum::body::Body::new)
+        })),
+    });
     let mcp_routes = Router::new().route_service("/mcp", mcp).layer(
         ServiceBuilder::new()
             .layer(from_fn_with_state(state.clone(), cors::cors))

@@ -69,7 +69,7 @@ async fn parse_error(resp: Response) -> Response {
             "id": null,
             "error": {
                 "code": -32700,
-                "message": format!("Parse error: the body is not a JSON-RPC request ({why}); batches are not supported"),
+                "message": format!("Parse error: the body is not JSON ({why})"),
             }
         })),
     )

@@ -10,6 +10,7 @@
 //! 2026-07-28 per-request protocol), cursors, unknown methods, malformed JSON — goes to rmcp
 //! untouched.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -19,12 +20,18 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
 
 use crate::caller::Caller;
-use crate::mcp::McpHandler;
+use crate::mcp::{JsonOnly, McpHandler, envelope};
 
 /// Protocol versions whose tools/list and tools/call replies are plain results.
 const PLAIN_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+
+/// The only protocol revision with JSON-RPC batches (2025-06-18 removed them). A request
+/// without `MCP-Protocol-Version` is taken to speak it, as the specification says.
+const BATCH_VERSION: &str = "2025-03-26";
 
 /// State of the fast-path middleware.
 pub(crate) struct FastPath {
@@ -32,6 +39,8 @@ pub(crate) struct FastPath {
     pub(crate) handler: McpHandler,
     /// Body cap for `/mcp`.
     pub(crate) limit: usize,
+    /// rmcp's service, for the elements of a batch the fast path does not answer itself.
+    pub(crate) rmcp: BoxCloneSyncService<Request, Response, Infallible>,
 }
 
 #[derive(Serialize)]
@@ -41,11 +50,15 @@ struct Reply<'a, T: Serialize> {
     result: T,
 }
 
-fn eligible(headers: &HeaderMap) -> bool {
-    let json_ct = headers
+fn json_body(headers: &HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+fn eligible(headers: &HeaderMap) -> bool {
+    let json_ct = json_body(headers);
     let version_ok = match headers.get("mcp-protocol-version") {
         None => true,
         Some(v) => v.to_str().is_ok_and(|v| PLAIN_VERSIONS.contains(&v)),
@@ -57,13 +70,14 @@ fn eligible(headers: &HeaderMap) -> bool {
     json_ct && version_ok && accept_ok && !headers.contains_key("mcp-session-id")
 }
 
-/// Middleware: answer plain requests directly, hand the rest to rmcp.
+/// Middleware: refuse malformed envelopes with the right JSON-RPC code, answer batches (2025-03-26)
+/// and plain requests directly, hand the rest to rmcp.
 pub(crate) async fn middleware(
     State(fp): State<Arc<FastPath>>,
     req: Request,
     next: Next,
 ) -> Response {
-    if req.method() != Method::POST || !eligible(req.headers()) {
+    if req.method() != Method::POST || !json_body(req.headers()) {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
@@ -91,18 +105,119 @@ pub(crate) async fn middleware(
                 .into_response();
         }
     };
+    // Unparseable JSON goes on to rmcp, whose refusal becomes -32700 in the Accept shim.
+    let Ok(msg) = serde_json::from_slice::<Value>(&bytes) else {
+        return next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+    };
+    if let Value::Array(items) = msg {
+        return batch(&fp, parts, items).await;
+    }
+    if let Some(err) = envelope::check(&msg) {
+        return error_reply(&err);
+    }
     let caller = parts.extensions.get::<Caller>().cloned();
-    if let Some(caller) = caller
-        && let Some(resp) = answer(&fp.handler, &caller, &bytes).await
+    if eligible(&parts.headers)
+        && let Some(caller) = caller
+        && let Some(bytes) = answer(&fp.handler, &caller, msg).await
     {
-        return resp;
+        return json_reply(bytes);
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }
 
-async fn answer(h: &McpHandler, caller: &Caller, body: &[u8]) -> Option<Response> {
-    let Ok(Value::Object(mut msg)) = serde_json::from_slice::<Value>(body) else {
+fn json_reply(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+/// A refused envelope: 400 when there is no valid request to answer (-32600), else 200 with the
+/// error as the request's reply (-32602).
+fn error_reply(err: &Value) -> Response {
+    let status = if err["error"]["code"] == envelope::INVALID_REQUEST {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(err)).into_response()
+}
+
+/// A JSON-RPC batch. Under 2025-03-26 each element is answered as if it came alone (the fast
+/// path, else rmcp, never with an event stream), notifications get no entry, and the replies go
+/// back as one array (202 and no body when there is none). Other revisions have no batches.
+async fn batch(fp: &FastPath, parts: http::request::Parts, items: Vec<Value>) -> Response {
+    let version = parts
+        .headers
+        .get("mcp-protocol-version")
+        .map(|v| v.to_str().unwrap_or(""));
+    if version.is_some_and(|v| v != BATCH_VERSION) {
+        return error_reply(&envelope::error(
+            Value::Null,
+            envelope::INVALID_REQUEST,
+            "Invalid Request: JSON-RPC batches exist only in MCP 2025-03-26",
+        ));
+    }
+    if items.is_empty() {
+        return error_reply(&envelope::error(
+            Value::Null,
+            envelope::INVALID_REQUEST,
+            "Invalid Request: an empty batch",
+        ));
+    }
+    let caller = parts.extensions.get::<Caller>().cloned();
+    let mut replies = Vec::with_capacity(items.len());
+    for item in items {
+        if let Some(err) = envelope::check(&item) {
+            replies.push(err);
+            continue;
+        }
+        let notification = envelope::is_notification(&item);
+        let id = envelope::id_of(&item).cloned().unwrap_or(Value::Null);
+        if !notification
+            && let Some(caller) = &caller
+            && let Some(bytes) = answer(&fp.handler, caller, item.clone()).await
+        {
+            match serde_json::from_slice(&bytes) {
+                Ok(v) => replies.push(v),
+                Err(_) => replies.push(internal(id)),
+            }
+            continue;
+        }
+        let mut p = parts.clone();
+        p.extensions.insert(JsonOnly);
+        let body = Body::from(item.to_string());
+        let resp = match fp.rmcp.clone().oneshot(Request::from_parts(p, body)).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        };
+        if notification || resp.status() == StatusCode::ACCEPTED {
+            continue;
+        }
+        let reply = axum::body::to_bytes(resp.into_body(), fp.limit)
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        replies.push(reply.unwrap_or_else(|| internal(id)));
+    }
+    if replies.is_empty() {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    axum::Json(Value::Array(replies)).into_response()
+}
+
+fn internal(id: Value) -> Value {
+    envelope::error(
+        id,
+        envelope::INTERNAL_ERROR,
+        "Internal error: no JSON reply for this batch element",
+    )
+}
+
+/// The reply bytes for a plain `ping`, `tools/list` or `tools/call`, or `None` when the message
+/// needs rmcp.
+async fn answer(h: &McpHandler, caller: &Caller, msg: Value) -> Option<Vec<u8>> {
+    let Value::Object(mut msg) = msg else {
         return None;
     };
     if msg.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
@@ -157,6 +272,5 @@ async fn answer(h: &McpHandler, caller: &Caller, body: &[u8]) -> Option<Response
         }
         _ => return None,
     };
-    let bytes = bytes.ok()?;
-    Some(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+    bytes.ok()
 }

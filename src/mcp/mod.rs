@@ -16,6 +16,7 @@ use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
+pub(crate) mod envelope;
 pub(crate) mod fastpath;
 
 use crate::audit::Record;

@@ -627,6 +627,158 @@ async fn bad_input_gets_clear_errors_and_server_keeps_serving() {
 }
 
 #[tokio::test]
+async fn json_rpc_errors_carry_the_codes_the_spec_gives_them() {
+    let l = Layout::new("");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("rw", "rw").await;
+    let send = |body: String, version: Option<&'static str>| {
+        let mut r = s
+            .client
+            .post(s.url("/mcp"))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .bearer_auth(&rw)
+            .body(body);
+        if let Some(v) = version {
+            r = r.header("MCP-Protocol-Version", v);
+        }
+        r.send()
+    };
+    // (body, HTTP status, JSON-RPC code, id echoed). Checked on a plain request, which the
+    // fast path serves, and under the per-request protocol, which rmcp serves.
+    let cases = [
+        (
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"glob","arguments":"x"}}"#,
+            200,
+            -32602,
+            json!(7),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"arguments":{}}}"#,
+            200,
+            -32602,
+            json!("c"),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":null,"method":"tools/list"}"#,
+            400,
+            -32600,
+            Value::Null,
+        ),
+        (r#"{"id":3,"method":"tools/list"}"#, 400, -32600, json!(3)),
+        (r#"{"jsonrpc":"2.0","id":"#, 400, -32700, Value::Null),
+    ];
+    for version in [None, Some("2025-06-18"), Some("2026-07-28")] {
+        for (body, status, code, id) in &cases {
+            let r = send(body.to_string(), version).await.unwrap();
+            assert_eq!(r.status(), *status, "{body} {version:?}");
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["error"]["code"], *code, "{body} {version:?}: {v}");
+            assert_eq!(v["id"], *id, "{body} {version:?}: {v}");
+        }
+    }
+    // Control: a valid call still works, and an unknown method is still -32601.
+    let (err, _) = s
+        .call(&rw, "glob", json!({"pattern":"*","path":"/etc"}))
+        .await;
+    assert!(!err);
+    let v = s.rpc(&rw, "no/such/method", json!({})).await;
+    assert_eq!(v["error"]["code"], -32601, "{v}");
+}
+
+#[tokio::test]
+async fn batches_are_answered_under_2025_03_26_only() {
+    let l = Layout::new("");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("rw", "rw").await;
+    let hostname = l.root().join("host.txt");
+    std::fs::write(&hostname, "h1\n").unwrap();
+    let send = |body: Value, version: Option<&'static str>| {
+        let mut r = s
+            .client
+            .post(s.url("/mcp"))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .bearer_auth(&rw)
+            .body(body.to_string());
+        if let Some(v) = version {
+            r = r.header("MCP-Protocol-Version", v);
+        }
+        r.send()
+    };
+    let batch = json!([
+        {"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2025-03-26","capabilities":{},
+            "clientInfo":{"name":"batch-test","version":"1"}}},
+        {"jsonrpc":"2.0","method":"notifications/initialized"},
+        {"jsonrpc":"2.0","id":"two","method":"tools/call","params":{
+            "name":"read_file","arguments":{"file_path": hostname}}},
+        // A progress token cannot turn a batch into a stream: plain JSON, no progress.
+        {"jsonrpc":"2.0","id":3,"method":"tools/call","params":{
+            "name":"bash_execute","arguments":{"command":"echo hi"},
+            "_meta":{"progressToken":"p"}}},
+        {"jsonrpc":"2.0","id":null,"method":"ping"},
+        {"jsonrpc":"2.0","id":4,"method":"ping"}
+    ]);
+    for version in [Some("2025-03-26"), None] {
+        let r = send(batch.clone(), version).await.unwrap();
+        assert_eq!(r.status(), 200, "{version:?}");
+        assert_eq!(r.headers()["content-type"], "application/json");
+        let v: Value = r.json().await.unwrap();
+        let replies = v.as_array().unwrap_or_else(|| panic!("{v}"));
+        // One reply per request, in order; the notification has none.
+        let ids: Vec<&Value> = replies.iter().map(|r| &r["id"]).collect();
+        assert_eq!(
+            ids,
+            [&json!(1), &json!("two"), &json!(3), &Value::Null, &json!(4)],
+            "{v}"
+        );
+        assert_eq!(replies[0]["result"]["serverInfo"]["name"], "linux-server");
+        let text = |r: &Value| -> Value {
+            serde_json::from_str(r["result"]["content"][0]["text"].as_str().unwrap()).unwrap()
+        };
+        assert!(
+            text(&replies[1])["content"]
+                .as_str()
+                .unwrap()
+                .contains("h1"),
+            "{v}"
+        );
+        assert_eq!(text(&replies[2])["stdout"], "hi\n", "{v}");
+        assert_eq!(replies[3]["error"]["code"], -32600);
+        assert_eq!(replies[4]["result"], json!({}));
+    }
+    // Only notifications: 202 and no body.
+    let r = send(
+        json!([{"jsonrpc":"2.0","method":"notifications/initialized"}]),
+        Some("2025-03-26"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 202);
+    assert!(r.text().await.unwrap().is_empty());
+    // Empty, or under any later revision: Invalid Request, and nothing runs.
+    let marker = l.root().join("ran");
+    let run = json!([{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{
+        "name":"bash_execute","arguments":{"command": format!("touch {}", marker.display())}}}]);
+    for (body, version) in [
+        (json!([]), Some("2025-03-26")),
+        (run.clone(), Some("2025-06-18")),
+        (run.clone(), Some("2026-07-28")),
+    ] {
+        let r = send(body.clone(), version).await.unwrap();
+        assert_eq!(r.status(), 400, "{body} {version:?}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], -32600, "{v}");
+    }
+    assert!(!marker.exists());
+    // Control: the same batch under 2025-03-26 runs the command.
+    let r = send(run, Some("2025-03-26")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(marker.exists());
+}
+
+#[tokio::test]
 async fn foreign_origin_and_host_are_refused() {
     let l = Layout::new("");
     let s = Server::start(&l);
