@@ -33,6 +33,11 @@ const PLAIN_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "20
 /// without `MCP-Protocol-Version` is taken to speak it, as the specification says.
 const BATCH_VERSION: &str = "2025-03-26";
 
+/// Most elements one batch may hold. The elements run one after another inside one HTTP
+/// request, so an unbounded batch would let one request occupy the server for as long as
+/// its sender likes.
+const BATCH_MAX: usize = 100;
+
 /// State of the fast-path middleware.
 pub(crate) struct FastPath {
     /// The MCP handler (same code as the rmcp path).
@@ -158,11 +163,14 @@ async fn batch(fp: &FastPath, parts: http::request::Parts, items: Vec<Value>) ->
             "Invalid Request: JSON-RPC batches exist only in MCP 2025-03-26",
         ));
     }
-    if items.is_empty() {
+    if items.is_empty() || items.len() > BATCH_MAX {
         return error_reply(&envelope::error(
             Value::Null,
             envelope::INVALID_REQUEST,
-            "Invalid Request: an empty batch",
+            &format!(
+                "Invalid Request: a batch holds 1 to {BATCH_MAX} messages, this one {}",
+                items.len()
+            ),
         ));
     }
     let caller = parts.extensions.get::<Caller>().cloned();

@@ -757,12 +757,14 @@ async fn batches_are_answered_under_2025_03_26_only() {
     .unwrap();
     assert_eq!(r.status(), 202);
     assert!(r.text().await.unwrap().is_empty());
-    // Empty, or under any later revision: Invalid Request, and nothing runs.
+    // Empty, over 100 messages, or under any later revision: Invalid Request, nothing runs.
     let marker = l.root().join("ran");
     let run = json!([{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{
         "name":"bash_execute","arguments":{"command": format!("touch {}", marker.display())}}}]);
+    let too_many = Value::Array(vec![run[0].clone(); 101]);
     for (body, version) in [
         (json!([]), Some("2025-03-26")),
+        (too_many, Some("2025-03-26")),
         (run.clone(), Some("2025-06-18")),
         (run.clone(), Some("2026-07-28")),
     ] {
