@@ -26,6 +26,7 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the MCP server in the foreground')
+            [CompletionResult]::new('stdio', 'stdio', [CompletionResultType]::ParameterValue, 'Serve MCP over stdin/stdout for one local client (or `ssh host mymcp stdio`); the caller is the OS user running it')
             [CompletionResult]::new('version', 'version', [CompletionResultType]::ParameterValue, 'Print the version')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Manage client tokens and the admin/metrics tokens')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Configuration helpers')
@@ -44,6 +45,14 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log level: trace, debug, info, warning, error or critical (overrides MYMCP_LOG_LEVEL)')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format: text or json (overrides MYMCP_LOG_FORMAT)')
             [CompletionResult]::new('--with-metrics-token', '--with-metrics-token', [CompletionResultType]::ParameterName, 'In temp-token mode, also make a temporary metrics token')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'mymcp;stdio' {
+            [CompletionResult]::new('--role', '--role', [CompletionResultType]::ParameterName, 'Role of the session: ro (read tools only) or rw (everything the user may do)')
+            [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Env file to read (default: MYMCP_ENV_FILE, then /etc/mymcp/.env, then ./.env)')
+            [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log level on stderr: trace, debug, info, warning, error or critical (overrides MYMCP_LOG_LEVEL)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -244,6 +253,7 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
         }
         'mymcp;help' {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the MCP server in the foreground')
+            [CompletionResult]::new('stdio', 'stdio', [CompletionResultType]::ParameterValue, 'Serve MCP over stdin/stdout for one local client (or `ssh host mymcp stdio`); the caller is the OS user running it')
             [CompletionResult]::new('version', 'version', [CompletionResultType]::ParameterValue, 'Print the version')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Manage client tokens and the admin/metrics tokens')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Configuration helpers')
@@ -255,6 +265,9 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             break
         }
         'mymcp;help;serve' {
+            break
+        }
+        'mymcp;help;stdio' {
             break
         }
         'mymcp;help;version' {

@@ -37,6 +37,9 @@ _mymcp() {
             mymcp,serve)
                 cmd="mymcp__subcmd__serve"
                 ;;
+            mymcp,stdio)
+                cmd="mymcp__subcmd__stdio"
+                ;;
             mymcp,token)
                 cmd="mymcp__subcmd__token"
                 ;;
@@ -75,6 +78,9 @@ _mymcp() {
                 ;;
             mymcp__subcmd__help,serve)
                 cmd="mymcp__subcmd__help__subcmd__serve"
+                ;;
+            mymcp__subcmd__help,stdio)
+                cmd="mymcp__subcmd__help__subcmd__stdio"
                 ;;
             mymcp__subcmd__help,token)
                 cmd="mymcp__subcmd__help__subcmd__token"
@@ -155,7 +161,7 @@ _mymcp() {
 
     case "${cmd}" in
         mymcp)
-            opts="-h -V --help --version serve version token config init install-service uninstall-service doctor recorder help"
+            opts="-h -V --help --version serve stdio version token config init install-service uninstall-service doctor recorder help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -261,7 +267,7 @@ _mymcp() {
             return 0
             ;;
         mymcp__subcmd__help)
-            opts="serve version token config init uninstall-service doctor recorder help"
+            opts="serve stdio version token config init uninstall-service doctor recorder help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -359,6 +365,20 @@ _mymcp() {
             return 0
             ;;
         mymcp__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mymcp__subcmd__help__subcmd__stdio)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -591,6 +611,32 @@ _mymcp() {
                     ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mymcp__subcmd__stdio)
+            opts="-h --role --env-file --log-level --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --role)
+                    COMPREPLY=($(compgen -W "ro rw" -- "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warning warn error critical" -- "${cur}"))
                     return 0
                     ;;
                 *)

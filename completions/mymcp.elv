@@ -23,6 +23,7 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand serve 'Run the MCP server in the foreground'
+            cand stdio 'Serve MCP over stdin/stdout for one local client (or `ssh host mymcp stdio`); the caller is the OS user running it'
             cand version 'Print the version'
             cand token 'Manage client tokens and the admin/metrics tokens'
             cand config 'Configuration helpers'
@@ -40,6 +41,13 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand --log-level 'Log level: trace, debug, info, warning, error or critical (overrides MYMCP_LOG_LEVEL)'
             cand --log-format 'Log format: text or json (overrides MYMCP_LOG_FORMAT)'
             cand --with-metrics-token 'In temp-token mode, also make a temporary metrics token'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mymcp;stdio'= {
+            cand --role 'Role of the session: ro (read tools only) or rw (everything the user may do)'
+            cand --env-file 'Env file to read (default: MYMCP_ENV_FILE, then /etc/mymcp/.env, then ./.env)'
+            cand --log-level 'Log level on stderr: trace, debug, info, warning, error or critical (overrides MYMCP_LOG_LEVEL)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -213,6 +221,7 @@ set edit:completion:arg-completer[mymcp] = {|@words|
         }
         &'mymcp;help'= {
             cand serve 'Run the MCP server in the foreground'
+            cand stdio 'Serve MCP over stdin/stdout for one local client (or `ssh host mymcp stdio`); the caller is the OS user running it'
             cand version 'Print the version'
             cand token 'Manage client tokens and the admin/metrics tokens'
             cand config 'Configuration helpers'
@@ -223,6 +232,8 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mymcp;help;serve'= {
+        }
+        &'mymcp;help;stdio'= {
         }
         &'mymcp;help;version'= {
         }

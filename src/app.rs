@@ -51,6 +51,7 @@ fn command_name(c: Option<&Command>) -> &'static str {
     match c {
         Some(Command::Token(_)) => "token",
         Some(Command::Serve(_)) => "serve",
+        Some(Command::Stdio(_)) => "stdio",
         Some(Command::Init(_)) => "init",
         Some(Command::UninstallService(_)) => "uninstall-service",
         Some(Command::Doctor(_)) => "doctor",
@@ -73,6 +74,7 @@ fn run(command: Option<Command>) -> anyhow::Result<ExitCode> {
             commands::token(t)?;
         }
         Some(Command::Serve(a)) => serve(a)?,
+        Some(Command::Stdio(a)) => stdio(a)?,
         Some(Command::Init(a)) => {
             if let Some(outcome) = service::init(&a)? {
                 service::print_summary(&a, &outcome);
@@ -130,6 +132,35 @@ fn serve(a: cli::ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
     let result = rt.block_on(daemon::run(prepared, env));
     otel::shutdown();
+    Ok(result?)
+}
+
+fn stdio(a: cli::StdioArgs) -> anyhow::Result<()> {
+    let env = config::process_env();
+    let scrubbed = scrub::scrub_environment_block();
+    let role = if a.role == "rw" {
+        crate::tokens::Role::Rw
+    } else {
+        crate::tokens::Role::Ro
+    };
+    let (state, warnings) = daemon::prepare_local(a.env_file.as_deref(), &env, role)?;
+    // Logs go to stderr (init_logging never writes to stdout, which carries the protocol).
+    let level = a
+        .log_level
+        .unwrap_or_else(|| state.config.log_level.clone());
+    init_logging(&level, state.config.log_format);
+    log_scrub(scrubbed);
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    let result = rt.block_on(crate::stdio::run(state, crate::stdio::local_caller(role)));
+    otel::shutdown();
+    // A pending read of stdin cannot be cancelled; do not wait for it at runtime shutdown.
+    rt.shutdown_background();
     Ok(result?)
 }
 

@@ -6,9 +6,9 @@ use std::net::IpAddr;
 
 use crate::tokens::Role;
 
-/// How the caller proved who it is. Today only static bearer tokens exist; an OAuth subject
-/// or a local stdio user are further variants, and everything that names a caller (audit
-/// lines, metrics, logs, ticket issuers) goes through [`Identity::name`] and [`Identity::id`].
+/// How the caller proved who it is: a static bearer token, or the operating-system user who
+/// started `mymcp stdio`. Everything that names a caller (audit lines, metrics, logs, ticket
+/// issuers) goes through [`Identity::name`] and [`Identity::id`].
 #[derive(Debug, Clone)]
 pub(crate) enum Identity {
     /// A client token from the token file (or temp-token mode).
@@ -18,13 +18,19 @@ pub(crate) enum Identity {
         /// Its public id (a short hash), never the token itself.
         id: String,
     },
+    /// The OS user running `mymcp stdio`, named `stdio:<user>`: the kernel already vouched for
+    /// it, and it can do no more than that user could without mymcp.
+    Local {
+        /// `stdio:<user>`.
+        name: String,
+    },
 }
 
 impl Identity {
     /// The name audit lines and logs show (`token_name`).
     pub(crate) fn name(&self) -> &str {
         match self {
-            Identity::StaticToken { name, .. } => name,
+            Identity::StaticToken { name, .. } | Identity::Local { name } => name,
         }
     }
 
@@ -33,6 +39,7 @@ impl Identity {
     pub(crate) fn id(&self) -> &str {
         match self {
             Identity::StaticToken { id, .. } => id,
+            Identity::Local { name } => name,
         }
     }
 }

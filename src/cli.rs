@@ -31,6 +31,9 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run the MCP server in the foreground.
     Serve(ServeArgs),
+    /// Serve MCP over stdin/stdout for one local client (or `ssh host mymcp stdio`); the
+    /// caller is the OS user running it.
+    Stdio(StdioArgs),
     /// Print the version.
     Version,
     /// Manage client tokens and the admin/metrics tokens.
@@ -309,6 +312,36 @@ pub(crate) struct ServeArgs {
     /// In temp-token mode, also make a temporary metrics token.
     #[arg(long)]
     pub(crate) with_metrics_token: bool,
+}
+
+/// `mymcp stdio` options.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The client starts this command and speaks MCP on its stdin/stdout; logs \
+go to stderr. No token is needed: the caller is the operating-system user running it \
+(stdio:<user> in the audit log), so mymcp can do nothing that user could not. The \
+configuration, protected paths, limits and audit log are the server's; transfers \
+(prepare_upload/prepare_download) need the HTTP server and are off.
+
+Claude Desktop (claude_desktop_config.json) or Claude Code (.mcp.json):
+  {\"mcpServers\": {\"this-host\": {\"command\": \"mymcp\", \"args\": [\"stdio\", \"--role\", \"rw\"]}}}
+A remote host over SSH:
+  {\"mcpServers\": {\"web1\": {\"command\": \"ssh\", \"args\": [\"web1\", \"mymcp\", \"stdio\"]}}}"
+)]
+pub(crate) struct StdioArgs {
+    /// Role of the session: ro (read tools only) or rw (everything the user may do).
+    #[arg(long, value_name = "ROLE", default_value = "ro", value_parser = ["ro", "rw"],
+          hide_possible_values = true)]
+    pub(crate) role: String,
+    /// Env file to read (default: MYMCP_ENV_FILE, then /etc/mymcp/.env, then ./.env).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) env_file: Option<PathBuf>,
+    /// Log level on stderr: trace, debug, info, warning, error or critical (overrides
+    /// MYMCP_LOG_LEVEL).
+    #[arg(long, value_name = "LEVEL", ignore_case = true,
+          value_parser = ["trace", "debug", "info", "warning", "warn", "error", "critical"],
+          hide_possible_values = true)]
+    pub(crate) log_level: Option<String>,
 }
 
 /// Shared option of the token commands.

@@ -173,6 +173,22 @@ pub(crate) fn prepare(
     } else {
         None
     };
+    Ok(Prepared {
+        state: app_state(cfg, store, temp_mode, guard, ro_shell)?,
+        temp_tokens,
+        warnings,
+        env_stamp,
+    })
+}
+
+/// The shared state of a server (or a stdio session) from its resolved parts.
+fn app_state(
+    cfg: Config,
+    store: TokenStore,
+    temp_mode: bool,
+    guard: Guard,
+    ro_shell: Option<crate::sandbox::RoShell>,
+) -> Result<Arc<AppState>, ServeError> {
     let hosts = HostPolicy::new(&cfg.host, &cfg.allowed_hosts, &cfg.public_base_url);
     let audit = crate::audit::AuditLog::new(
         cfg.audit_enabled,
@@ -184,21 +200,39 @@ pub(crate) fn prepare(
         addr: "metrics registry".into(),
         source: std::io::Error::other(e.to_string()),
     })?;
-    Ok(Prepared {
-        state: Arc::new(AppState {
-            tools: Arc::new(Services::new(&cfg, guard, ro_shell)),
-            config: cfg,
-            tokens: store,
-            hosts,
-            temp_mode,
-            audit,
-            metrics,
-            transfers: Default::default(),
-        }),
-        temp_tokens,
-        warnings,
-        env_stamp,
-    })
+    Ok(Arc::new(AppState {
+        tools: Arc::new(Services::new(&cfg, guard, ro_shell)),
+        config: cfg,
+        tokens: store,
+        hosts,
+        temp_mode,
+        audit,
+        metrics,
+        transfers: Default::default(),
+    }))
+}
+
+/// Configuration and services for `mymcp stdio`: the server's, without a listener or tokens.
+/// The token file stays protected; transfers are off (no listener to redeem a ticket); the
+/// ro shell is set up only when it can be used (an `ro` session with `MYMCP_RO_SHELL=true`).
+/// Returns the state and the start-up warnings.
+pub(crate) fn prepare_local(
+    env_file: Option<&std::path::Path>,
+    env: &BTreeMap<String, String>,
+    role: Role,
+) -> Result<(Arc<AppState>, Vec<String>), ServeError> {
+    let source = config::discover_env_file(env_file, env)?;
+    let mut cfg = Config::resolve(env, &source)?;
+    cfg.transfer_enabled = false;
+    let warnings = start_warnings(&source, &cfg, false);
+    let guard = Guard::from_config(&cfg, Some(&cfg.token_file));
+    let ro_shell = if cfg.ro_shell && role == Role::Ro {
+        Some(ro_shell_of(&cfg, &guard)?.0)
+    } else {
+        None
+    };
+    let store = TokenStore::open(None)?;
+    Ok((app_state(cfg, store, false, guard, ro_shell)?, warnings))
 }
 
 /// The ro shell for this configuration, proven by running the confinement once: a kernel

@@ -26,6 +26,7 @@ mod sandbox;
 mod scrub;
 mod secret;
 mod state;
+mod stdio;
 mod tickets;
 mod tokens;
 mod tools;

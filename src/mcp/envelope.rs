@@ -6,6 +6,8 @@
 
 use serde_json::{Value, json};
 
+/// JSON-RPC: the input is not JSON.
+pub(crate) const PARSE_ERROR: i64 = -32700;
 /// JSON-RPC: the message is not a valid request object.
 pub(crate) const INVALID_REQUEST: i64 = -32600;
 /// JSON-RPC: the method exists but its params are wrong.

@@ -63,6 +63,8 @@ pub(crate) const SERVER_NAME: &str = "linux-server";
 pub(crate) struct McpHandler {
     state: Arc<AppState>,
     tools: Arc<Vec<rmcp::model::Tool>>,
+    /// Set for `mymcp stdio`: the one caller every request comes from.
+    local: Option<Arc<Caller>>,
 }
 
 impl McpHandler {
@@ -86,16 +88,36 @@ impl McpHandler {
         Self {
             state,
             tools: Arc::new(tools),
+            local: None,
         }
     }
-}
 
-fn caller_of(ctx: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
-    ctx.extensions
-        .get::<http::request::Parts>()
-        .and_then(|p| p.extensions.get::<Caller>())
-        .cloned()
-        .ok_or_else(|| ErrorData::internal_error("no authenticated caller", None))
+    /// A handler whose every call comes from one local caller (`mymcp stdio`).
+    pub(crate) fn local(state: Arc<AppState>, caller: Caller) -> Self {
+        Self {
+            local: Some(Arc::new(caller)),
+            ..Self::new(state)
+        }
+    }
+
+    /// The caller of this request: the one the HTTP auth layer put into it, else the local
+    /// caller with a fresh request id (stdio has no request headers to take one from).
+    fn caller_of(&self, ctx: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
+        if let Some(c) = ctx
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<Caller>())
+        {
+            return Ok(c.clone());
+        }
+        match &self.local {
+            Some(c) => Ok(Caller {
+                request_id: hex::encode(rand::random::<[u8; 16]>()),
+                ..Caller::clone(c)
+            }),
+            None => Err(ErrorData::internal_error("no authenticated caller", None)),
+        }
+    }
 }
 
 /// Turn a tool's outcome into the wire result (one text block holding compact JSON).
@@ -121,7 +143,7 @@ impl ServerHandler for McpHandler {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(self.list_for(caller_of(&ctx)?.role))
+        Ok(self.list_for(self.caller_of(&ctx)?.role))
     }
 
     async fn call_tool(
@@ -129,7 +151,7 @@ impl ServerHandler for McpHandler {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let caller = caller_of(&ctx)?;
+        let caller = self.caller_of(&ctx)?;
         let args = request.arguments.unwrap_or_default();
         let json_only = ctx
             .extensions

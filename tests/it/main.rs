@@ -17,4 +17,5 @@ mod search;
 mod security;
 mod server;
 mod service;
+mod stdio;
 mod transfer;
