@@ -6,7 +6,9 @@ Starts `mymcp serve` in temp-token mode on 127.0.0.1 port 0, reads the printed t
 with `streamablehttp_client` + `ClientSession`: initializes, lists tools (rw sees 9, ro sees 5),
 calls read_file (ok and error), edits with evidence (dry run, edit list under an
 expected_sha256, a stale one refused, a negative offset), runs bash_execute with a progress callback (notifications must
-arrive), checks a denied call, and that ro cannot read the server's environment through /proc. Prints 'N passed, N failed'.
+arrive), checks a denied call, and that ro cannot read the server's environment through /proc.
+Then starts `mymcp stdio` with the SDK's stdio client: rw runs a command with progress as this
+OS user, the default role is ro. Prints 'N passed, N failed'.
 """
 
 import asyncio
@@ -16,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 
-from mcp import ClientSession
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamablehttp_client
 
 RESULTS = {"passed": 0, "failed": 0}
@@ -189,6 +192,53 @@ async def main(binary):
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+        # The same binary as a stdio server, started by the SDK's stdio client: no token, the
+        # caller is this OS user; rw runs commands with progress, the default role (ro) does not.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MYMCP_")}
+        # The env file's directory is protected, so it lives apart from the files read here.
+        os.mkdir(os.path.join(work, "etc"), 0o700)
+        empty = os.path.join(work, "etc", "stdio.env")
+        with open(empty, "w") as f:
+            f.write("MYMCP_LOG_LEVEL=warning\n")
+        os.chmod(empty, 0o600)
+        stdio_updates = []
+
+        async def on_stdio_progress(progress, total, message):
+            stdio_updates.append(message)
+
+        async def stdio_run(args, fn):
+            params = StdioServerParameters(
+                command=binary, args=["stdio", "--env-file", empty, *args], env=env, cwd=work)
+            async with stdio_client(params) as (read, write):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    return await fn(session)
+
+        async def stdio_rw(s):
+            tools = await s.list_tools()
+            ran = await s.call_tool(
+                "bash_execute", {"command": "for i in 1 2; do echo s$i; sleep 0.6; done; id -un"},
+                progress_callback=on_stdio_progress)
+            read = await s.call_tool("read_file", {"file_path": sample})
+            return tools, ran, read
+
+        async def stdio_ro(s):
+            return await s.list_tools(), await s.call_tool("bash_execute", {"command": "id"})
+
+        tools, ran, read = await stdio_run(["--role", "rw"], stdio_rw)
+        body = json.loads(ran.content[0].text)
+        user = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+        check("stdio rw runs a command as this user",
+              not ran.isError and body["stdout"].endswith(f"{user}\n"), body)
+        check("stdio progress notifications received",
+              any(m and "latest: s" in m for m in stdio_updates), stdio_updates)
+        check("stdio read_file", not read.isError and "hello" in read.content[0].text, read)
+        check("stdio rw lists 9 tools", len(tools.tools) == 9, [t.name for t in tools.tools])
+        tools, denied = await stdio_run([], stdio_ro)
+        check("stdio default role is ro (5 tools)", len(tools.tools) == 5, [t.name for t in tools.tools])
+        body = json.loads(denied.content[0].text)
+        check("stdio ro denied bash_execute", denied.isError and body["error"] == "PermissionDenied", body)
     print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
     return 1 if RESULTS["failed"] else 0
 
