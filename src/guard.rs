@@ -562,6 +562,129 @@ mod tests {
         let p = d.path().join("a/../b/c");
         assert_eq!(canonicalize_lenient(&p), real.join("b/c"));
     }
+
+    #[test]
+    fn lenient_canonicalize_resolves_the_existing_prefix_through_links() {
+        // The protected-path check compares canonical paths: a link in the existing part
+        // must be resolved even when the tail does not exist yet (or ends in `..`).
+        let d = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(d.path()).unwrap().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert_eq!(
+            canonicalize_lenient(&link.join("new/f")),
+            real.join("new/f")
+        );
+        assert_eq!(canonicalize_lenient(&link.join("new/..")), real);
+        assert_eq!(
+            canonicalize_lenient(&link.join("a/b/../c")),
+            real.join("a/c")
+        );
+    }
+
+    #[test]
+    fn entries_are_deduplicated_by_path_and_access() {
+        let mut g = Guard::default();
+        g.add("A", Path::new("/srv/a"), true);
+        g.add("A again", Path::new("/srv/a"), true);
+        g.add("A write-only", Path::new("/srv/a"), false);
+        g.add("B", Path::new("/srv/b"), true);
+        let names: Vec<&str> = g.entries().iter().map(|e| e.display.as_str()).collect();
+        assert_eq!(names, ["A", "A write-only", "B"]);
+    }
+
+    #[test]
+    fn identity_of_a_write_only_entry_is_refused_for_writes_only() {
+        let d = tempfile::tempdir().unwrap();
+        let rec = d.path().join("rec");
+        std::fs::create_dir(&rec).unwrap();
+        let mut g = Guard::default();
+        g.add("REC", &rec, false);
+        let st = rustix::fs::stat(&rec).unwrap();
+        assert!(g.check_identity(&st, Access::Read).is_ok());
+        assert!(g.check_identity(&st, Access::Write).is_err());
+        let other = rustix::fs::stat(d.path()).unwrap();
+        assert!(g.check_identity(&other, Access::Write).is_ok());
+    }
+
+    #[test]
+    fn proc_of_a_process_running_our_executable_is_refused() {
+        // Stand-in for "our executable": sleep's, so a sleep process is "one of ours".
+        let sleep_bin = std::fs::canonicalize("/bin/sleep")
+            .or_else(|_| std::fs::canonicalize("/usr/bin/sleep"))
+            .unwrap();
+        let mut child = std::process::Command::new(&sleep_bin)
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let g = Guard {
+            own_exe: Some(identity(&rustix::fs::stat(&sleep_bin).unwrap())),
+            ..Guard::default()
+        };
+        let status = PathBuf::from(format!("/proc/{pid}/status"));
+        let ours = g.check_real(&status, Access::Read);
+        // Control: the same file with another executable as ours is readable.
+        let plain = Guard::default().check_real(&status, Access::Read);
+        let own = Guard {
+            own_pid: std::process::id(),
+            ..Guard::default()
+        }
+        .check_real(
+            &PathBuf::from(format!("/proc/{}/status", std::process::id())),
+            Access::Read,
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(ours.unwrap_err().code(), "ProtectedPath");
+        assert!(plain.is_ok());
+        assert_eq!(own.unwrap_err().code(), "ProtectedPath");
+    }
+
+    #[test]
+    fn a_path_of_exactly_path_max_bytes_is_allowed() {
+        let at_max = format!("/{}", "a".repeat(PATH_MAX - 1));
+        assert!(require_absolute(&at_max, "p").is_ok());
+        let over = format!("/{}", "a".repeat(PATH_MAX));
+        assert_eq!(
+            require_absolute(&over, "p").unwrap_err().code(),
+            "InvalidPath"
+        );
+    }
+
+    #[test]
+    fn pseudo_files_are_recognised_by_file_system_and_name() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("f"), "x").unwrap();
+        assert!(is_pseudo_fs(&File::open("/proc/version").unwrap()));
+        assert!(!is_pseudo_fs(&File::open(d.path().join("f")).unwrap()));
+        for blocking in [
+            "/proc/kmsg",
+            "/x/trace_pipe",
+            "/x/trace_pipe_raw",
+            "/sys/kernel/debug/a",
+            "/sys/kernel/tracing/a",
+        ] {
+            assert!(blocking_pseudo_file(Path::new(blocking)), "{blocking}");
+        }
+        for fine in ["/proc/version", "/sys/kernel/mm/x", "/var/log/kmsg.txt"] {
+            assert!(!blocking_pseudo_file(Path::new(fine)), "{fine}");
+        }
+    }
+
+    #[test]
+    fn a_socket_is_walked_without_opening_it() {
+        // The walk opens each component with O_PATH: a socket (which a plain open refuses
+        // with ENXIO) is reached and then refused for what it is.
+        let d = tempfile::tempdir().unwrap();
+        let sock = d.path().join("s.sock");
+        let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let err = Guard::default()
+            .open_read(sock.to_str().unwrap())
+            .unwrap_err();
+        assert_eq!(err.code(), "NotARegularFile", "{err:?}");
+    }
 }
 
 /// Where a write lands, resolved and approved: an open directory and a name in it.
