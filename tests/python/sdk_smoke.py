@@ -22,43 +22,8 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamablehttp_client
 
-RESULTS = {"passed": 0, "failed": 0}
-
-
-def check(name, cond, detail=""):
-    if cond:
-        RESULTS["passed"] += 1
-        print(f"ok   {name}")
-    else:
-        RESULTS["failed"] += 1
-        print(f"FAIL {name} {detail}")
-
-
-def start(binary, workdir):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MYMCP_")}
-    proc = subprocess.Popen(
-        [binary, "serve", "--port", "0"],
-        cwd=workdir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    tokens, addr = {}, None
-    for line in proc.stderr:
-        if "temp admin token:" in line:
-            tokens["admin"] = line.split()[-1]
-        elif "temp rw token:" in line:
-            tokens["rw"] = line.split()[-1]
-        elif line.startswith("[mymcp] serving on "):
-            addr = line.split()[-1]
-            break
-    if addr is None:
-        proc.kill()
-        raise SystemExit("server did not start")
-    return proc, tokens, addr
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, clean_env, make_token, start, stdio_env_file, summary  # noqa: E402
 
 async def session_run(url, token, fn):
     headers = {"Authorization": f"Bearer {token}"}
@@ -162,14 +127,7 @@ async def main(binary):
             check("wrong type is a clear error", bad.isError and body["error"] == "InvalidArguments", body)
 
             # An ro token made through the admin API sees 5 tools and is denied bash_execute.
-            import urllib.request
-            req = urllib.request.Request(
-                f"http://{addr}/admin/tokens",
-                data=json.dumps({"name": "sdk-ro", "role": "ro"}).encode(),
-                headers={"Authorization": f"Bearer {tokens['admin']}", "Content-Type": "application/json"},
-                method="POST",
-            )
-            ro = json.loads(urllib.request.urlopen(req).read())["token"]
+            ro = make_token(addr, tokens["admin"], "sdk-ro", "ro")
 
             async def ro_flow(s):
                 tools = await s.list_tools()
@@ -195,13 +153,8 @@ async def main(binary):
 
         # The same binary as a stdio server, started by the SDK's stdio client: no token, the
         # caller is this OS user; rw runs commands with progress, the default role (ro) does not.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MYMCP_")}
-        # The env file's directory is protected, so it lives apart from the files read here.
-        os.mkdir(os.path.join(work, "etc"), 0o700)
-        empty = os.path.join(work, "etc", "stdio.env")
-        with open(empty, "w") as f:
-            f.write("MYMCP_LOG_LEVEL=warning\n")
-        os.chmod(empty, 0o600)
+        env = clean_env()
+        empty = stdio_env_file(work)
         stdio_updates = []
 
         async def on_stdio_progress(progress, total, message):
@@ -239,8 +192,7 @@ async def main(binary):
         check("stdio default role is ro (5 tools)", len(tools.tools) == 5, [t.name for t in tools.tools])
         body = json.loads(denied.content[0].text)
         check("stdio ro denied bash_execute", denied.isError and body["error"] == "PermissionDenied", body)
-    print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-    return 1 if RESULTS["failed"] else 0
+    return summary()
 
 
 if __name__ == "__main__":
