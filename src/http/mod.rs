@@ -158,6 +158,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(ops::health))
         .route("/version", get(ops::version))
         .route("/metrics", get(ops::metrics))
+        .route(
+            "/register",
+            axum::routing::post(ops::no_client_registration),
+        )
         .merge(mcp_routes)
         .merge(admin_routes)
         .merge(transfer_routes)

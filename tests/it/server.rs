@@ -177,6 +177,28 @@ async fn bearer_auth_401_bodies() {
         r.headers()["www-authenticate"],
         r#"Bearer realm="mymcp", error="invalid_token""#
     );
+    // OAuth clients answer any 401 by registering at /register; the refusal they then show
+    // must say what is wrong (the token), not "404 page not found".
+    let r = s
+        .client
+        .post(s.url("/register"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("does not offer OAuth")
+            && v["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("Authorization header"),
+        "{v}"
+    );
     let r = s
         .client
         .get(s.url("/metrics"))

@@ -5,12 +5,14 @@
 // Streamable HTTP with an rw token: tools/list (9), every tool once, a failing call,
 // bash_execute with progress, a call the client aborts (the server keeps serving); an ro token:
 // 5 tools, bash_execute denied; a wrong token: a clear authentication error. Then `mymcp stdio`
-// through StdioClientTransport. Prints 'N passed, N failed'; exit 1 on any failure.
+// through StdioClientTransport, and mcp-remote 0.15.1 with a wrong token. Prints 'N passed,
+// N failed'; exit 1 on any failure.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, chmodSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -124,6 +126,22 @@ try {
     authError = String(e && e.message ? e.message : e);
   }
   check("wrong token is a clear 401", /invalid or disabled token|401/i.test(authError) && !/regist/i.test(authError), authError);
+
+  // mcp-remote (the stdio bridge Claude Desktop users run) treats any 401 as an OAuth sign-in
+  // and fails at client registration: what it prints must name the real problem.
+  const bridge = spawn(
+    fileURLToPath(new URL("node_modules/.bin/mcp-remote", import.meta.url)),
+    [url, "--header", "Authorization: Bearer tok_wrong_token_for_the_ts_smoke_test_0000"],
+    { env: { ...cleanEnv(), HOME: work }, stdio: ["pipe", "ignore", "pipe"] },
+  );
+  let bridgeErr = "";
+  bridge.stderr.on("data", (d) => (bridgeErr += d));
+  bridge.stdin.write(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }) + "\n");
+  const exited = await new Promise((ok) => {
+    const t = setTimeout(() => { bridge.kill("SIGKILL"); ok(false); }, 30000);
+    bridge.on("exit", () => { clearTimeout(t); ok(true); });
+  });
+  check("mcp-remote with a wrong token exits and says what is wrong", exited && bridgeErr.includes("does not offer OAuth") && bridgeErr.includes("Authorization header"), bridgeErr.slice(-600));
 } finally {
   proc.kill("SIGTERM");
 }
