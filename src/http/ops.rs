@@ -75,6 +75,23 @@ fn recorder_series(data_dir: &std::path::Path) -> String {
     out
 }
 
+/// `POST /register`, where OAuth clients (mcp-remote, the Inspector) try dynamic client
+/// registration after any 401, since they treat every 401 as "sign in with OAuth". There is no
+/// authorization server here, and the registration error is the one message such clients show
+/// the user: so it says what actually went wrong.
+pub(super) async fn no_client_registration() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({
+            "error": "invalid_request",
+            "error_description": "this mymcp server does not offer OAuth: it takes static \
+                bearer tokens, and the token this client sent was missing or refused. Check \
+                the Authorization header (mymcp token list on the server).",
+        })),
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,21 +112,4 @@ mod tests {
              mymcp_recorder_pending_events 2\n"
         );
     }
-}
-
-/// `POST /register`, where OAuth clients (mcp-remote, the Inspector) try dynamic client
-/// registration after any 401, since they treat every 401 as "sign in with OAuth". There is no
-/// authorization server here, and the registration error is the one message such clients show
-/// the user: so it says what actually went wrong.
-pub(super) async fn no_client_registration() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(json!({
-            "error": "invalid_request",
-            "error_description": "this mymcp server does not offer OAuth: it takes static \
-                bearer tokens, and the token this client sent was missing or refused. Check \
-                the Authorization header (mymcp token list on the server).",
-        })),
-    )
-        .into_response()
 }
