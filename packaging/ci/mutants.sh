@@ -7,7 +7,8 @@
 #
 # Each mutant is one changed expression; a test must fail for it ("caught"). Results are in
 # mutants.out/ (missed.txt lists what no test noticed). Builds without debug info: an
-# incremental build of a mutant takes ~5 s instead of ~16 s. Needs cargo-mutants
+# incremental build of a mutant takes ~5 s instead of ~16 s. .cargo/mutants.toml skips
+# equivalent mutants. Needs cargo-mutants
 # (`cargo install --locked cargo-mutants`); extra arguments after the mode go to cargo-mutants.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -20,8 +21,8 @@ export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
 
 # The security-critical modules and the test areas that exercise them: their unit tests
 # (module-name filters) and the integration areas that attack or use them.
-# MUTANTS_FILES narrows the set (e.g. "src/guard.rs src/tokens.rs"), MUTANTS_TESTS the test filters. The integration tests are
-# mostly waiting on the server, so they run 8 at a time: ~5 s per mutant on 2 cores.
+# MUTANTS_FILES narrows the set (e.g. "src/guard.rs src/tokens.rs"), MUTANTS_TESTS the test
+# filters. The integration tests mostly wait on the server, so they run 8 at a time.
 SECURITY_FILES=${MUTANTS_FILES:-"src/guard.rs src/tokens.rs src/http/auth.rs src/hosts.rs src/tickets.rs"}
 SECURITY_TESTS=${MUTANTS_TESTS:-"guard:: tokens:: auth:: hosts:: tickets:: security:: files:: read_file:: evidence:: search:: transfer:: operator:: server:: observability::"}
 
