@@ -48,7 +48,7 @@ case $mode in
     cargo mutants "$@" -- --lib --test it -- $SECURITY_TESTS --test-threads 8
     ;;
   -h|--help|help)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   *)
     echo "unknown mode '$mode' (diff [BASE] | security | help)" >&2
