@@ -13,6 +13,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 
+case ${1:-} in -h|--help|help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 if ! cargo mutants --version >/dev/null 2>&1; then
   echo "cargo-mutants is not installed: cargo install --locked cargo-mutants" >&2
   exit 2
@@ -46,9 +47,6 @@ case $mode in
     for f in $SECURITY_FILES; do set -- "$@" --file "$f"; done
     # shellcheck disable=SC2086 # the test filters are separate words on purpose
     cargo mutants "$@" -- --lib --test it -- $SECURITY_TESTS --test-threads 8
-    ;;
-  -h|--help|help)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   *)
     echo "unknown mode '$mode' (diff [BASE] | security | help)" >&2
