@@ -717,6 +717,21 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_hash_is_refused_with_a_message_that_says_so() {
+        let entry = |h: &str| {
+            format!(
+                r#"{{"tokens":{{"k":{{"name":"n","sha256":"{h}","role":"ro","enabled":true}}}}}}"#
+            )
+        };
+        let good = "a".repeat(64);
+        assert!(TokenSet::parse(&entry(&good)).is_ok());
+        for bad in ["a".repeat(63), "g".repeat(64), "a".repeat(65)] {
+            let err = TokenSet::parse(&entry(&bad)).unwrap_err();
+            assert!(err.contains("sha256 is not 64 hex digits"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn file_roundtrip_and_find_by_value_or_id() {
         let dir = tempfile::tempdir().unwrap();
         let f = TokenFile::new(dir.path().join("t.json"));
