@@ -732,6 +732,77 @@ mod tests {
     }
 
     #[test]
+    fn errors_name_a_legacy_key_by_its_first_characters_only() {
+        // Legacy files are keyed by the token itself: an error must not print it whole.
+        let key = "tok_secretsecretsecretsecretsecret";
+        let err = TokenSet::parse(&format!(r#"{{"tokens":{{"{key}":5}}}}"#)).unwrap_err();
+        assert!(err.contains("tok_secr…"), "{err}");
+        assert!(!err.contains(key), "{err}");
+    }
+
+    #[test]
+    fn a_token_is_found_only_when_its_full_hash_matches() {
+        // An entry filed under the id of "tok_x" but holding another token's hash (a
+        // truncated-id collision, or a hand-edited file) must not let "tok_x" in.
+        let mut set = TokenSet::default();
+        let id = token_id(&hash_token("tok_x"));
+        set.tokens.insert(
+            id.clone(),
+            StoredToken {
+                name: "other".into(),
+                sha256: hex::encode(hash_token("tok_other")),
+                role: Some("rw".into()),
+                enabled: true,
+                created_at: String::new(),
+                last_used: None,
+            },
+        );
+        assert_eq!(set.find("tok_x"), None);
+        // Control: by its id the entry is found.
+        assert_eq!(set.find(&id), Some(id.clone()));
+    }
+
+    #[test]
+    fn lock_creates_the_missing_directory_privately() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let file = TokenFile::new(d.path().join("new/tokens.json"));
+        let _lock = file.lock(true).unwrap();
+        let mode = std::fs::metadata(d.path().join("new"))
+            .unwrap()
+            .permissions()
+            .mode();
+        // create_private_dir: the owner and its group (a service user's), nobody else.
+        assert_eq!(mode & 0o007, 0, "{mode:o}");
+    }
+
+    #[test]
+    fn a_change_of_whole_seconds_changes_the_stamp() {
+        // Some file systems keep no sub-second times: the seconds must count on their own.
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("tokens.json");
+        std::fs::write(&path, "{}").unwrap();
+        let file = TokenFile::new(&path);
+        let at = |sec: i64| {
+            let t = rustix::fs::Timestamps {
+                last_access: rustix::fs::Timespec {
+                    tv_sec: sec,
+                    tv_nsec: 0,
+                },
+                last_modification: rustix::fs::Timespec {
+                    tv_sec: sec,
+                    tv_nsec: 0,
+                },
+            };
+            rustix::fs::utimensat(rustix::fs::CWD, &path, &t, rustix::fs::AtFlags::empty())
+                .unwrap();
+            file.stamp().unwrap()
+        };
+        assert_ne!(at(1_000), at(2_000));
+        assert_eq!(at(3_000), at(3_000));
+    }
+
+    #[test]
     fn file_roundtrip_and_find_by_value_or_id() {
         let dir = tempfile::tempdir().unwrap();
         let f = TokenFile::new(dir.path().join("t.json"));
