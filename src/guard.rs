@@ -684,6 +684,7 @@ mod tests {
             .open_read(sock.to_str().unwrap())
             .unwrap_err();
         assert_eq!(err.code(), "NotARegularFile", "{err:?}");
+        assert!(format!("{err:?}").contains("a socket"), "{err:?}");
     }
 }
 
