@@ -337,6 +337,9 @@ pub(crate) struct Config {
     /// `MYMCP_CORS_ORIGINS`: browser origins (`scheme://host[:port]`, lowercase) that may call
     /// `/mcp` cross-origin; empty = none.
     pub(crate) cors_origins: Vec<String>,
+    /// `MYMCP_TLS_CERT` + `MYMCP_TLS_KEY` (+ `MYMCP_TLS_ALLOW_INSECURE_KEY_MODE`): serve HTTPS
+    /// with this pair; `None` = plain HTTP.
+    pub(crate) tls: Option<crate::tls::TlsFiles>,
     /// `MYMCP_RO_SHELL` (default false): `ro` callers get `bash_execute`, confined.
     pub(crate) ro_shell: bool,
     /// `MYMCP_RO_SHELL_USER` (default `nobody`): who confined commands run as.
@@ -445,6 +448,42 @@ pub(crate) fn parse_bool(v: &str) -> Option<bool> {
 /// `MYMCP_CORS_ORIGINS` as browsers serialise an origin: `http` or `https`, a host, an optional
 /// port, nothing else (a path or a wildcard would never match an `Origin` header, so it is
 /// refused at start rather than silently ignored).
+/// `MYMCP_TLS_CERT` and `MYMCP_TLS_KEY` go together; relative paths would depend on the
+/// working directory of whoever starts the service, so they are refused.
+fn tls_files(l: &Lookup<'_>) -> Result<Option<crate::tls::TlsFiles>, ConfigError> {
+    let get = |var| l.get(var).map(str::trim).filter(|v| !v.is_empty());
+    let allow_insecure_key_mode = l.bool("MYMCP_TLS_ALLOW_INSECURE_KEY_MODE", false)?;
+    let (cert, key) = match (get("MYMCP_TLS_CERT"), get("MYMCP_TLS_KEY")) {
+        (None, None) => return Ok(None),
+        (Some(c), Some(k)) => (c, k),
+        (Some(_), None) => {
+            return Err(ConfigError::Range {
+                var: "MYMCP_TLS_KEY",
+                reason: "must be set when MYMCP_TLS_CERT is (the private key's PEM file)".into(),
+            });
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Range {
+                var: "MYMCP_TLS_CERT",
+                reason: "must be set when MYMCP_TLS_KEY is (the certificate's PEM file)".into(),
+            });
+        }
+    };
+    for (var, v) in [("MYMCP_TLS_CERT", cert), ("MYMCP_TLS_KEY", key)] {
+        if !v.starts_with('/') {
+            return Err(ConfigError::Range {
+                var,
+                reason: format!("must be an absolute path, got {v:?}"),
+            });
+        }
+    }
+    Ok(Some(crate::tls::TlsFiles {
+        cert: PathBuf::from(cert),
+        key: PathBuf::from(key),
+        allow_insecure_key_mode,
+    }))
+}
+
 fn cors_origins(v: Option<&str>) -> Result<Vec<String>, ConfigError> {
     csv(v)
         .into_iter()
@@ -536,6 +575,7 @@ impl Config {
             trust_forwarded: l.bool("MYMCP_TRUST_FORWARDED", false)?,
             allowed_hosts: csv(l.get("MYMCP_ALLOWED_HOSTS")),
             cors_origins: cors_origins(l.get("MYMCP_CORS_ORIGINS"))?,
+            tls: tls_files(&l)?,
             ro_shell: l.bool("MYMCP_RO_SHELL", false)?,
             ro_shell_user: l.string("MYMCP_RO_SHELL_USER", "nobody"),
             ro_shell_groups: csv(l.get("MYMCP_RO_SHELL_GROUPS")),
@@ -632,7 +672,8 @@ pub(crate) fn example_env() -> String {
 # (default /etc/mymcp/.env). Keep it mode 0600: it holds the admin token.
 # Precedence: process environment > this file > built-in default.
 
-# Where to listen. 127.0.0.1 keeps the server local; put a TLS proxy in front to expose it.
+# Where to listen. 127.0.0.1 keeps the server local; to expose it, turn on HTTPS below
+# (MYMCP_TLS_CERT/KEY) or put a TLS proxy in front.
 MYMCP_HOST=127.0.0.1
 MYMCP_PORT=8765
 
@@ -656,6 +697,14 @@ MYMCP_TOKEN_FILE=/etc/mymcp/tokens.json
 # Browser origins allowed to call /mcp cross-origin, e.g. the MCP Inspector's web UI (comma
 # separated, exact scheme://host[:port]). Preflights are answered without a token either way.
 # MYMCP_CORS_ORIGINS=http://localhost:6274
+
+# HTTPS without a proxy: PEM certificate (server first, then intermediates) and private key.
+# Both files are read again when they change (a certbot renewal), without a restart; a pair
+# that does not load is logged and the previous one stays. The key must not be readable by
+# group or others unless MYMCP_TLS_ALLOW_INSECURE_KEY_MODE=true. Absolute paths.
+# MYMCP_TLS_CERT=/etc/mymcp/tls/cert.pem
+# MYMCP_TLS_KEY=/etc/mymcp/tls/key.pem
+# MYMCP_TLS_ALLOW_INSECURE_KEY_MODE=false
 
 # Audit log: one JSON line per tool call, rotated by size.
 MYMCP_AUDIT_ENABLED=true

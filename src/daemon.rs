@@ -26,6 +26,9 @@ use crate::tools::Services;
 /// stops reading a download (or any reply) must not hold its buffers and slot forever.
 pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// A TLS handshake not finished in this long is dropped (the same budget as a request head).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Options from the `serve` command line.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ServeOptions {
@@ -63,6 +66,9 @@ pub(crate) enum ServeError {
         /// The command that writes a good one.
         fix: String,
     },
+    /// `MYMCP_TLS_CERT`/`MYMCP_TLS_KEY` name a pair that cannot be served.
+    #[error("MYMCP_TLS_CERT/MYMCP_TLS_KEY: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// `MYMCP_RO_SHELL=true` but the confinement cannot be had.
     #[error("MYMCP_RO_SHELL: {0}")]
     RoShell(#[from] crate::sandbox::SandboxError),
@@ -173,8 +179,9 @@ pub(crate) fn prepare(
     } else {
         None
     };
+    let tls = cfg.tls.clone().map(crate::tls::Tls::new).transpose()?;
     Ok(Prepared {
-        state: app_state(cfg, store, temp_mode, guard, ro_shell)?,
+        state: app_state(cfg, store, temp_mode, guard, ro_shell, tls)?,
         temp_tokens,
         warnings,
         env_stamp,
@@ -188,6 +195,7 @@ fn app_state(
     temp_mode: bool,
     guard: Guard,
     ro_shell: Option<crate::sandbox::RoShell>,
+    tls: Option<crate::tls::Tls>,
 ) -> Result<Arc<AppState>, ServeError> {
     let hosts = HostPolicy::new(&cfg.host, &cfg.allowed_hosts, &cfg.public_base_url);
     let audit = crate::audit::AuditLog::new(
@@ -209,6 +217,7 @@ fn app_state(
         audit,
         metrics,
         transfers: Default::default(),
+        tls,
     }))
 }
 
@@ -232,7 +241,10 @@ pub(crate) fn prepare_local(
         None
     };
     let store = TokenStore::open(None)?;
-    Ok((app_state(cfg, store, false, guard, ro_shell)?, warnings))
+    Ok((
+        app_state(cfg, store, false, guard, ro_shell, None)?,
+        warnings,
+    ))
 }
 
 /// The ro shell for this configuration, proven by running the confinement once: a kernel
@@ -280,7 +292,7 @@ fn start_warnings(source: &EnvSource, cfg: &Config, temp_mode: bool) -> Vec<Stri
             .host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
-    if temp_mode && !loopback {
+    if temp_mode && !loopback && cfg.tls.is_none() {
         w.push(format!(
             "temp-token mode on {}: the tokens printed below work from the network, over plain \
              HTTP (no TLS); use this only on a trusted network, or configure a service with \
@@ -328,6 +340,25 @@ pub(crate) async fn run(
         addr: "signal handlers".to_string(),
         source,
     })?;
+    if let Some(tls) = &state.tls {
+        let info = tls.info();
+        state.metrics.tls_not_after.set(info.not_after);
+        tracing::info!(
+            cert = %tls.files().cert.display(), subject = %info.subject,
+            names = %info.names.join(","), not_after = %info.not_after_text(),
+            "HTTPS on: clients connect with https://"
+        );
+        eprintln!(
+            "[mymcp] https: certificate {} ({}), valid until {}",
+            tls.files().cert.display(),
+            if info.names.is_empty() {
+                info.subject.clone()
+            } else {
+                info.names.join(", ")
+            },
+            info.not_after_text()
+        );
+    }
     eprintln!("[mymcp] serving on {local}");
     spawn_background(state.clone(), env, prepared.env_stamp, shutdown.clone()).map_err(
         |source| ServeError::Bind {
@@ -336,7 +367,7 @@ pub(crate) async fn run(
         },
     )?;
     let sweeper = spawn_sweeper(state.clone());
-    let watchdog = notify_systemd_ready(&local);
+    let watchdog = notify_systemd_ready(&local, state.tls.is_some());
 
     let app = http::router(state.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -347,6 +378,7 @@ pub(crate) async fn run(
         .max_buf_size(64 * 1024)
         .keep_alive(true);
 
+    let acceptor = state.tls.as_ref().map(crate::tls::Tls::acceptor);
     loop {
         tokio::select! {
             res = listener.accept() => {
@@ -367,13 +399,44 @@ pub(crate) async fn run(
                     req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
                     req
                 });
-                let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, %peer, "connection ended with an error");
+                let svc = TowerToHyperService::new(svc);
+                match &acceptor {
+                    None => {
+                        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc));
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::debug!(error = %e, %peer, "connection ended with an error");
+                            }
+                        });
                     }
-                });
+                    Some(acceptor) => {
+                        // The handshake runs in the connection's task, so a slow client delays
+                        // only itself; it is bounded like the request head.
+                        let handshake = acceptor.accept(stream);
+                        let builder = builder.clone();
+                        let watcher = graceful.watcher();
+                        let st = state.clone();
+                        tokio::spawn(async move {
+                            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                                Ok(Ok(tls)) => tls,
+                                Ok(Err(e)) => {
+                                    st.metrics.tls_handshake_failures.inc();
+                                    tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    st.metrics.tls_handshake_failures.inc();
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                            let conn = watcher.watch(builder.serve_connection(TokioIo::new(tls), svc));
+                            if let Err(e) = conn.await {
+                                tracing::debug!(error = %e, %peer, "connection ended with an error");
+                            }
+                        });
+                    }
+                }
             }
             _ = shutdown.cancelled() => break,
         }
@@ -425,8 +488,8 @@ fn bracket(host: &str) -> String {
 /// Install SIGTERM/SIGINT handlers now (before the banner announces readiness), then cancel
 /// Tell systemd (`Type=notify`) that we listen, and keep its watchdog fed while the runtime
 /// is alive. Without `$NOTIFY_SOCKET` both are no-ops, so this is safe everywhere.
-fn notify_systemd_ready(local: &SocketAddr) -> Option<tokio::task::JoinHandle<()>> {
-    let status = format!("serving on {local}");
+fn notify_systemd_ready(local: &SocketAddr, https: bool) -> Option<tokio::task::JoinHandle<()>> {
+    let status = format!("serving on {local}{}", if https { " (https)" } else { "" });
     if let Err(e) = sd_notify::notify(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&status),
@@ -485,6 +548,22 @@ fn spawn_background(
                 std::thread::sleep(Duration::from_secs(1));
                 n += 1;
                 state.tools.guard.refresh_identities();
+                if let Some(tls) = &state.tls {
+                    match tls.reload_if_changed() {
+                        crate::tls::Reload::Unchanged => {}
+                        crate::tls::Reload::Loaded => {
+                            state.metrics.tls_reloads.with_label_values(&["ok"]).inc();
+                            state.metrics.tls_not_after.set(tls.info().not_after);
+                        }
+                        crate::tls::Reload::Failed => {
+                            state
+                                .metrics
+                                .tls_reloads
+                                .with_label_values(&["error"])
+                                .inc();
+                        }
+                    }
+                }
                 if state.temp_mode {
                     continue;
                 }

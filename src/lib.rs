@@ -28,6 +28,7 @@ mod secret;
 mod state;
 mod stdio;
 mod tickets;
+mod tls;
 mod tokens;
 mod tools;
 

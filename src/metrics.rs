@@ -22,6 +22,14 @@ pub(crate) struct Metrics {
     pub(crate) token_file_failures: IntCounter,
     /// `mymcp_bash_inflight_processes`.
     pub(crate) bash_inflight: IntGauge,
+    /// `mymcp_tls_reloads_total{result="ok"|"error"}`: certificate files changed and were
+    /// loaded, or refused (the previous pair kept serving).
+    pub(crate) tls_reloads: IntCounterVec,
+    /// `mymcp_tls_certificate_expiry_timestamp_seconds`: `notAfter` of the certificate served.
+    pub(crate) tls_not_after: IntGauge,
+    /// `mymcp_tls_handshake_failures_total`: connections that did not complete a TLS handshake
+    /// (plain HTTP to the HTTPS port, untrusted certificate, timeout).
+    pub(crate) tls_handshake_failures: IntCounter,
     rss: IntGauge,
     fds: IntGauge,
     cpu: Gauge,
@@ -63,6 +71,21 @@ impl Metrics {
             "mymcp_bash_inflight_processes",
             "Live count of tracked bash subprocesses",
         )?;
+        let tls_reloads = IntCounterVec::new(
+            Opts::new(
+                "mymcp_tls_reloads_total",
+                "TLS certificate reloads after the files changed, by result (error: previous pair kept)",
+            ),
+            &["result"],
+        )?;
+        let tls_not_after = IntGauge::new(
+            "mymcp_tls_certificate_expiry_timestamp_seconds",
+            "notAfter of the TLS certificate being served, seconds since the epoch",
+        )?;
+        let tls_handshake_failures = IntCounter::new(
+            "mymcp_tls_handshake_failures_total",
+            "Connections that did not complete a TLS handshake",
+        )?;
         let rss = IntGauge::new(
             "process_resident_memory_bytes",
             "Resident memory size in bytes",
@@ -88,6 +111,9 @@ impl Metrics {
         registry.register(Box::new(audit_failures.clone()))?;
         registry.register(Box::new(token_file_failures.clone()))?;
         registry.register(Box::new(bash_inflight.clone()))?;
+        registry.register(Box::new(tls_reloads.clone()))?;
+        registry.register(Box::new(tls_not_after.clone()))?;
+        registry.register(Box::new(tls_handshake_failures.clone()))?;
         registry.register(Box::new(rss.clone()))?;
         registry.register(Box::new(fds.clone()))?;
         registry.register(Box::new(cpu.clone()))?;
@@ -100,6 +126,9 @@ impl Metrics {
             audit_failures,
             token_file_failures,
             bash_inflight,
+            tls_reloads,
+            tls_not_after,
+            tls_handshake_failures,
             rss,
             fds,
             cpu,

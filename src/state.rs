@@ -29,6 +29,8 @@ pub(crate) struct AppState {
     pub(crate) transfers: TransferSlots,
     /// What the tools share: path guard, shell runner, tickets, limits, job slots.
     pub(crate) tools: Arc<Services>,
+    /// Built-in HTTPS, when `MYMCP_TLS_CERT`/`MYMCP_TLS_KEY` are set.
+    pub(crate) tls: Option<crate::tls::Tls>,
 }
 
 impl AppState {

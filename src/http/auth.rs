@@ -69,7 +69,8 @@ fn base_url(st: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> String
             .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    let mut scheme = uri.scheme_str().unwrap_or("http").to_string();
+    let own = if st.tls.is_some() { "https" } else { "http" };
+    let mut scheme = uri.scheme_str().unwrap_or(own).to_string();
     let mut host = get("host").unwrap_or_else(|| format!("{}:{}", cfg.host, cfg.port));
     if cfg.trust_forwarded {
         if let Some(p) = get("x-forwarded-proto").filter(|p| p == "http" || p == "https") {

@@ -74,6 +74,8 @@ pub struct Server {
 pub struct Client {
     pub addr: String,
     pub client: reqwest::Client,
+    /// `http`, or `https` for a server with built-in TLS.
+    pub scheme: &'static str,
 }
 
 impl std::ops::Deref for Server {
@@ -167,6 +169,7 @@ impl Server {
             api: Client {
                 addr,
                 client: reqwest::Client::new(),
+                scheme: "http",
             },
         }
     }
@@ -196,7 +199,7 @@ impl Server {
 
 impl Client {
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}://{}{}", self.scheme, self.addr, path)
     }
 
     /// Raw POST to /mcp with the standard headers.
@@ -283,6 +286,45 @@ impl Client {
                 return false;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Run `mymcp serve` on the layout; it must exit by itself (a refusal). A server that starts
+/// instead is killed after 20 s, so the test fails rather than hangs.
+pub fn serve_refused(l: &Layout) -> std::process::Output {
+    let mut c = mymcp_cmd();
+    c.args(["serve", "--env-file"])
+        .arg(l.env_file())
+        .current_dir(l.root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    let pid = child.id() as i32;
+    let (done, exited) = mpsc::channel::<()>();
+    let killer = std::thread::spawn(move || {
+        if exited.recv_timeout(Duration::from_secs(20)).is_err()
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = done.send(());
+    let _ = killer.join();
+    out
+}
+
+/// Wait until a stderr line contains `needle`; panics with what was seen after 10 s.
+pub fn wait_for_line(s: &Server, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match s.stderr.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no line with {needle:?}; saw:\n{}", seen.join("\n")),
         }
     }
 }

@@ -18,4 +18,5 @@ mod security;
 mod server;
 mod service;
 mod stdio;
+mod tls;
 mod transfer;

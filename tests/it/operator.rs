@@ -3,32 +3,8 @@
 //! `mymcp config example`, temp mode next to an unrelated `.env`, and token rotation.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::time::{Duration, Instant};
 
-use crate::common::{ADMIN, Doctor, Layout, Server, mymcp_cmd};
-
-/// Run `mymcp serve` on the layout; it must exit by itself (a refusal).
-fn serve_refused(l: &Layout) -> std::process::Output {
-    let mut c = mymcp_cmd();
-    c.args(["serve", "--env-file"])
-        .arg(l.env_file())
-        .current_dir(l.root());
-    c.output().unwrap()
-}
-
-/// Wait until a stderr line contains `needle`; panics with what was seen after 10 s.
-fn wait_for_line(s: &Server, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match s.stderr.recv_timeout(left) {
-            Ok(line) if line.contains(needle) => return line,
-            Ok(line) => seen.push(line),
-            Err(_) => panic!("no line with {needle:?}; saw:\n{}", seen.join("\n")),
-        }
-    }
-}
+use crate::common::{ADMIN, Doctor, Layout, Server, mymcp_cmd, serve_refused, wait_for_line};
 
 #[test]
 fn placeholder_and_short_admin_tokens_are_refused_until_rotated() {
@@ -103,20 +79,29 @@ fn every_line_of_the_config_example_works_uncommented() {
         text.push('\n');
     }
     assert!(uncommented > 30, "{uncommented}");
-    // What a real host would fill in: a token and writable places (later lines win).
+    // What a real host would fill in: a token, writable places and a certificate (later lines
+    // win).
     let l = Layout::new("");
     let root = l.root();
+    let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(root.join("cert.pem"), pair.cert.pem()).unwrap();
+    std::fs::write(root.join("key.pem"), pair.signing_key.serialize_pem()).unwrap();
+    std::fs::set_permissions(root.join("key.pem"), std::fs::Permissions::from_mode(0o600))
+        .unwrap();
     text.push_str(&format!(
-        "MYMCP_ADMIN_TOKEN={ADMIN}\nMYMCP_PORT=0\nMYMCP_TOKEN_FILE={}\nMYMCP_AUDIT_LOG_DIR={}\nMYMCP_RECORDER_DATA_DIR={}\n",
+        "MYMCP_ADMIN_TOKEN={ADMIN}\nMYMCP_PORT=0\nMYMCP_TOKEN_FILE={}\nMYMCP_AUDIT_LOG_DIR={}\nMYMCP_RECORDER_DATA_DIR={}\nMYMCP_TLS_CERT={}\nMYMCP_TLS_KEY={}\n",
         root.join("etc/tokens.json").display(),
         root.join("log").display(),
         root.join("recorder").display(),
+        root.join("cert.pem").display(),
+        root.join("key.pem").display(),
     ));
     std::fs::write(l.env_file(), &text).unwrap();
     std::fs::set_permissions(l.env_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = Server::start(&l);
     let lines = s.stderr_lines().join("\n");
     assert!(!lines.contains("unknown setting"), "{lines}");
+    assert!(lines.contains("[mymcp] https: certificate"), "{lines}");
     assert!(s.stop().success());
     // The recorder reads the same file (its values, comments stripped, must all parse).
     let rec = mymcp_cmd()
