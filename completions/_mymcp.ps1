@@ -167,8 +167,10 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             break
         }
         'mymcp;init' {
-            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Address to listen on. 0.0.0.0 exposes the server to the network: put a TLS proxy in front of it')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Address to listen on. 0.0.0.0 exposes the server to the network: give it a certificate (--tls-cert, --tls-key) or put a TLS proxy in front of it')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to listen on')
+            [CompletionResult]::new('--tls-cert', '--tls-cert', [CompletionResultType]::ParameterName, 'Serve HTTPS with this PEM certificate (the server''s first, then intermediates); needs --tls-key. The pair is checked now, written to the env file as MYMCP_TLS_CERT/KEY, and reloaded by the service when the files change (certbot renewals)')
+            [CompletionResult]::new('--tls-key', '--tls-key', [CompletionResultType]::ParameterName, 'The PEM private key of --tls-cert; it must not be readable by group or others, and the service user must be able to read it')
             [CompletionResult]::new('--config-dir', '--config-dir', [CompletionResultType]::ParameterName, 'Directory for .env and tokens.json')
             [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Directory for the audit log [default: /var/log/mymcp; with --files-only: <config-dir>/log]')
             [CompletionResult]::new('--recorder-data-dir', '--recorder-data-dir', [CompletionResultType]::ParameterName, 'Directory for the recorder''s overview and cursor [default: /var/lib/mymcp/recorder; with --files-only: <config-dir>/recorder]')
@@ -194,8 +196,10 @@ Register-ArgumentCompleter -Native -CommandName 'mymcp' -ScriptBlock {
             break
         }
         'mymcp;install-service' {
-            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Address to listen on. 0.0.0.0 exposes the server to the network: put a TLS proxy in front of it')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Address to listen on. 0.0.0.0 exposes the server to the network: give it a certificate (--tls-cert, --tls-key) or put a TLS proxy in front of it')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to listen on')
+            [CompletionResult]::new('--tls-cert', '--tls-cert', [CompletionResultType]::ParameterName, 'Serve HTTPS with this PEM certificate (the server''s first, then intermediates); needs --tls-key. The pair is checked now, written to the env file as MYMCP_TLS_CERT/KEY, and reloaded by the service when the files change (certbot renewals)')
+            [CompletionResult]::new('--tls-key', '--tls-key', [CompletionResultType]::ParameterName, 'The PEM private key of --tls-cert; it must not be readable by group or others, and the service user must be able to read it')
             [CompletionResult]::new('--config-dir', '--config-dir', [CompletionResultType]::ParameterName, 'Directory for .env and tokens.json')
             [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Directory for the audit log [default: /var/log/mymcp; with --files-only: <config-dir>/log]')
             [CompletionResult]::new('--recorder-data-dir', '--recorder-data-dir', [CompletionResultType]::ParameterName, 'Directory for the recorder''s overview and cursor [default: /var/lib/mymcp/recorder; with --files-only: <config-dir>/recorder]')

@@ -519,7 +519,7 @@ _mymcp() {
             return 0
             ;;
         mymcp__subcmd__init)
-            opts="-y -h --yes --bind --port --config-dir --log-dir --recorder-data-dir --unit-dir --service-user --enable-audit --no-audit --metrics-token --enable-metrics --no-metrics-token --no-metrics --client-name --client-role --no-client-token --no-start --no-unit --files-only --dry-run --help"
+            opts="-y -h --yes --bind --port --tls-cert --tls-key --config-dir --log-dir --recorder-data-dir --unit-dir --service-user --enable-audit --no-audit --metrics-token --enable-metrics --no-metrics-token --no-metrics --client-name --client-role --no-client-token --no-start --no-unit --files-only --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -530,6 +530,14 @@ _mymcp() {
                     return 0
                     ;;
                 --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -140,8 +140,10 @@ set edit:completion:arg-completer[mymcp] = {|@words|
         &'mymcp;config;help;help'= {
         }
         &'mymcp;init'= {
-            cand --bind 'Address to listen on. 0.0.0.0 exposes the server to the network: put a TLS proxy in front of it'
+            cand --bind 'Address to listen on. 0.0.0.0 exposes the server to the network: give it a certificate (--tls-cert, --tls-key) or put a TLS proxy in front of it'
             cand --port 'Port to listen on'
+            cand --tls-cert 'Serve HTTPS with this PEM certificate (the server''s first, then intermediates); needs --tls-key. The pair is checked now, written to the env file as MYMCP_TLS_CERT/KEY, and reloaded by the service when the files change (certbot renewals)'
+            cand --tls-key 'The PEM private key of --tls-cert; it must not be readable by group or others, and the service user must be able to read it'
             cand --config-dir 'Directory for .env and tokens.json'
             cand --log-dir 'Directory for the audit log [default: /var/log/mymcp; with --files-only: <config-dir>/log]'
             cand --recorder-data-dir 'Directory for the recorder''s overview and cursor [default: /var/lib/mymcp/recorder; with --files-only: <config-dir>/recorder]'
@@ -166,8 +168,10 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand --help 'Print help'
         }
         &'mymcp;install-service'= {
-            cand --bind 'Address to listen on. 0.0.0.0 exposes the server to the network: put a TLS proxy in front of it'
+            cand --bind 'Address to listen on. 0.0.0.0 exposes the server to the network: give it a certificate (--tls-cert, --tls-key) or put a TLS proxy in front of it'
             cand --port 'Port to listen on'
+            cand --tls-cert 'Serve HTTPS with this PEM certificate (the server''s first, then intermediates); needs --tls-key. The pair is checked now, written to the env file as MYMCP_TLS_CERT/KEY, and reloaded by the service when the files change (certbot renewals)'
+            cand --tls-key 'The PEM private key of --tls-cert; it must not be readable by group or others, and the service user must be able to read it'
             cand --config-dir 'Directory for .env and tokens.json'
             cand --log-dir 'Directory for the audit log [default: /var/log/mymcp; with --files-only: <config-dir>/log]'
             cand --recorder-data-dir 'Directory for the recorder''s overview and cursor [default: /var/lib/mymcp/recorder; with --files-only: <config-dir>/recorder]'

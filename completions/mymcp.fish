@@ -99,8 +99,10 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand config; and not __fish_seen_
 complete -c mymcp -n "__fish_mymcp_using_subcommand config; and __fish_seen_subcommand_from example" -s h -l help -d 'Print help'
 complete -c mymcp -n "__fish_mymcp_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "example" -d 'Print a commented example env file'
 complete -c mymcp -n "__fish_mymcp_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l bind -d 'Address to listen on. 0.0.0.0 exposes the server to the network: put a TLS proxy in front of it' -r
+complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l bind -d 'Address to listen on. 0.0.0.0 exposes the server to the network: give it a certificate (--tls-cert, --tls-key) or put a TLS proxy in front of it' -r
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l port -d 'Port to listen on' -r
+complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l tls-cert -d 'Serve HTTPS with this PEM certificate (the server\'s first, then intermediates); needs --tls-key. The pair is checked now, written to the env file as MYMCP_TLS_CERT/KEY, and reloaded by the service when the files change (certbot renewals)' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l tls-key -d 'The PEM private key of --tls-cert; it must not be readable by group or others, and the service user must be able to read it' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l config-dir -d 'Directory for .env and tokens.json' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l log-dir -d 'Directory for the audit log [default: /var/log/mymcp; with --files-only: <config-dir>/log]' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l recorder-data-dir -d 'Directory for the recorder\'s overview and cursor [default: /var/lib/mymcp/recorder; with --files-only: <config-dir>/recorder]' -r -F
@@ -121,8 +123,10 @@ complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l no-unit -d 'Do not 
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l files-only -d 'Only write files; never call systemctl (works without root or systemd). The log and recorder directories then default to inside --config-dir, and no unit is written unless --unit-dir is given'
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -l dry-run -d 'Print what would be done and change nothing'
 complete -c mymcp -n "__fish_mymcp_using_subcommand init" -s h -l help -d 'Print help'
-complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l bind -d 'Address to listen on. 0.0.0.0 exposes the server to the network: put a TLS proxy in front of it' -r
+complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l bind -d 'Address to listen on. 0.0.0.0 exposes the server to the network: give it a certificate (--tls-cert, --tls-key) or put a TLS proxy in front of it' -r
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l port -d 'Port to listen on' -r
+complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l tls-cert -d 'Serve HTTPS with this PEM certificate (the server\'s first, then intermediates); needs --tls-key. The pair is checked now, written to the env file as MYMCP_TLS_CERT/KEY, and reloaded by the service when the files change (certbot renewals)' -r -F
+complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l tls-key -d 'The PEM private key of --tls-cert; it must not be readable by group or others, and the service user must be able to read it' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l config-dir -d 'Directory for .env and tokens.json' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l log-dir -d 'Directory for the audit log [default: /var/log/mymcp; with --files-only: <config-dir>/log]' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand install-service" -l recorder-data-dir -d 'Directory for the recorder\'s overview and cursor [default: /var/lib/mymcp/recorder; with --files-only: <config-dir>/recorder]' -r -F

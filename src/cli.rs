@@ -77,13 +77,22 @@ pub(crate) struct InitArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub(crate) yes: bool,
-    /// Address to listen on. 0.0.0.0 exposes the server to the network: put a TLS proxy in
-    /// front of it.
+    /// Address to listen on. 0.0.0.0 exposes the server to the network: give it a certificate
+    /// (--tls-cert, --tls-key) or put a TLS proxy in front of it.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     pub(crate) bind: String,
     /// Port to listen on.
     #[arg(long, value_name = "PORT", default_value_t = 8765)]
     pub(crate) port: u16,
+    /// Serve HTTPS with this PEM certificate (the server's first, then intermediates); needs
+    /// --tls-key. The pair is checked now, written to the env file as MYMCP_TLS_CERT/KEY, and
+    /// reloaded by the service when the files change (certbot renewals).
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert; it must not be readable by group or others, and the
+    /// service user must be able to read it.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) dirs: ServiceDirs,
     /// User the service runs as, root or mymcp: root gives the AI client full control of the host; the

@@ -397,6 +397,89 @@ impl Tls {
     }
 }
 
+/// A client configuration that accepts exactly the certificate in `cert` (and checks the
+/// handshake's signatures with it), whatever the name it is reached by: `doctor` and `init`
+/// probe the local server at 127.0.0.1, which a certificate for the public name does not cover,
+/// and "is the server presenting the configured certificate" is the question they ask.
+pub(crate) fn pinned_client(cert: &Path) -> Result<rustls::ClientConfig, TlsError> {
+    let pem = std::fs::read(cert).map_err(|source| TlsError::Read {
+        path: cert.to_path_buf(),
+        source,
+    })?;
+    let leaf = CertificateDer::pem_slice_iter(&pem)
+        .next()
+        .unwrap_or(Err(rustls::pki_types::pem::Error::NoItemsFound))
+        .map_err(|e| TlsError::NoCert {
+            path: cert.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let provider = provider();
+    let verifier = Arc::new(Pinned {
+        leaf: leaf.into_owned(),
+        algorithms: provider.signature_verification_algorithms,
+    });
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| TlsError::NoCert {
+            path: cert.to_path_buf(),
+            reason: e.to_string(),
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Accepts one end-entity certificate, byte for byte.
+#[derive(Debug)]
+struct Pinned {
+    leaf: CertificateDer<'static>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.leaf.as_ref() {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "the server presents a certificate other than the one in MYMCP_TLS_CERT                  (not reloaded yet, or another server on this port)"
+                    .into(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::system::{
-    RunningServer, connect_host, http_get_status, http_request, running_servers, systemctl,
+    RunningServer, Target, connect_host, http_get_status, http_request, running_servers, systemctl,
     systemd_running, unit_environment_for,
 };
 use crate::cli::DoctorArgs;
@@ -340,20 +340,63 @@ fn config_checks(r: &mut Report, env_file: &Path) -> Option<Config> {
                 ),
             }
         }
+        if let Some(files) = &c.tls {
+            tls_check(r, files);
+        }
         let exposed = !matches!(c.host.as_str(), "127.0.0.1" | "::1" | "localhost");
+        let plain = exposed && c.tls.is_none();
         r.add(
             "CONFIG",
             "exposure",
-            if exposed { Warn } else { Ok },
-            if exposed {
+            if plain { Warn } else { Ok },
+            if plain {
                 format!("listening on {} over plain HTTP", c.host)
+            } else if exposed {
+                format!("listening on {} over HTTPS", c.host)
             } else {
                 "loopback only".into()
             },
-            "keep it behind a TLS reverse proxy or a firewall",
+            "set MYMCP_TLS_CERT/MYMCP_TLS_KEY, or keep it behind a TLS reverse proxy or a firewall",
         );
     }
     cfg
+}
+
+/// Certificates closer to their end than this are warned about (certbot renews at 30 days).
+const TLS_EXPIRY_WARN_DAYS: i64 = 14;
+
+/// CONFIG: the certificate and key load as the server would load them, and how long the
+/// certificate has left.
+fn tls_check(r: &mut Report, files: &crate::tls::TlsFiles) {
+    use Severity::{Fail, Ok, Warn};
+    match crate::tls::load(files, std::time::SystemTime::now()) {
+        Result::Ok(l) => {
+            let left = (l.info.not_after - time::OffsetDateTime::now_utc().unix_timestamp()) / 86_400;
+            let names = if l.info.names.is_empty() {
+                l.info.subject.clone()
+            } else {
+                l.info.names.join(", ")
+            };
+            r.add(
+                "CONFIG",
+                "tls",
+                if left < TLS_EXPIRY_WARN_DAYS { Warn } else { Ok },
+                format!(
+                    "{} ({names}) valid until {} ({left} days left)",
+                    files.cert.display(),
+                    l.info.not_after_text()
+                ),
+                "renew the certificate (certbot renew); the server picks up the new files by itself",
+            );
+        }
+        Err(e) => r.add(
+            "CONFIG",
+            "tls",
+            Fail,
+            e.to_string(),
+            "fix the certificate/key files; a server started now refuses them (a running one keeps its previous pair)",
+        ),
+    }
 }
 
 /// RUNTIME: systemd, the unit, the running server's process.
@@ -534,6 +577,20 @@ fn server_process(r: &mut Report, c: &Config, env_file: &Path) -> String {
 /// FUNCTIONAL: the server answers `/health` on `addr`, and an rw token can list tools.
 fn functional(r: &mut Report, c: &Config, addr: &str) {
     use Severity::{Fail, Ok};
+    let addr = match Target::for_config(addr, c) {
+        Result::Ok(t) => t,
+        Err(e) => {
+            r.add(
+                "FUNCTIONAL",
+                "health",
+                Fail,
+                e.to_string(),
+                "fix MYMCP_TLS_CERT (see the CONFIG tls check)",
+            );
+            return;
+        }
+    };
+    let addr = &addr;
     match http_get_status(addr, "/health") {
         Result::Ok(200) => {
             r.add("FUNCTIONAL", "health", Ok, format!("{addr} answers"), "");
@@ -590,7 +647,7 @@ fn recorder(r: &mut Report, c: &Config) {
 }
 
 /// Mint a short-lived rw token through the admin API, list tools with it, revoke it.
-fn functional_tools_list(r: &mut Report, addr: &str, admin: &str) {
+fn functional_tools_list(r: &mut Report, addr: &Target, admin: &str) {
     use Severity::{Fail, Ok, Warn};
     if admin.is_empty() {
         r.add(

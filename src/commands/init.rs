@@ -65,6 +65,17 @@ pub(crate) enum ServiceError {
     /// Token store problem.
     #[error(transparent)]
     Tokens(#[from] tokens::TokenError),
+    /// The certificate and key given cannot be served.
+    #[error("--tls-cert/--tls-key: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    /// `--tls-cert` with an env file that init keeps (it never rewrites one).
+    #[error(
+        "--tls-cert/--tls-key: {0} exists and init keeps it as it is: add MYMCP_TLS_CERT and MYMCP_TLS_KEY to it (absolute paths), then systemctl restart mymcp"
+    )]
+    TlsWithExistingEnv(PathBuf),
+    /// A relative certificate or key path (the service's working directory differs).
+    #[error("--tls-cert/--tls-key: {0} is not an absolute path")]
+    TlsRelative(PathBuf),
     /// Started, but never became healthy.
     #[error(
         "the service did not answer /health on {0} within 15 s; see `journalctl -u mymcp` and `mymcp doctor`"
@@ -125,6 +136,8 @@ pub(crate) struct InitPlan {
     pub(crate) url: String,
     /// Address the health check uses.
     pub(crate) health: String,
+    /// The certificate the health check expects, when the service serves HTTPS.
+    pub(crate) health_cert: Option<PathBuf>,
 }
 
 /// Render the unit for the given options (binary path and directories substituted).
@@ -181,6 +194,14 @@ pub(crate) fn render_unit(
 pub(crate) fn render_env(a: &InitArgs, dirs: &Dirs, admin: &str, metrics: &str) -> String {
     let audit = a.audit.unwrap_or(!a.no_audit);
     let cfg = dirs.config.display();
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(c), Some(k)) => format!(
+            "MYMCP_TLS_CERT={}\nMYMCP_TLS_KEY={}\n",
+            c.display(),
+            k.display()
+        ),
+        _ => String::new(),
+    };
     format!(
         "# Written by `mymcp init`. Mode 0600: it holds the admin token.\n\
          # All settings: `mymcp config example`. Restart after editing: systemctl restart mymcp\n\
@@ -192,7 +213,8 @@ pub(crate) fn render_env(a: &InitArgs, dirs: &Dirs, admin: &str, metrics: &str) 
          MYMCP_AUDIT_ENABLED={audit}\n\
          MYMCP_AUDIT_LOG_DIR={log}\n\
          MYMCP_RECORDER_ENABLED=false\n\
-         MYMCP_RECORDER_DATA_DIR={rec}\n",
+         MYMCP_RECORDER_DATA_DIR={rec}\n\
+         {tls}",
         host = a.bind,
         port = a.port,
         log = dirs.log.display(),
@@ -216,13 +238,34 @@ pub(crate) fn plan_init(a: &InitArgs) -> Result<InitPlan, ServiceError> {
     let dirs = a.dirs.resolve(a.files_only);
     let env_file = dirs.config.join(".env");
     let env_exists = env_file.exists();
-    let (host, port, token_file) = if env_exists {
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => {
+            if env_exists {
+                return Err(ServiceError::TlsWithExistingEnv(env_file));
+            }
+            for p in [cert, key] {
+                if !p.is_absolute() {
+                    return Err(ServiceError::TlsRelative(p.clone()));
+                }
+            }
+            let files = crate::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                allow_insecure_key_mode: false,
+            };
+            crate::tls::load(&files, std::time::SystemTime::now())?;
+            Some(files)
+        }
+        _ => None,
+    };
+    let (host, port, token_file, served) = if env_exists {
         let src = config::discover_env_file(Some(&env_file), &Default::default())?;
         let cfg = Config::resolve(&Default::default(), &src)?;
-        (cfg.host, cfg.port, cfg.token_file)
+        (cfg.host, cfg.port, cfg.token_file, cfg.tls)
     } else {
-        (a.bind.clone(), a.port, dirs.config.join("tokens.json"))
+        (a.bind.clone(), a.port, dirs.config.join("tokens.json"), tls)
     };
+    let scheme = if served.is_some() { "https" } else { "http" };
     // A package's postinst may run in a chroot without /proc; it writes no unit anyway.
     let binary = match std::env::current_exe() {
         Ok(b) => b,
@@ -245,8 +288,9 @@ pub(crate) fn plan_init(a: &InitArgs) -> Result<InitPlan, ServiceError> {
         token_file,
         unit_path,
         unit_text,
-        url: format!("http://{}:{port}/mcp", client_host(&host)),
+        url: format!("{scheme}://{}:{port}/mcp", client_host(&host)),
         health: format!("{}:{port}", connect_host(&host)),
+        health_cert: served.map(|f| f.cert),
     })
 }
 
@@ -289,7 +333,12 @@ fn describe(a: &InitArgs, p: &InitPlan) -> Vec<String> {
         v.push("systemctl daemon-reload; systemctl enable mymcp".into());
         if start_wanted(a) {
             v.push(format!(
-                "systemctl restart mymcp; wait for http://{}/health",
+                "systemctl restart mymcp; wait for {}://{}/health",
+                if p.health_cert.is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
                 p.health
             ));
         }
@@ -459,7 +508,7 @@ pub(crate) fn init(a: &InitArgs) -> Result<Option<InitOutcome>, ServiceError> {
         run("systemctl", &["enable", "--quiet", UNIT_NAME])?;
         if start_wanted(a) {
             run("systemctl", &["restart", UNIT_NAME])?;
-            wait_healthy(&plan.health)?;
+            wait_healthy(&plan.health, plan.health_cert.as_deref())?;
         }
     }
     Ok(Some(InitOutcome { plan, client_token }))
@@ -544,10 +593,15 @@ fn writable(p: &Path) -> bool {
     false
 }
 
-fn wait_healthy(addr: &str) -> Result<(), ServiceError> {
+fn wait_healthy(addr: &str, cert: Option<&Path>) -> Result<(), ServiceError> {
+    let target = match cert {
+        None => super::system::Target::plain(addr),
+        Some(c) => super::system::Target::pinned(addr, c)
+            .map_err(|e| ServiceError::Unhealthy(format!("{addr} ({e})")))?,
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     while std::time::Instant::now() < deadline {
-        if super::system::http_get_status(addr, "/health").is_ok_and(|s| s == 200) {
+        if super::system::http_get_status(&target, "/health").is_ok_and(|s| s == 200) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(200));

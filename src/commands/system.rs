@@ -38,9 +38,56 @@ pub(crate) fn connect_host(bind: &str) -> String {
 #[error("{0}")]
 pub(crate) struct HttpError(String);
 
-/// One HTTP/1.1 request to `addr` (`host:port`) with a 5 s budget; returns status and body.
+/// Where the local server is and how to speak to it: plain HTTP, or HTTPS accepting only the
+/// certificate the configuration names.
+#[derive(Clone)]
+pub(crate) struct Target {
+    /// `host:port`.
+    pub(crate) addr: String,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+impl Target {
+    /// Plain HTTP to `addr`.
+    pub(crate) fn plain(addr: &str) -> Target {
+        Target {
+            addr: addr.to_string(),
+            tls: None,
+        }
+    }
+
+    /// HTTPS to `addr`, accepting only the certificate in the PEM file `cert`.
+    pub(crate) fn pinned(addr: &str, cert: &Path) -> Result<Target, HttpError> {
+        let config = crate::tls::pinned_client(cert).map_err(|e| HttpError(e.to_string()))?;
+        Ok(Target {
+            addr: addr.to_string(),
+            tls: Some(std::sync::Arc::new(config)),
+        })
+    }
+
+    /// `addr` as `cfg` serves it: HTTPS pinned to `MYMCP_TLS_CERT` when TLS is configured.
+    pub(crate) fn for_config(addr: &str, cfg: &crate::config::Config) -> Result<Target, HttpError> {
+        match &cfg.tls {
+            None => Ok(Target::plain(addr)),
+            Some(f) => Target::pinned(addr, &f.cert),
+        }
+    }
+
+    /// `http` or `https`.
+    pub(crate) fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.scheme(), self.addr)
+    }
+}
+
+/// One HTTP/1.1 request to `target` with a 5 s budget; returns status and body.
 pub(crate) fn http_request(
-    addr: &str,
+    target: &Target,
     method: &str,
     path: &str,
     bearer: Option<&str>,
@@ -50,16 +97,12 @@ pub(crate) fn http_request(
         .enable_all()
         .build()
         .map_err(|e| HttpError(e.to_string()))?;
+    let addr = target.addr.as_str();
     let exchange = async move {
-        let e = |x: &dyn std::fmt::Display| HttpError(format!("{addr}: {x}"));
+        let e = |x: &dyn std::fmt::Display| HttpError(format!("{target}: {x}"));
         let stream = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|x| e(&x))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|x| e(&x))?;
-        tokio::spawn(conn);
         let mut req = hyper::Request::builder()
             .method(method)
             .uri(path)
@@ -76,7 +119,25 @@ pub(crate) fn http_request(
             None => Bytes::new(),
         };
         let req = req.body(Full::new(payload)).map_err(|x| e(&x))?;
-        let resp = sender.send_request(req).await.map_err(|x| e(&x))?;
+        let resp = match &target.tls {
+            None => send(hyper_util::rt::TokioIo::new(stream), req).await,
+            Some(config) => {
+                // The pinned verifier ignores the name; it only has to be well-formed.
+                let host = addr
+                    .rsplit_once(':')
+                    .map_or(addr, |(h, _)| h)
+                    .trim_start_matches('[')
+                    .trim_end_matches(']');
+                let name =
+                    rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|x| e(&x))?;
+                let tls = tokio_rustls::TlsConnector::from(config.clone())
+                    .connect(name, stream)
+                    .await
+                    .map_err(|x| e(&x))?;
+                send(hyper_util::rt::TokioIo::new(tls), req).await
+            }
+        }
+        .map_err(|x| e(&x))?;
         let status = resp.status().as_u16();
         let bytes = resp
             .into_body()
@@ -89,13 +150,25 @@ pub(crate) fn http_request(
     rt.block_on(async {
         tokio::time::timeout(Duration::from_secs(5), exchange)
             .await
-            .map_err(|_| HttpError(format!("no answer from {addr} within 5 s")))?
+            .map_err(|_| HttpError(format!("no answer from {target} within 5 s")))?
     })
 }
 
+async fn send<I>(
+    io: I,
+    req: hyper::Request<Full<Bytes>>,
+) -> Result<hyper::Response<hyper::body::Incoming>, hyper::Error>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
+    tokio::spawn(conn);
+    sender.send_request(req).await
+}
+
 /// `GET path` and return the status code only.
-pub(crate) fn http_get_status(addr: &str, path: &str) -> Result<u16, HttpError> {
-    http_request(addr, "GET", path, None, None).map(|(s, _)| s)
+pub(crate) fn http_get_status(target: &Target, path: &str) -> Result<u16, HttpError> {
+    http_request(target, "GET", path, None, None).map(|(s, _)| s)
 }
 
 pub(crate) fn systemctl(args: &[&str]) -> Option<String> {

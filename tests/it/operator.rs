@@ -86,8 +86,7 @@ fn every_line_of_the_config_example_works_uncommented() {
     let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     std::fs::write(root.join("cert.pem"), pair.cert.pem()).unwrap();
     std::fs::write(root.join("key.pem"), pair.signing_key.serialize_pem()).unwrap();
-    std::fs::set_permissions(root.join("key.pem"), std::fs::Permissions::from_mode(0o600))
-        .unwrap();
+    std::fs::set_permissions(root.join("key.pem"), std::fs::Permissions::from_mode(0o600)).unwrap();
     text.push_str(&format!(
         "MYMCP_ADMIN_TOKEN={ADMIN}\nMYMCP_PORT=0\nMYMCP_TOKEN_FILE={}\nMYMCP_AUDIT_LOG_DIR={}\nMYMCP_RECORDER_DATA_DIR={}\nMYMCP_TLS_CERT={}\nMYMCP_TLS_KEY={}\n",
         root.join("etc/tokens.json").display(),

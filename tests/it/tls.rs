@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{Client, Layout, Server, serve_refused, wait_for_line};
+use crate::common::{Client, Doctor, Layout, Server, serve_refused, wait_for_line};
 
 const METRICS: &str = "tok_metrics_for_tests_0123456789abcdef";
 
@@ -341,4 +341,108 @@ async fn a_readable_key_is_served_when_the_operator_allows_it() {
     let mut s = Server::start(&l);
     use_https(&mut s, &ca.pem());
     assert_eq!(served_cert(&s, &ca.pem()).await, leaf.der);
+}
+
+#[test]
+fn doctor_checks_the_pair_and_probes_the_server_over_https() {
+    let ca = Ca::new();
+    let leaf = ca.leaf("doctor.test", 10);
+    let (l, cert, _) = tls_layout(&leaf, "");
+    let s = Server::start(&l);
+    let d = Doctor::run(&l.root().join("etc"), &[]);
+    let tls = d.check("tls");
+    // Ten days left is inside the renewal window: a warning that says how long.
+    assert_eq!(tls["severity"], "warn", "{tls}");
+    let detail = tls["detail"].as_str().unwrap();
+    assert!(detail.contains("127.0.0.1, localhost"), "{detail}");
+    assert!(detail.contains("days left"), "{detail}");
+    let health = d.check("health");
+    assert_eq!(health["severity"], "ok", "{health}");
+    assert!(
+        health["detail"].as_str().unwrap().starts_with("https://"),
+        "{health}"
+    );
+    assert_eq!(d.check("tools/list")["severity"], "ok");
+
+    // A half-done renewal: the file holds a certificate the key does not match. The pair check
+    // fails, and the probe, which accepts only the file's certificate, sees the server still
+    // presenting the old one and says so instead of trusting it.
+    let other = ca.leaf("other.test", 90);
+    replace(&cert, &other.cert_pem);
+    let d = Doctor::run(&l.root().join("etc"), &[]);
+    let tls = d.check("tls");
+    assert_eq!(tls["severity"], "fail", "{tls}");
+    assert!(
+        tls["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not belong to the certificate")
+    );
+    let health = d.check("health");
+    assert_eq!(health["severity"], "fail", "{health}");
+    assert!(
+        health["detail"]
+            .as_str()
+            .unwrap()
+            .contains("presents a certificate other than the one in MYMCP_TLS_CERT"),
+        "{health}"
+    );
+    drop(s);
+}
+
+#[test]
+fn init_writes_the_pair_into_the_env_file_and_the_url_says_https() {
+    let ca = Ca::new();
+    let leaf = ca.leaf("init.test", 30);
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    replace(&cert, &leaf.cert_pem);
+    replace(&key, &leaf.key_pem);
+    let cfg = dir.path().join("cfg");
+    let init = |extra: &[&str]| {
+        crate::common::mymcp_cmd()
+            .args(["init", "--files-only", "--yes", "--config-dir"])
+            .arg(&cfg)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Control first: a key others can read is refused and nothing is written.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let args = [
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    let out = init(&args);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is mode 0644"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!cfg.join(".env").exists());
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = init(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("https://127.0.0.1:8765/mcp"), "{stdout}");
+    let env = std::fs::read_to_string(cfg.join(".env")).unwrap();
+    assert!(
+        env.contains(&format!("MYMCP_TLS_CERT={}\n", cert.display())),
+        "{env}"
+    );
+    assert!(env.contains(&format!("MYMCP_TLS_KEY={}\n", key.display())));
+    // A second run keeps the env file, so it cannot honour new TLS options: it says so.
+    let out = init(&args);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("add MYMCP_TLS_CERT and MYMCP_TLS_KEY"));
+    // One without the other is a usage error.
+    let out = init(&["--tls-cert", cert.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
 }
