@@ -21,7 +21,7 @@ let
   ownedKeys = [
     "MYMCP_HOST" "MYMCP_PORT" "MYMCP_AUDIT_ENABLED" "MYMCP_AUDIT_LOG_DIR" "MYMCP_TOKEN_FILE"
     "MYMCP_RECORDER_DATA_DIR" "MYMCP_RECORDER_ENABLED" "MYMCP_METRICS_TOKEN" "MYMCP_RO_SHELL"
-    "MYMCP_RO_SHELL_USER" "MYMCP_RO_SHELL_GROUPS" "MYMCP_ENV_FILE"
+    "MYMCP_RO_SHELL_USER" "MYMCP_RO_SHELL_GROUPS" "MYMCP_ENV_FILE" "MYMCP_TLS_CERT" "MYMCP_TLS_KEY"
   ];
   badSettings = builtins.filter (k: builtins.elem k ownedKeys || !(builtins.elem k knownKeys))
     (builtins.attrNames cfg.settings);
@@ -29,7 +29,15 @@ let
     if badSettings == [ ] then cfg.settings
     else throw ("services.mymcp.settings: ${builtins.concatStringsSep ", " badSettings}: "
       + "not a MYMCP_* setting of this version, or one a first-class option sets "
-      + "(host, port, audit, recorder, metrics, roShell, environmentFile)");
+      + "(host, port, audit, recorder, metrics, roShell, environmentFile, tls)");
+
+  # systemd copies the pair into the unit's credentials directory at start, readable only by
+  # the service user (mode 0400), whoever owns the originals: an ACME key (0640, group acme)
+  # then needs no group membership and passes the server's key-mode check.
+  tlsOn =
+    if (cfg.tls.certificateFile == null) == (cfg.tls.keyFile == null) then cfg.tls.certificateFile != null
+    else throw "services.mymcp.tls: set both certificateFile and keyFile, or neither";
+  credentials = "/run/credentials/mymcp.service";
 
   # Process environment beats the env file, so these always win over what the file says.
   environment = {
@@ -48,6 +56,10 @@ let
   // lib.optionalAttrs cfg.roShell.enable {
     MYMCP_RO_SHELL_USER = cfg.roShell.user;
     MYMCP_RO_SHELL_GROUPS = builtins.concatStringsSep "," cfg.roShell.groups;
+  }
+  // lib.optionalAttrs tlsOn {
+    MYMCP_TLS_CERT = "${credentials}/tls-cert";
+    MYMCP_TLS_KEY = "${credentials}/tls-key";
   }
   // lib.mapAttrs (_: toEnv) checkedSettings;
 
@@ -83,7 +95,7 @@ in
       default = "127.0.0.1";
       description = ''
         Address to listen on. The default keeps the server local; to reach it from other
-        machines put a TLS reverse proxy in front, or use 0.0.0.0 with openFirewall.
+        machines use 0.0.0.0 with openFirewall and tls.*, or put a TLS reverse proxy in front.
       '';
     };
 
@@ -131,6 +143,26 @@ in
         environment, so they override the env file. Do not put secrets here: they end up in the
         world-readable Nix store.
       '';
+    };
+
+    tls = {
+      certificateFile = mkOption {
+        type = types.nullOr (types.strMatching "/.*");
+        default = null;
+        example = "/var/lib/acme/mcp.example.com/fullchain.pem";
+        description = ''
+          Serve HTTPS with this PEM certificate (the server's first, then intermediates); needs
+          tls.keyFile. systemd hands both files to the service at start (LoadCredential), so
+          they may belong to root or the acme group. After a renewal restart the service, e.g.
+          security.acme.certs."mcp.example.com".reloadServices = [ "mymcp" ];
+        '';
+      };
+      keyFile = mkOption {
+        type = types.nullOr (types.strMatching "/.*");
+        default = null;
+        example = "/var/lib/acme/mcp.example.com/key.pem";
+        description = "The PEM private key of tls.certificateFile.";
+      };
     };
 
     audit.enable = mkOption {
@@ -219,6 +251,10 @@ in
           User = cfg.user;
           ExecStartPre = lib.optionals (cfg.environmentFile == null) [ firstStart ];
           ExecStart = "${lib.getExe cfg.package} serve --env-file ${envFile}";
+          LoadCredential = lib.optionals tlsOn [
+            "tls-cert:${cfg.tls.certificateFile}"
+            "tls-key:${cfg.tls.keyFile}"
+          ];
           Restart = "on-failure";
           RestartSec = 5;
           KillMode = "mixed";

@@ -80,6 +80,13 @@ let
     };
   };
   csvc = custom.out.systemd.services.mymcp;
+  tlsOn = eval {
+    services.mymcp = {
+      enable = true;
+      tls = { certificateFile = "/var/lib/acme/x/fullchain.pem"; keyFile = "/var/lib/acme/x/key.pem"; };
+    };
+  };
+  tsvc = tlsOn.out.systemd.services.mymcp;
 
   checks = {
     disabled-adds-nothing = (eval { }).out == { };
@@ -128,6 +135,14 @@ let
     host-is-shell-quoted = has "--bind '127.0.0.1; rm -rf /' " (firstStartOf (eval { services.mymcp = { enable = true; host = "127.0.0.1; rm -rf /"; }; }));
     recorder-wants-server = custom.out.systemd.services.mymcp-recorder.wants == [ "network-online.target" "mymcp.service" ];
     recorder-without-audit-warns = builtins.length custom.out.warnings == 1 && on.out.warnings == [ ];
+    tls-off-by-default = !(svc.environment ? MYMCP_TLS_CERT) && svc.serviceConfig.LoadCredential == [ ];
+    tls-through-credentials = tsvc.serviceConfig.LoadCredential
+      == [ "tls-cert:/var/lib/acme/x/fullchain.pem" "tls-key:/var/lib/acme/x/key.pem" ]
+      && tsvc.environment.MYMCP_TLS_CERT == "/run/credentials/mymcp.service/tls-cert"
+      && tsvc.environment.MYMCP_TLS_KEY == "/run/credentials/mymcp.service/tls-key";
+    tls-needs-both = outFails { services.mymcp = { enable = true; tls.certificateFile = "/c.pem"; }; };
+    rejects-relative-tls = fails { services.mymcp = { enable = true; tls = { certificateFile = "c.pem"; keyFile = "/k"; }; }; };
+    rejects-owned-tls-setting = outFails { services.mymcp = { enable = true; settings.MYMCP_TLS_CERT = "/c"; }; };
     module-names-its-file = (module { inherit (on) config; inherit pkgs lib; })._file == "nix/module.nix";
   };
   failed = builtins.filter (n: !checks.${n}) (builtins.attrNames checks);
