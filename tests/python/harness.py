@@ -28,12 +28,13 @@ def clean_env():
     return {k: v for k, v in os.environ.items() if not k.startswith("MYMCP_")}
 
 
-def start(binary, workdir):
-    """`mymcp serve` in temp-token mode on 127.0.0.1 port 0: (process, tokens, host:port)."""
+def start(binary, workdir, env=None):
+    """`mymcp serve` in temp-token mode on 127.0.0.1 port 0: (process, tokens, host:port).
+    `env`: extra process environment (for example MYMCP_TLS_CERT/KEY)."""
     proc = subprocess.Popen(
         [binary, "serve", "--port", "0"],
         cwd=workdir,
-        env=clean_env(),
+        env={**clean_env(), **(env or {})},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -52,6 +53,19 @@ def start(binary, workdir):
         proc.kill()
         raise SystemExit("server did not start")
     return proc, tokens, addr
+
+
+def self_signed(work):
+    """A P-256 certificate for 127.0.0.1 made by openssl, key mode 0600: (cert, key) paths."""
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext",
+         "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+        check=True, capture_output=True,
+    )
+    os.chmod(key, 0o600)
+    return cert, key
 
 
 def make_token(addr, admin, name, role):

@@ -6,23 +6,28 @@ Usage: python tests/python/sdk2_smoke.py path/to/mymcp   (with mcp 2.x installed
 
 Over Streamable HTTP with an rw token: lists tools (9), calls every tool once, a failing call,
 bash_execute with progress, a call abandoned by the client (the server keeps serving); with an
-ro token: 5 tools, bash_execute denied. Then `mymcp stdio` through the SDK's stdio transport.
+ro token: 5 tools, bash_execute denied. Over HTTPS (MYMCP_TLS_CERT/KEY, a certificate made by
+openssl): the same client trusting that certificate lists and calls tools and gets https transfer
+links; one that does not trust it is refused. Then `mymcp stdio` through the SDK's stdio
+transport.
 Prints 'N passed, N failed'.
 """
 
 import asyncio
 import json
 import os
+import ssl
 import sys
 import tempfile
 
 import anyio
+import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, clean_env, make_token, start, stdio_env_file, summary  # noqa: E402
+from harness import check, clean_env, make_token, self_signed, start, stdio_env_file, summary  # noqa: E402
 
 
 def http_client(url, token):
@@ -91,6 +96,34 @@ async def main(binary):
                 check("ro lists 5 tools", len(tools.tools) == 5, [t.name for t in tools.tools])
                 res = await c.call_tool("bash_execute", {"command": "id"})
                 check("ro denied bash_execute", res.is_error and body(res)["error"] == "PermissionDenied", res)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+        cert, key = self_signed(work)
+        proc, tokens, addr = start(binary, work, {"MYMCP_TLS_CERT": cert, "MYMCP_TLS_KEY": key})
+        url = f"https://{addr}/mcp"
+        try:
+            trusting = httpx2.AsyncClient(
+                headers={"Authorization": f"Bearer {tokens['rw']}"},
+                verify=ssl.create_default_context(cafile=cert),
+                timeout=httpx2.Timeout(30, read=300),
+            )
+            async with Client(streamable_http_client(url, http_client=trusting)) as c:
+                tools = await c.list_tools()
+                check("https: rw lists 9 tools", len(tools.tools) == 9, [t.name for t in tools.tools])
+                res = await c.call_tool("read_file", {"file_path": notes})
+                check("https: read_file", not res.is_error and "beta" in body(res)["content"], res)
+                res = await c.call_tool("prepare_download", {"src_path": notes})
+                check("https: transfer link says https",
+                      not res.is_error and body(res)["url"].startswith(f"https://{addr}/"), res)
+            refused = False
+            try:
+                async with http_client(url, tokens["rw"]) as c:
+                    await c.list_tools()
+            except Exception:  # the SDK wraps the certificate error in its own types
+                refused = True
+            check("https: a client that does not trust the certificate is refused", refused)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
