@@ -67,7 +67,9 @@ echo
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for mode in keepalive close; do
   # shellcheck disable=SC2086 # the values are a space-separated list
-  h=$(median ${RES[http,$mode]}); s=$(median ${RES[https,$mode]})
+  h=$(median ${RES[http,$mode]})
+  # shellcheck disable=SC2086
+  s=$(median ${RES[https,$mode]})
   echo "median  read_file 1 KiB, c=32, $mode:  http $h req/s  https $s req/s  https/http $(awk -v a="$s" -v b="$h" 'BEGIN {printf "%.2f", a / b}')"
 done
 for name in http https; do
