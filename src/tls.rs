@@ -522,10 +522,10 @@ mod tests {
 
     #[test]
     fn a_good_pair_loads_and_says_what_it_is() {
-        let (c, k) = self_signed(&["localhost", "127.0.0.1"]);
+        let (c, k) = self_signed(&["localhost", "127.0.0.1", "::1"]);
         let p = write_pair(&c, &k);
         let l = load(&p.files, SystemTime::now()).unwrap();
-        assert_eq!(l.info.names, vec!["localhost", "127.0.0.1"]);
+        assert_eq!(l.info.names, vec!["localhost", "127.0.0.1", "::1"]);
         assert_eq!(l.info.chain_len, 1);
         assert!(l.info.not_after > l.info.not_before);
         assert!(l.info.not_after_text().contains('T'));
