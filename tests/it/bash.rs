@@ -391,16 +391,7 @@ async fn a_progress_token_never_forces_sse_on_a_client_that_did_not_accept_it() 
         assert_eq!(result["stdout"], "line1\nline2\nline3\n", "{accept:?}");
     }
     // Control: the same call from a client that accepts an event stream gets its progress.
-    let r = s
-        .client
-        .post(s.url("/mcp"))
-        .bearer_auth(&rw)
-        .header("Content-Type", "application/json")
-        .header("Accept", "application/json, text/event-stream")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_mcp(Some(&rw), &body).await;
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     assert!(r.text().await.unwrap().contains("notifications/progress"));
 }

@@ -202,18 +202,27 @@ impl Client {
         format!("{}://{}{}", self.scheme, self.addr, path)
     }
 
-    /// Raw POST to /mcp with the standard headers.
-    pub async fn post_mcp(&self, token: Option<&str>, body: &Value) -> reqwest::Response {
-        let mut r = self
+    /// A POST to /mcp with the headers every client sends (JSON body, JSON or SSE reply) and
+    /// the bearer token when given; the caller adds the body and anything else.
+    pub fn mcp_request(&self, token: Option<&str>) -> reqwest::RequestBuilder {
+        let r = self
             .client
             .post(self.url("/mcp"))
             .header("Content-Type", "application/json")
-            .header("Accept", "application/json, text/event-stream")
-            .body(body.to_string());
-        if let Some(t) = token {
-            r = r.header("Authorization", format!("Bearer {t}"));
+            .header("Accept", "application/json, text/event-stream");
+        match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
         }
-        r.send().await.unwrap()
+    }
+
+    /// Raw POST to /mcp with the standard headers.
+    pub async fn post_mcp(&self, token: Option<&str>, body: &Value) -> reqwest::Response {
+        self.mcp_request(token)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
     }
 
     /// JSON-RPC request; returns the whole response object.

@@ -569,15 +569,7 @@ async fn bad_input_gets_clear_errors_and_server_keeps_serving() {
     let l = Layout::new("MYMCP_WRITE_FILE_MAX_BYTES=100000");
     let s = Server::start(&l);
     let (rw, _) = s.admin_create("rw", "rw").await;
-    let send = |body: String| {
-        s.client
-            .post(s.url("/mcp"))
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json, text/event-stream")
-            .bearer_auth(&rw)
-            .body(body)
-            .send()
-    };
+    let send = |body: String| s.mcp_request(Some(&rw)).body(body).send();
     // Malformed JSON: a JSON-RPC parse error.
     let r = send("{\"jsonrpc\":".into()).await.unwrap();
     assert_eq!(r.status(), 400);
@@ -630,11 +622,7 @@ async fn bad_input_gets_clear_errors_and_server_keeps_serving() {
     let chunks =
         futures::stream::iter((0..40).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024])));
     let r = s
-        .client
-        .post(s.url("/mcp"))
-        .header("Content-Type", "application/json")
-        .header("Accept", "application/json, text/event-stream")
-        .bearer_auth(&rw)
+        .mcp_request(Some(&rw))
         .body(reqwest::Body::wrap_stream(chunks))
         .send()
         .await;
@@ -654,13 +642,7 @@ async fn json_rpc_errors_carry_the_codes_the_spec_gives_them() {
     let s = Server::start(&l);
     let (rw, _) = s.admin_create("rw", "rw").await;
     let send = |body: String, version: Option<&'static str>| {
-        let mut r = s
-            .client
-            .post(s.url("/mcp"))
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json, text/event-stream")
-            .bearer_auth(&rw)
-            .body(body);
+        let mut r = s.mcp_request(Some(&rw)).body(body);
         if let Some(v) = version {
             r = r.header("MCP-Protocol-Version", v);
         }
@@ -716,13 +698,7 @@ async fn batches_are_answered_under_2025_03_26_only() {
     let hostname = l.root().join("host.txt");
     std::fs::write(&hostname, "h1\n").unwrap();
     let send = |body: Value, version: Option<&'static str>| {
-        let mut r = s
-            .client
-            .post(s.url("/mcp"))
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json, text/event-stream")
-            .bearer_auth(&rw)
-            .body(body.to_string());
+        let mut r = s.mcp_request(Some(&rw)).body(body.to_string());
         if let Some(v) = version {
             r = r.header("MCP-Protocol-Version", v);
         }
@@ -808,14 +784,7 @@ async fn foreign_origin_and_host_are_refused() {
     let s = Server::start(&l);
     let (rw, _) = s.admin_create("rw", "rw").await;
     let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}).to_string();
-    let base = || {
-        s.client
-            .post(s.url("/mcp"))
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json, text/event-stream")
-            .bearer_auth(&rw)
-            .body(body.clone())
-    };
+    let base = || s.mcp_request(Some(&rw)).body(body.clone());
     let r = base()
         .header("Origin", "http://evil.example")
         .send()
@@ -909,10 +878,7 @@ async fn preflights_need_no_token_and_cors_goes_only_to_listed_origins() {
     // client script reads. A 401 names it too, so the script can see why it failed.
     let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}).to_string();
     let post = |origin: &'static str| {
-        s.client
-            .post(s.url("/mcp"))
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json, text/event-stream")
+        s.mcp_request(None)
             .header("Origin", origin)
             .body(body.clone())
     };
