@@ -38,7 +38,7 @@ set edit:completion:arg-completer[mymcp] = {|@words|
             cand --env-file 'Env file to read (default: MYMCP_ENV_FILE, then /etc/mymcp/.env, then ./.env). A file named here that does not exist is an error'
             cand --host 'Address to listen on (overrides MYMCP_HOST)'
             cand --port 'Port to listen on; 0 picks a free one (overrides MYMCP_PORT)'
-            cand --log-level 'Log level: trace, debug, info, warning, error or critical (overrides MYMCP_LOG_LEVEL)'
+            cand --log-level 'Log level on stderr: trace, debug, info, warning, error or critical (overrides MYMCP_LOG_LEVEL)'
             cand --log-format 'Log format: text or json (overrides MYMCP_LOG_FORMAT)'
             cand --with-metrics-token 'In temp-token mode, also make a temporary metrics token'
             cand -h 'Print help'

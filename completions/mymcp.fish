@@ -40,7 +40,7 @@ complete -c mymcp -n "__fish_mymcp_needs_command" -f -a "help" -d 'Print this me
 complete -c mymcp -n "__fish_mymcp_using_subcommand serve" -l env-file -d 'Env file to read (default: MYMCP_ENV_FILE, then /etc/mymcp/.env, then ./.env). A file named here that does not exist is an error' -r -F
 complete -c mymcp -n "__fish_mymcp_using_subcommand serve" -l host -d 'Address to listen on (overrides MYMCP_HOST)' -r
 complete -c mymcp -n "__fish_mymcp_using_subcommand serve" -l port -d 'Port to listen on; 0 picks a free one (overrides MYMCP_PORT)' -r
-complete -c mymcp -n "__fish_mymcp_using_subcommand serve" -l log-level -d 'Log level: trace, debug, info, warning, error or critical (overrides MYMCP_LOG_LEVEL)' -r -f -a "trace\t''
+complete -c mymcp -n "__fish_mymcp_using_subcommand serve" -l log-level -d 'Log level on stderr: trace, debug, info, warning, error or critical (overrides MYMCP_LOG_LEVEL)' -r -f -a "trace\t''
 debug\t''
 info\t''
 warning\t''

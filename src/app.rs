@@ -120,7 +120,7 @@ fn serve(a: cli::ServeArgs) -> anyhow::Result<()> {
     };
     let prepared = daemon::prepare(&opts, &env)?;
     let cfg = &prepared.state.config;
-    let level = a.log_level.unwrap_or_else(|| cfg.log_level.clone());
+    let level = a.log.log_level.unwrap_or_else(|| cfg.log_level.clone());
     init_logging(&level, a.log_format.unwrap_or(cfg.log_format));
     log_scrub(scrubbed);
     for w in &prepared.warnings {
@@ -146,6 +146,7 @@ fn stdio(a: cli::StdioArgs) -> anyhow::Result<()> {
     let (state, warnings) = daemon::prepare_local(a.env_file.as_deref(), &env, role)?;
     // Logs go to stderr (init_logging never writes to stdout, which carries the protocol).
     let level = a
+        .log
         .log_level
         .unwrap_or_else(|| state.config.log_level.clone());
     init_logging(&level, state.config.log_format);

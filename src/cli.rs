@@ -310,11 +310,8 @@ pub(crate) struct ServeArgs {
     /// Port to listen on; 0 picks a free one (overrides MYMCP_PORT).
     #[arg(long, value_name = "PORT")]
     pub(crate) port: Option<u16>,
-    /// Log level: trace, debug, info, warning, error or critical (overrides MYMCP_LOG_LEVEL).
-    #[arg(long, value_name = "LEVEL", ignore_case = true,
-          value_parser = ["trace", "debug", "info", "warning", "warn", "error", "critical"],
-          hide_possible_values = true)]
-    pub(crate) log_level: Option<String>,
+    #[command(flatten)]
+    pub(crate) log: LogLevelArg,
     /// Log format: text or json (overrides MYMCP_LOG_FORMAT).
     #[arg(long, value_enum, value_name = "FORMAT", hide_possible_values = true)]
     pub(crate) log_format: Option<LogFormat>,
@@ -345,6 +342,13 @@ pub(crate) struct StdioArgs {
     /// Env file to read (default: MYMCP_ENV_FILE, then /etc/mymcp/.env, then ./.env).
     #[arg(long, value_name = "PATH")]
     pub(crate) env_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) log: LogLevelArg,
+}
+
+/// `--log-level` of the commands that run a server (`serve`, `stdio`).
+#[derive(Debug, Args)]
+pub(crate) struct LogLevelArg {
     /// Log level on stderr: trace, debug, info, warning, error or critical (overrides
     /// MYMCP_LOG_LEVEL).
     #[arg(long, value_name = "LEVEL", ignore_case = true,
