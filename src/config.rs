@@ -688,7 +688,7 @@ MYMCP_METRICS_TOKEN=
 MYMCP_TOKEN_FILE=/etc/mymcp/tokens.json
 
 # Extra paths no tool may read or write (comma separated). The env file, the token file,
-# their directory and the audit log directory are always protected.
+# their directory, the audit log directory and MYMCP_TLS_KEY are always protected.
 # MYMCP_PROTECTED_PATHS=/root/.ssh,/etc/shadow
 
 # Extra Host header names accepted on /mcp and /admin (comma separated, * for any).

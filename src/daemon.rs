@@ -552,6 +552,9 @@ fn spawn_background(
                     match tls.reload_if_changed() {
                         crate::tls::Reload::Unchanged => {}
                         crate::tls::Reload::Loaded => {
+                            // A new key file (a certbot renewal moves its link): protect it
+                            // now, not a second from now.
+                            state.tools.guard.refresh_identities();
                             state.metrics.tls_reloads.with_label_values(&["ok"]).inc();
                             state.metrics.tls_not_after.set(tls.info().not_after);
                         }

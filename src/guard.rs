@@ -38,6 +38,11 @@ pub(crate) struct Protected {
     pub(crate) display: String,
     /// Canonical form (symlinks resolved as far as the path exists).
     pub(crate) canonical: PathBuf,
+    /// Absolute but not canonical: where a symlink in it points *now* is protected too (by
+    /// identity, refreshed every second). A certbot key path (`live/…/privkey.pem`) is a link
+    /// that a renewal moves to a new file; the canonical path only names the file of the day
+    /// the server started.
+    pub(crate) configured: PathBuf,
     /// Protected against reading too (otherwise write-only).
     pub(crate) read: bool,
 }
@@ -153,6 +158,12 @@ impl Guard {
             let abs = std::path::absolute(tf).unwrap_or_else(|_| tf.to_path_buf());
             add_file_and_dir(&mut g, &abs);
         }
+        // The TLS private key is a secret wherever the operator keeps it (often outside the
+        // configuration directory, e.g. /etc/letsencrypt, readable by a root service). Only
+        // the file: its directory can be a shared one, and the certificate is public.
+        if let Some(tls) = &cfg.tls {
+            g.add(&tls.key.display().to_string(), &tls.key, true);
+        }
         g.add(
             &cfg.audit_log_dir.display().to_string(),
             &cfg.audit_log_dir,
@@ -184,20 +195,28 @@ impl Guard {
         self.entries.push(Protected {
             display: display.to_string(),
             canonical,
+            configured: abs,
             read,
         });
         self.refresh_identities();
     }
 
-    /// Record the (device, inode) of every entry that exists now. Called at start-up and
-    /// then periodically, so entries created later (the audit directory) are covered too.
+    /// Record the (device, inode) of every entry that exists now, under its canonical path
+    /// and under its configured one (following links as they are now). Called at start-up and
+    /// then every second, so entries created later (the audit directory) and links moved to a
+    /// new file (a renewed certificate key) are covered too.
     pub(crate) fn refresh_identities(&self) {
-        let ids: Vec<(Identity, usize)> = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| Some((identity(&rustix::fs::stat(&e.canonical).ok()?), i)))
-            .collect();
+        let mut ids: Vec<(Identity, usize)> = Vec::with_capacity(self.entries.len());
+        for (i, e) in self.entries.iter().enumerate() {
+            for p in [&e.canonical, &e.configured] {
+                if let Ok(st) = rustix::fs::stat(p) {
+                    let id = identity(&st);
+                    if !ids.contains(&(id, i)) {
+                        ids.push((id, i));
+                    }
+                }
+            }
+        }
         if let Ok(mut w) = self.ids.write() {
             *w = ids;
         }
@@ -254,10 +273,14 @@ impl Guard {
         };
         let mut stale = false;
         for i in candidates {
-            match rustix::fs::stat(&self.entries[i].canonical) {
-                Ok(now) if identity(&now) == id => return Some(i),
-                _ => stale = true,
+            let e = &self.entries[i];
+            let still = [&e.canonical, &e.configured]
+                .into_iter()
+                .any(|p| rustix::fs::stat(p).is_ok_and(|now| identity(&now) == id));
+            if still {
+                return Some(i);
             }
+            stale = true;
         }
         if stale {
             self.refresh_identities();

@@ -2,7 +2,7 @@
 //! CA, server certificates for 127.0.0.1, a renewal picked up without a restart, a bad renewal
 //! that leaves the old pair serving, and the pairs start refuses.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -445,4 +445,102 @@ fn init_writes_the_pair_into_the_env_file_and_the_url_says_https() {
     // One without the other is a usage error.
     let out = init(&["--tls-cert", cert.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// The private key is a secret wherever it is kept: here a certbot-like tree outside the
+/// configuration directory (`live/` links into `archive/`), which an `ro` caller of a server
+/// running as root could otherwise read. After a renewal moves the links to new files, the
+/// new key is protected too.
+#[tokio::test]
+async fn the_key_is_protected_from_callers_and_stays_protected_after_a_renewal() {
+    use std::os::unix::fs::symlink;
+    let ca = Ca::new();
+    let first = ca.leaf("first.test", 30);
+    let probe = Layout::new("");
+    let le = probe.root().join("le");
+    let (archive, live) = (le.join("archive"), le.join("live"));
+    std::fs::create_dir_all(&archive).unwrap();
+    std::fs::create_dir_all(&live).unwrap();
+    replace(&archive.join("cert1.pem"), &first.cert_pem);
+    replace(&archive.join("privkey1.pem"), &first.key_pem);
+    symlink("../archive/cert1.pem", live.join("cert.pem")).unwrap();
+    symlink("../archive/privkey1.pem", live.join("privkey.pem")).unwrap();
+    let plain_env = std::fs::read_to_string(probe.env_file()).unwrap();
+
+    // Control: without TLS configured, nothing protects the file and ro reads the key.
+    let s = Server::start(&probe);
+    let (ro, _) = s.admin_create("reader", "ro").await;
+    let key_via_link = live.join("privkey.pem").display().to_string();
+    let (e, v) = s
+        .call(&ro, "read_file", json!({"file_path": key_via_link}))
+        .await;
+    assert!(
+        !e && v["content"].as_str().unwrap().contains("PRIVATE KEY"),
+        "{v}"
+    );
+    drop(s);
+
+    std::fs::write(
+        probe.env_file(),
+        format!(
+            "{plain_env}MYMCP_TLS_CERT={}\nMYMCP_TLS_KEY={key_via_link}\nMYMCP_METRICS_TOKEN={METRICS}\n",
+            live.join("cert.pem").display()
+        ),
+    )
+    .unwrap();
+    let mut s = Server::start(&probe);
+    use_https(&mut s, &ca.pem());
+    assert_eq!(served_cert(&s, &ca.pem()).await, first.der);
+    let refused = |v: &Value| v["error"] == "ProtectedPath";
+    for p in [live.join("privkey.pem"), archive.join("privkey1.pem")] {
+        let (e, v) = s.call(&ro, "read_file", json!({"file_path": p})).await;
+        assert!(e && refused(&v), "{}: {v}", p.display());
+    }
+    // The certificate beside it is public and stays readable.
+    let (e, v) = s
+        .call(
+            &ro,
+            "read_file",
+            json!({"file_path": archive.join("cert1.pem")}),
+        )
+        .await;
+    assert!(
+        !e && v["content"].as_str().unwrap().contains("CERTIFICATE"),
+        "{v}"
+    );
+
+    // A renewal as certbot does it: new files in archive/, the live/ links replaced.
+    let second = ca.leaf("second.test", 60);
+    replace(&archive.join("cert2.pem"), &second.cert_pem);
+    replace(&archive.join("privkey2.pem"), &second.key_pem);
+    for (name, target) in [("cert.pem", "cert2.pem"), ("privkey.pem", "privkey2.pem")] {
+        let tmp = live.join(format!("{name}.new"));
+        symlink(format!("../archive/{target}"), &tmp).unwrap();
+        std::fs::rename(&tmp, live.join(name)).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !metrics(&s)
+        .await
+        .contains("mymcp_tls_reloads_total{result=\"ok\"} 1")
+    {
+        assert!(std::time::Instant::now() < deadline, "no reload");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(served_cert(&s, &ca.pem()).await, second.der);
+    for p in [live.join("privkey.pem"), archive.join("privkey2.pem")] {
+        let (e, v) = s.call(&ro, "read_file", json!({"file_path": p})).await;
+        assert!(e && refused(&v), "{}: {v}", p.display());
+    }
+    // A search over the tree finds the certificates, never a key.
+    let (e, v) = s
+        .call(
+            &ro,
+            "grep",
+            json!({"pattern": "BEGIN", "path": le, "output_mode": "files"}),
+        )
+        .await;
+    assert!(!e, "{v}");
+    let text = v.to_string();
+    assert!(text.contains("cert2.pem"), "{text}");
+    assert!(!text.contains("privkey2.pem"), "{text}");
 }
