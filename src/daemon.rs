@@ -218,6 +218,7 @@ fn app_state(
         metrics,
         transfers: Default::default(),
         tls,
+        calls: Default::default(),
     }))
 }
 

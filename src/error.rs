@@ -123,6 +123,10 @@ pub(crate) enum ToolError {
     /// Audit is on but the log cannot be written: mutating tools are refused.
     #[error("{0}")]
     AuditUnavailable(String),
+    /// The client cancelled the call (`notifications/cancelled`) or went away before it
+    /// finished; what ran was stopped.
+    #[error("{0}")]
+    Cancelled(String),
     /// A bug or an unexpected condition on our side.
     #[error("{0}")]
     Internal(String),
@@ -156,6 +160,7 @@ impl ToolError {
             ToolError::Os(_) => "OSError",
             ToolError::RecorderDisabled(_) => "RecorderDisabled",
             ToolError::AuditUnavailable(_) => "AuditUnavailable",
+            ToolError::Cancelled(_) => "Cancelled",
             ToolError::Internal(_) => "InternalError",
         }
     }

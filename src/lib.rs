@@ -18,6 +18,7 @@ mod fsutil;
 mod guard;
 mod hosts;
 mod http;
+mod inflight;
 mod mcp;
 mod metrics;
 mod otel;

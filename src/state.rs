@@ -31,6 +31,8 @@ pub(crate) struct AppState {
     pub(crate) tools: Arc<Services>,
     /// Built-in HTTPS, when `MYMCP_TLS_CERT`/`MYMCP_TLS_KEY` are set.
     pub(crate) tls: Option<crate::tls::Tls>,
+    /// Tool calls in flight, for `notifications/cancelled`.
+    pub(crate) calls: crate::inflight::InflightCalls,
 }
 
 impl AppState {

@@ -24,7 +24,7 @@ use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
 use crate::caller::Caller;
-use crate::mcp::{JsonOnly, McpHandler, envelope};
+use crate::mcp::{JsonOnly, McpHandler, Stop, envelope};
 
 /// Protocol versions whose tools/list and tools/call replies are plain results.
 const PLAIN_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
@@ -123,6 +123,11 @@ pub(crate) async fn middleware(
         return error_reply(&err);
     }
     let caller = parts.extensions.get::<Caller>().cloned();
+    if let Some(caller) = &caller
+        && cancel_named_call(&fp.handler, caller, &msg)
+    {
+        return StatusCode::ACCEPTED.into_response();
+    }
     if eligible(&parts.headers)
         && let Some(caller) = caller
         && let Some(bytes) = answer(&fp.handler, &caller, msg).await
@@ -181,6 +186,11 @@ async fn batch(fp: &FastPath, parts: http::request::Parts, items: Vec<Value>) ->
             continue;
         }
         let notification = envelope::is_notification(&item);
+        if let Some(caller) = &caller
+            && cancel_named_call(&fp.handler, caller, &item)
+        {
+            continue;
+        }
         let id = envelope::id_of(&item).cloned().unwrap_or(Value::Null);
         if !notification
             && let Some(caller) = &caller
@@ -212,6 +222,27 @@ async fn batch(fp: &FastPath, parts: http::request::Parts, items: Vec<Value>) ->
         return StatusCode::ACCEPTED.into_response();
     }
     axum::Json(Value::Array(replies)).into_response()
+}
+
+/// If `msg` is a `notifications/cancelled` naming a request, stop `caller`'s call with that id
+/// (if it has one in flight) and return true: the notification is handled. rmcp's stateless
+/// transport would answer it 202 and drop it, since it cannot know which request, sent on
+/// which connection, the id belongs to.
+fn cancel_named_call(h: &McpHandler, caller: &Caller, msg: &Value) -> bool {
+    if !envelope::is_notification(msg)
+        || msg.get("method").and_then(Value::as_str) != Some("notifications/cancelled")
+    {
+        return false;
+    }
+    let Some(id) = msg
+        .pointer("/params/requestId")
+        .filter(|id| id.is_string() || id.is_i64() || id.is_u64())
+    else {
+        return false;
+    };
+    let reason = msg.pointer("/params/reason").and_then(Value::as_str);
+    h.cancel_request(caller, id, reason);
+    true
 }
 
 fn internal(id: Value) -> Value {
@@ -270,7 +301,11 @@ async fn answer(h: &McpHandler, caller: &Caller, msg: Value) -> Option<Vec<u8>> 
                 Some(Value::Object(a)) => a,
                 Some(_) => return None,
             };
-            let mut result = h.call(caller, &name, args, None).await;
+            let stop = Stop {
+                token: tokio_util::sync::CancellationToken::new(),
+                request_id: Some(id.clone()),
+            };
+            let mut result = h.call(caller, &name, args, None, stop).await;
             result.result_type = None;
             serde_json::to_vec(&Reply {
                 jsonrpc: "2.0",

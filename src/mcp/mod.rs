@@ -49,6 +49,15 @@ impl ProgressSink for PeerProgress {
     }
 }
 
+/// How a call can be stopped from outside: the token whose cancellation stops it, and the
+/// JSON-RPC id a `notifications/cancelled` from the same caller would name.
+pub(crate) struct Stop {
+    /// Cancelled by the transport (rmcp's per-request token) or by a matching cancel.
+    pub(crate) token: tokio_util::sync::CancellationToken,
+    /// The request's id; `None` when there is none to cancel by.
+    pub(crate) request_id: Option<Value>,
+}
+
 /// Request marker: the client's `Accept` does not allow `text/event-stream` (it named only
 /// JSON, or sent no `Accept`). Such a call gets no progress notifications, because the first
 /// one would switch rmcp's reply to an event stream the client did not ask for.
@@ -157,6 +166,12 @@ impl ServerHandler for McpHandler {
             .extensions
             .get::<http::request::Parts>()
             .is_some_and(|p| p.extensions.get::<JsonOnly>().is_some());
+        // rmcp cancels `ctx.ct` when the HTTP request ends before its reply (any reply shape
+        // or protocol version), and on stdio when the client sends `notifications/cancelled`.
+        let stop = Stop {
+            token: ctx.ct.child_token(),
+            request_id: serde_json::to_value(&ctx.id).ok(),
+        };
         let token = ctx.meta.get_progress_token().filter(|_| !json_only);
         let progress = token.map(|token| {
             Arc::new(PeerProgress {
@@ -165,7 +180,7 @@ impl ServerHandler for McpHandler {
             }) as Arc<dyn ProgressSink>
         });
         Ok(self
-            .call(&caller, &request.name, args, progress)
+            .call(&caller, &request.name, args, progress, stop)
             .await
             .into())
     }
@@ -191,12 +206,78 @@ impl McpHandler {
 
     /// Run one tool call for `caller` and log the outcome. Never fails: every failure is a
     /// tool result with `isError: true`.
+    ///
+    /// The call runs in a task of its own. The future returned here is what the transport
+    /// drops when the client goes away (hyper drops it with the connection); dropping it
+    /// cancels `stop.token`, and the task then stops the work the way a cancel should (a
+    /// command gets SIGTERM, a grace, SIGKILL) and writes the call's audit line as
+    /// `Cancelled`. A dropped future could do neither.
     pub(crate) async fn call(
         &self,
         caller: &Caller,
         name: &str,
         args: serde_json::Map<String, Value>,
         progress: Option<Arc<dyn ProgressSink>>,
+        stop: Stop,
+    ) -> CallToolResult {
+        let cancel_on_drop = stop.token.clone().drop_guard();
+        let registration = stop.request_id.as_ref().map(|id| {
+            self.state
+                .calls
+                .register(caller.identity.id(), id, stop.token.clone())
+        });
+        let (me, caller, name) = (self.clone(), caller.clone(), name.to_string());
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let _registration = registration;
+                me.call_here(&caller, &name, args, progress, stop.token)
+                    .await
+            },
+            tracing::Span::current(),
+        ));
+        let result = match task.await {
+            Ok(r) => r,
+            Err(e) => to_result(&Err(ToolError::Internal(format!(
+                "the call failed with an unexpected error: {e}"
+            )))),
+        };
+        cancel_on_drop.disarm();
+        result
+    }
+
+    /// Stop `caller`'s call with JSON-RPC id `request_id` (a `notifications/cancelled` that
+    /// reached us as its own HTTP request). Returns how many calls it stopped.
+    pub(crate) fn cancel_request(
+        &self,
+        caller: &Caller,
+        request_id: &Value,
+        reason: Option<&str>,
+    ) -> usize {
+        let n = self.state.calls.cancel(caller.identity.id(), request_id);
+        let id = crate::audit::loggable(&request_id.to_string());
+        let reason = crate::audit::loggable(reason.unwrap_or(""));
+        if n > 0 {
+            tracing::info!(
+                token = %caller.identity.name(), request_id = %caller.request_id,
+                cancelled_id = %id, reason = %reason, "client cancelled a call; stopping it"
+            );
+        } else {
+            tracing::debug!(
+                token = %caller.identity.name(), cancelled_id = %id,
+                "cancel for no call of this caller in flight (finished, unknown or another caller's)"
+            );
+        }
+        n
+    }
+
+    /// [`McpHandler::call`]'s work, in its task.
+    async fn call_here(
+        &self,
+        caller: &Caller,
+        name: &str,
+        args: serde_json::Map<String, Value>,
+        progress: Option<Arc<dyn ProgressSink>>,
+        cancel: tokio_util::sync::CancellationToken,
     ) -> CallToolResult {
         let tool = Tool::from_name(name);
         let audit_on = self.state.audit.enabled();
@@ -218,11 +299,13 @@ impl McpHandler {
             token = %caller.identity.name(),
             request_id = %caller.request_id,
         );
-        // If the client goes away, hyper drops this future here; `pending` then writes the
-        // call's one audit line as abandoned.
-        let mut outcome =
-            tracing::Instrument::instrument(self.run(caller, tool, name, args, progress), span)
-                .await;
+        // This runs in the call's own task (see `call`), so it is dropped here only if the
+        // runtime goes away mid-call; `pending` then writes the call's one audit line.
+        let mut outcome = tracing::Instrument::instrument(
+            self.run(caller, tool, name, args, progress, cancel),
+            span,
+        )
+        .await;
         pending.done = true;
         let elapsed = pending.started.elapsed();
         let ms = elapsed.as_millis() as u64;
@@ -291,9 +374,10 @@ fn metric_label(tool: Option<Tool>) -> &'static str {
     tool.map_or("<unknown>", Tool::name)
 }
 
-/// The audit line of a call in progress. A call that ends normally writes its own line and
-/// sets `done`; one whose future is dropped first (the client disconnected) writes it here,
-/// as `error`/`Cancelled`, so every call that started leaves exactly one line.
+/// The audit line of a call in progress. A call that ends normally (a cancelled one included)
+/// writes its own line and sets `done`; one whose task is dropped first (the runtime shut down
+/// mid-call) writes it here, as `error`/`Cancelled`, so every call that started leaves
+/// exactly one line.
 struct PendingAudit {
     state: Arc<AppState>,
     caller: Caller,
@@ -313,7 +397,7 @@ impl Drop for PendingAudit {
         tracing::warn!(
             tool = %crate::audit::loggable(&self.tool), token = %self.caller.identity.name(),
             request_id = %self.caller.request_id, duration_ms = elapsed.as_millis() as u64,
-            "client disconnected before the call finished; call abandoned"
+            "call abandoned before it finished (the server is stopping)"
         );
         self.state.metrics.tool_call(
             self.label,
@@ -328,8 +412,8 @@ impl Drop for PendingAudit {
         let mut record = Record::for_call(&self.caller, &tool, params, "error");
         record.error_code = Some("Cancelled".into());
         record.error_message = Some(
-            "the client disconnected before the call finished; what the call had done by then \
-             stays done"
+            "the call was abandoned before it finished (the server was stopping); what it had \
+             done by then stays done"
                 .into(),
         );
         record.duration_ms = Some(elapsed.as_millis() as u64);
@@ -347,6 +431,7 @@ impl McpHandler {
         name: &str,
         args: serde_json::Map<String, Value>,
         progress: Option<Arc<dyn ProgressSink>>,
+        cancel: tokio_util::sync::CancellationToken,
     ) -> Result<Value, ToolError> {
         let Some(tool) = tool else {
             return Err(ToolError::PermissionDenied(format!(
@@ -372,6 +457,7 @@ impl McpHandler {
             services: self.state.tools.clone(),
             caller: caller.clone(),
             progress,
+            cancel,
         };
         match AssertUnwindSafe(tool.run(ctx, args)).catch_unwind().await {
             Ok(r) => r,

@@ -218,6 +218,52 @@ fn killpg(pgid: i32, sig: rustix::process::Signal) {
     }
 }
 
+/// Why a command was stopped before it ended by itself.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Cut {
+    /// Its `timeout` passed.
+    Timeout,
+    /// The client cancelled the call or went away.
+    Cancelled,
+}
+
+/// Stop a command's process group: SIGTERM, then SIGKILL to whatever of the group is still
+/// there `KILL_GRACE` later (the shell, or children it left behind when it exited on the
+/// SIGTERM). Returns the shell's exit status and whether SIGKILL was needed.
+async fn stop_group(
+    pgid: i32,
+    child: &mut tokio::process::Child,
+) -> (std::io::Result<std::process::ExitStatus>, bool) {
+    killpg(pgid, rustix::process::Signal::TERM);
+    let until = Instant::now() + KILL_GRACE;
+    let st = match tokio::time::timeout_at(until, child.wait()).await {
+        Ok(st) => st,
+        Err(_) => {
+            killpg(pgid, rustix::process::Signal::KILL);
+            return (child.wait().await, true);
+        }
+    };
+    // The shell is gone. Its group number stays taken while any member lives, so signalling
+    // it cannot reach another process; members get the rest of the grace to exit.
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    while group_alive(pgid) {
+        if Instant::now() >= until {
+            killpg(pgid, rustix::process::Signal::KILL);
+            return (st, true);
+        }
+        tick.tick().await;
+    }
+    (st, false)
+}
+
+/// Whether any process is left in group `pgid` (signal 0 probes without sending; `EPERM`
+/// also means someone is there).
+fn group_alive(pgid: i32) -> bool {
+    rustix::process::Pid::from_raw(pgid).is_some_and(|p| {
+        rustix::process::test_kill_process_group(p) != Err(rustix::io::Errno::SRCH)
+    })
+}
+
 /// Removes the group from the in-flight set when the call ends; kills the group if the call
 /// was abandoned (client went away) before the shell exited.
 struct Inflight {
@@ -420,10 +466,10 @@ impl BashRunner {
     pub(crate) async fn run(
         &self,
         args: Args,
-        default_max: u64,
-        hard_max: u64,
+        (default_max, hard_max): (u64, u64),
         progress: Option<Arc<dyn ProgressSink>>,
         confine: Option<&crate::sandbox::RoShell>,
+        cancel: &tokio_util::sync::CancellationToken,
     ) -> Result<Outcome, ToolError> {
         let Ok(_permit) = self.sem.clone().try_acquire_owned() else {
             return Err(ToolError::Busy(format!(
@@ -498,8 +544,9 @@ impl BashRunner {
         );
         let status = loop {
             tokio::select! {
-                st = child.wait() => break Some(st),
-                _ = tokio::time::sleep_until(deadline) => break None,
+                st = child.wait() => break Ok(st),
+                _ = tokio::time::sleep_until(deadline) => break Err(Cut::Timeout),
+                _ = cancel.cancelled() => break Err(Cut::Cancelled),
                 _ = tick.tick(), if progress.is_some() => {
                     if let Some(p) = &progress {
                         let line = last_line.lock().map(|l| l.clone()).unwrap_or_default();
@@ -508,20 +555,14 @@ impl BashRunner {
                 }
             }
         };
-        let (status, timed_out) = match status {
-            Some(st) => (st, false),
-            None => {
-                killpg(pgid, rustix::process::Signal::TERM);
-                let st = match tokio::time::timeout(KILL_GRACE, child.wait()).await {
-                    Ok(st) => st,
-                    Err(_) => {
-                        killpg(pgid, rustix::process::Signal::KILL);
-                        child.wait().await
-                    }
-                };
-                (st, true)
+        let (status, cut) = match status {
+            Ok(st) => (st, None),
+            Err(cut) => {
+                let (st, killed) = stop_group(pgid, &mut child).await;
+                (st, Some((cut, killed)))
             }
         };
+        let timed_out = matches!(cut, Some((Cut::Timeout, _)));
         guard.done = true;
         let status = status.map_err(|e| ToolError::Os(format!("waiting for the command: {e}")))?;
         if sandbox.is_some() {
@@ -561,6 +602,19 @@ impl BashRunner {
             )));
         }
         drop(sandbox);
+        if let Some((Cut::Cancelled, killed)) = cut {
+            return Err(ToolError::Cancelled(format!(
+                "cancelled by the client: the command's process group got SIGTERM{}; its output was discarded",
+                if killed {
+                    format!(
+                        " and, still running {} s later, SIGKILL",
+                        KILL_GRACE.as_secs()
+                    )
+                } else {
+                    String::new()
+                }
+            )));
+        }
         if timed_out {
             if !stderr.is_empty() && !stderr.ends_with('\n') {
                 stderr.push('\n');

@@ -10,7 +10,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use globset::{GlobBuilder, GlobMatcher};
 use schemars::JsonSchema;
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use crate::error::ToolError;
 use crate::guard::{Access, Guard, require_absolute};
+use crate::tools::Budget;
 
 /// The description `tools/list` shows for `glob`.
 pub(crate) const DESCRIPTION: &str = "List files and directories under path (absolute, default /) whose path relative to it matches pattern. '*' and '?' stay within one directory level and do not match a leading dot, '**' spans levels, {a,b} and [ab] work; '..' is not allowed. Symlinked directories are not followed. Newest first (by mtime), at most 1000 entries (count tells how many matched, truncated whether some were left out). /proc, /sys and /dev are skipped when searching from /; protected paths are never listed.";
@@ -115,6 +116,7 @@ pub(crate) fn run(
     guard: &Guard,
     max: u64,
     deadline: Duration,
+    cancel: &tokio_util::sync::CancellationToken,
     args: Args,
 ) -> Result<Value, ToolError> {
     let root_s = args.path.as_deref().unwrap_or("/");
@@ -172,7 +174,7 @@ pub(crate) fn run(
         rest.len()
     };
     let root_is_slash = root == Path::new("/");
-    let started = Instant::now();
+    let budget = Budget::new(deadline, cancel);
     let mut heap: BinaryHeap<Reverse<(i128, PathBuf)>> = BinaryHeap::new();
     let mut count: u64 = 0;
     let mut incomplete = false;
@@ -190,7 +192,7 @@ pub(crate) fn run(
                 && skip_dir(guard, root_is_slash, e.path(), entry_id(e.metadata().ok())))
         });
     for (i, entry) in walker.enumerate() {
-        if i % 256 == 0 && started.elapsed() > deadline {
+        if i % 256 == 0 && budget.spent() {
             incomplete = true;
             break;
         }
@@ -214,6 +216,7 @@ pub(crate) fn run(
             heap.pop();
         }
     }
+    budget.check_cancelled()?;
     let mut kept: Vec<(i128, PathBuf)> = heap.into_iter().map(|Reverse(x)| x).collect();
     kept.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     let files: Vec<String> = kept

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use globset::GlobMatcher;
 use grep_regex::RegexMatcherBuilder;
@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use crate::error::ToolError;
 use crate::guard::{Access, Guard, require_absolute};
+use crate::tools::Budget;
 use crate::tools::glob::{entry_id, skip_dir};
 
 /// The description `tools/list` shows for `grep`.
@@ -320,8 +321,7 @@ fn search_in_order(
     search: &Search<'_>,
     files: impl Iterator<Item = String> + Send,
     c: &mut Collector,
-    started: Instant,
-    deadline: Duration,
+    budget: &Budget<'_>,
 ) -> bool {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let ahead = AHEAD_PER_WORKER * workers as u64;
@@ -343,7 +343,7 @@ fn search_in_order(
                 if files.peek().is_none() {
                     break;
                 }
-                if started.elapsed() > deadline {
+                if budget.spent() {
                     timed_out_ref.store(true, Ordering::Relaxed);
                     break;
                 }
@@ -375,7 +375,7 @@ fn search_in_order(
                             // Protected or vanished files are skipped silently in a walk;
                             // past the deadline files are passed over (the result then
                             // says incomplete).
-                            let out = if started.elapsed() > deadline {
+                            let out = if budget.spent() {
                                 timed_out_ref.store(true, Ordering::Relaxed);
                                 FileOut::default()
                             } else {
@@ -447,9 +447,9 @@ pub(crate) fn build_matcher(
 /// Run the tool (blocking).
 pub(crate) fn run(
     guard: &Guard,
-    default_max: u64,
-    hard_max: u64,
+    (default_max, hard_max): (u64, u64),
     deadline: Duration,
+    cancel: &tokio_util::sync::CancellationToken,
     args: Args,
 ) -> Result<Value, ToolError> {
     let mode = args.output_mode.unwrap_or_default();
@@ -495,7 +495,7 @@ pub(crate) fn run(
         },
         _ => ToolError::from_io_read(&e, root_s),
     })?;
-    let started = Instant::now();
+    let budget = Budget::new(deadline, cancel);
     let mut incomplete = false;
     let search = Search {
         matcher: &matcher,
@@ -547,8 +547,9 @@ pub(crate) fn run(
             }
             entry.path().to_str().map(str::to_string)
         });
-        incomplete = search_in_order(guard, &search, files, &mut c, started, deadline);
+        incomplete = search_in_order(guard, &search, files, &mut c, &budget);
     }
+    budget.check_cancelled()?;
     let mut results = c.out;
     if c.total > c.cap {
         let _ = write!(

@@ -18,7 +18,7 @@ pub(crate) mod write_file;
 
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use schemars::JsonSchema;
 use serde_json::{Map, Value};
@@ -255,7 +255,13 @@ impl Tool {
                 };
                 let out = svc
                     .bash
-                    .run(a, l.bash_output, l.bash_output_hard, ctx.progress, confine)
+                    .run(
+                        a,
+                        (l.bash_output, l.bash_output_hard),
+                        ctx.progress,
+                        confine,
+                        &ctx.cancel,
+                    )
                     .await?;
                 Ok(out.to_json())
             }
@@ -288,16 +294,19 @@ impl Tool {
             }
             Tool::Glob => {
                 let a: glob::Args = parse(args)?;
+                let cancel = ctx.cancel;
                 blocking(&svc.clone(), self, move || {
-                    glob::run(&svc.guard, svc.limits.glob_max, glob::DEADLINE, a)
+                    glob::run(&svc.guard, svc.limits.glob_max, glob::DEADLINE, &cancel, a)
                 })
                 .await
             }
             Tool::Grep => {
                 let a: grep::Args = parse(args)?;
+                let cancel = ctx.cancel;
                 blocking(&svc.clone(), self, move || {
                     let l = &svc.limits;
-                    grep::run(&svc.guard, l.grep_default, l.grep_max, grep::DEADLINE, a)
+                    let limits = (l.grep_default, l.grep_max);
+                    grep::run(&svc.guard, limits, grep::DEADLINE, &cancel, a)
                 })
                 .await
             }
@@ -518,6 +527,44 @@ pub(crate) struct Context {
     pub(crate) caller: Caller,
     /// Progress notifications for the client, when it asked for them.
     pub(crate) progress: Option<Arc<dyn bash::ProgressSink>>,
+    /// Cancelled when the client cancels the call or goes away: a command is stopped, a walk
+    /// ends at its next file. A write already under way finishes (it is quick and atomic, and
+    /// its audit line must say what happened).
+    pub(crate) cancel: tokio_util::sync::CancellationToken,
+}
+
+/// When a walk (glob, grep) must stop: its time limit passed, or its call was cancelled.
+/// Checked between files, from any of the walk's threads.
+pub(crate) struct Budget<'a> {
+    started: Instant,
+    limit: Duration,
+    cancel: &'a tokio_util::sync::CancellationToken,
+}
+
+impl<'a> Budget<'a> {
+    /// A budget of `limit` from now, cut short by `cancel`.
+    pub(crate) fn new(limit: Duration, cancel: &'a tokio_util::sync::CancellationToken) -> Self {
+        Budget {
+            started: Instant::now(),
+            limit,
+            cancel,
+        }
+    }
+
+    /// Whether to stop now.
+    pub(crate) fn spent(&self) -> bool {
+        self.cancel.is_cancelled() || self.started.elapsed() > self.limit
+    }
+
+    /// The error of a walk stopped by a cancel (its partial result is nobody's).
+    pub(crate) fn check_cancelled(&self) -> Result<(), ToolError> {
+        if self.cancel.is_cancelled() {
+            return Err(ToolError::Cancelled(
+                "cancelled by the client before the search finished; the walk was stopped".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Validate `args` against `schema`: required fields, JSON types, enums, unknown fields.
@@ -667,6 +714,45 @@ mod tests {
         v.as_object().cloned().unwrap()
     }
 
+    /// A cancelled call's walk stops and says so; the control (not cancelled) finds the files.
+    #[test]
+    fn walks_stop_when_their_call_is_cancelled() {
+        let d = tempfile::tempdir().unwrap();
+        for i in 0..300 {
+            std::fs::write(d.path().join(format!("f{i}.txt")), "needle\n").unwrap();
+        }
+        let path = Some(d.path().display().to_string());
+        let guard = crate::guard::Guard::default();
+        let limit = Duration::from_secs(30);
+        let grep_args = || grep::Args {
+            pattern: "needle".into(),
+            path: path.clone(),
+            glob: None,
+            output_mode: Some(grep::Mode::Count),
+            context_lines: None,
+            max_results: None,
+            case_insensitive: false,
+        };
+        let glob_args = || glob::Args {
+            pattern: "*.txt".into(),
+            path: path.clone(),
+        };
+        let live = tokio_util::sync::CancellationToken::new();
+        let v = grep::run(&guard, (10, 100), limit, &live, grep_args()).unwrap();
+        assert_eq!(v["match_count"], 300, "{v}");
+        let v = glob::run(&guard, 10, limit, &live, glob_args()).unwrap();
+        assert_eq!(v["count"], 300, "{v}");
+
+        let cancelled = tokio_util::sync::CancellationToken::new();
+        cancelled.cancel();
+        for r in [
+            grep::run(&guard, (10, 100), limit, &cancelled, grep_args()),
+            glob::run(&guard, 10, limit, &cancelled, glob_args()),
+        ] {
+            assert!(matches!(r, Err(ToolError::Cancelled(_))), "{r:?}");
+        }
+    }
+
     #[test]
     fn nine_tools_sorted_with_reference_required_sets() {
         let names: Vec<&str> = Tool::ALL.iter().map(|t| t.name()).collect();
@@ -813,7 +899,7 @@ mod fuzz {
             let _ = glob::check_glob_shape(&p).map(|()| globset::Glob::new(&p).map(|g| g.compile_matcher()));
             let d = tempfile::tempdir().unwrap();
             let args = glob::Args { pattern: p, path: Some(d.path().display().to_string()) };
-            let _ = glob::run(&crate::guard::Guard::default(), 10, std::time::Duration::from_secs(5), args);
+            let _ = glob::run(&crate::guard::Guard::default(), 10, std::time::Duration::from_secs(5), &Default::default(), args);
         }
 
         #[test]

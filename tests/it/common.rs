@@ -54,6 +54,14 @@ impl Layout {
     pub fn data(&self) -> PathBuf {
         self.root().join("data")
     }
+    /// The audit log's records so far (none yet: empty).
+    pub fn audit_lines(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.root().join("log/audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|x| serde_json::from_str(x).unwrap())
+            .collect()
+    }
     /// Run a CLI command against this layout's env file.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         let mut c = mymcp_cmd();

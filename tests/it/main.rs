@@ -4,6 +4,7 @@
 mod common;
 
 mod bash;
+mod cancel;
 mod evidence;
 mod files;
 mod generated_assets;

@@ -18,13 +18,6 @@ async fn metrics_text(s: &Server) -> String {
     r.text().await.unwrap()
 }
 
-fn audit_lines(l: &Layout) -> Vec<Value> {
-    let text = std::fs::read_to_string(l.root().join("log/audit.log")).unwrap_or_default();
-    text.lines()
-        .map(|x| serde_json::from_str(x).unwrap())
-        .collect()
-}
-
 fn scrub(l: &Layout, v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(o) = v.as_object_mut() {
@@ -120,7 +113,7 @@ async fn audit_records_every_outcome() {
     for (tok, tool, args) in &calls {
         s.call(tok, tool, args.clone()).await;
     }
-    let lines = audit_lines(&l);
+    let lines = l.audit_lines();
     assert_eq!(lines.len(), calls.len());
     let text = std::fs::read_to_string(l.root().join("log/audit.log")).unwrap();
     assert!(
@@ -248,7 +241,7 @@ async fn bash_output_in_the_audit_line_only_when_asked_for() {
     let (rw, _) = s.admin_create("rw", "rw").await;
     s.call(&rw, "bash_execute", json!({"command": command}))
         .await;
-    let out = &audit_lines(&l)[0]["output"];
+    let out = &l.audit_lines()[0]["output"];
     assert_eq!(out["stdout_bytes"], 27);
     assert!(out.get("stdout_head").is_none(), "{out}");
     // Asked for: the first and last bytes, and how many were left out between them.
@@ -259,7 +252,7 @@ async fn bash_output_in_the_audit_line_only_when_asked_for() {
     let (rw, _) = s.admin_create("rw", "rw").await;
     s.call(&rw, "bash_execute", json!({"command": command}))
         .await;
-    let out = &audit_lines(&l)[0]["output"];
+    let out = &l.audit_lines()[0]["output"];
     assert_eq!(out["stdout_head"], "first line");
     assert_eq!(out["stdout_tail"], "last line");
     assert_eq!(out["stdout_truncated_bytes"], 8);
@@ -287,7 +280,7 @@ async fn concurrent_calls_give_whole_lines() {
     for t in tasks {
         t.await.unwrap();
     }
-    let lines = audit_lines(&l);
+    let lines = l.audit_lines();
     assert_eq!(lines.len(), 200);
     let mut seen: Vec<String> = lines
         .iter()

@@ -39,14 +39,6 @@ fn sleeper_with_token() -> std::process::Child {
     child
 }
 
-fn audit_lines(l: &Layout) -> Vec<Value> {
-    std::fs::read_to_string(l.root().join("log/audit.log"))
-        .unwrap_or_default()
-        .lines()
-        .map(|x| serde_json::from_str(x).unwrap())
-        .collect()
-}
-
 /// Finding 1: the admin token must not be readable through /proc by an ro caller.
 #[tokio::test]
 async fn ro_cannot_read_server_secrets_through_proc() {
@@ -454,7 +446,7 @@ async fn abandoned_calls_are_audited() {
     assert!(marker.exists());
     let deadline = Instant::now() + Duration::from_secs(10);
     let line = loop {
-        let lines = audit_lines(&l);
+        let lines = l.audit_lines();
         let bash: Vec<&Value> = lines
             .iter()
             .filter(|v| v["tool"] == "bash_execute")
@@ -532,7 +524,7 @@ async fn writes_cannot_plant_in_protected_trees_and_audit_fails_closed() {
         log_dir.join("audit.log.1").is_file(),
         "rotation did not happen"
     );
-    let last = audit_lines(&l);
+    let last = l.audit_lines();
     assert!(
         last.iter()
             .any(|v| v["params"]["file_path"] == "/nonexistent/39"),
@@ -709,7 +701,7 @@ async fn cut_off_uploads_leave_nothing_and_are_audited() {
     drop(c);
     let deadline = Instant::now() + Duration::from_secs(10);
     let line = loop {
-        let lines = audit_lines(&l);
+        let lines = l.audit_lines();
         let ups: Vec<&Value> = lines
             .iter()
             .filter(|v| {

@@ -280,3 +280,24 @@ fn logs_go_to_stderr_and_eof_before_initialize_exits_0() {
     assert!(out.is_err(), "stdout got {out:?}");
     assert_eq!(s.finish().code(), Some(0));
 }
+
+/// On stdio rmcp matches `notifications/cancelled` to the request itself: the command stops
+/// (SIGTERM to its group), the call is audited as `Cancelled`, and the session goes on.
+#[tokio::test]
+async fn a_cancel_notification_stops_the_command() {
+    use crate::cancel::{assert_stopped, slow_command, wait_pid};
+    let l = Layout::new("MYMCP_AUDIT_ENABLED=true");
+    let mut s = Session::start(&l, &["--role", "rw"]);
+    s.initialize();
+    let (cmd, pidfile, marker) = slow_command(&l.data(), "stdio-cancel");
+    s.send(json!({"jsonrpc":"2.0","id":5,"method":"tools/call",
+        "params":{"name":"bash_execute","arguments":{"command": cmd}}}));
+    let pgid = wait_pid(&pidfile).await;
+    s.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled",
+        "params":{"requestId":5,"reason":"stop"}}));
+    assert_stopped(&l, "stdio-cancel", pgid, &marker).await;
+    // The session goes on; the cancelled request gets no reply (the next line is call 6's).
+    let (err, v) = s.call(6, "bash_execute", json!({"command": "echo next"}));
+    assert!(!err && v["stdout"] == "next\n", "{v}");
+    assert!(s.finish().success());
+}

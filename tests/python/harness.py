@@ -1,9 +1,11 @@
 """What the real-client smoke scripts share: result counting and a temp-token server on port 0.
 No MCP import here, so each script can use its own SDK version."""
 
+import asyncio
 import json
 import os
 import subprocess
+import time
 import urllib.request
 
 RESULTS = {"passed": 0, "failed": 0}
@@ -22,6 +24,45 @@ def summary():
     """Print the totals; the exit status for sys.exit."""
     print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
     return 1 if RESULTS["failed"] else 0
+
+
+def live_in_group(pgid):
+    """Pids of live (not zombie) processes in process group `pgid`."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            out.append(int(name))
+    return out
+
+
+def abandoned_command(work, tag):
+    """A command that writes its process group to `<tag>.pid`, then would touch `<tag>.marker`
+    after 5 s; and a check that it was stopped: (command, stopped). `await stopped()` waits up to
+    4 s for the group to be gone (without blocking the event loop, where the client closes its
+    request), then says whether it is and the marker never appeared."""
+    pid_file = os.path.join(work, f"{tag}.pid")
+    marker = os.path.join(work, f"{tag}.marker")
+
+    async def stopped():
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            try:
+                pgid = int(open(pid_file).read().strip())
+            except (OSError, ValueError):
+                pgid = None
+            if pgid is not None and not live_in_group(pgid):
+                return not os.path.exists(marker)
+            await asyncio.sleep(0.05)
+        return False
+
+    return f"echo $$ > {pid_file}; sleep 5; touch {marker}", stopped
 
 
 def clean_env():

@@ -27,7 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, clean_env, make_token, self_signed, start, stdio_env_file, summary  # noqa: E402
+from harness import abandoned_command, check, clean_env, make_token, self_signed, start, stdio_env_file, summary  # noqa: E402
 
 
 def http_client(url, token):
@@ -83,10 +83,12 @@ async def main(binary):
                 res = await c.call_tool("read_file", {"file_path": notes + ".missing"})
                 check("a failing call is isError with the code",
                       res.is_error and body(res)["error"] == "FileNotFoundError", res)
-                # The client gives up on a long call; the server must keep answering.
+                # The client gives up on a long call: the command stops, the server keeps answering.
+                command, stopped = abandoned_command(work, "sdk2-abandoned")
                 with anyio.move_on_after(1.0) as scope:
-                    await c.call_tool("bash_execute", {"command": "sleep 5"})
+                    await c.call_tool("bash_execute", {"command": command})
                 check("abandoned call was cut off by the client", scope.cancelled_caught)
+                check("the abandoned call's command was stopped", await stopped())
                 res = await c.call_tool("read_file", {"file_path": notes})
                 check("server answers after an abandoned call", not res.is_error, res)
 

@@ -6,7 +6,7 @@ Starts `mymcp serve` in temp-token mode on 127.0.0.1 port 0, reads the printed t
 with `streamablehttp_client` + `ClientSession`: initializes, lists tools (rw sees 9, ro sees 5),
 calls read_file (ok and error), edits with evidence (dry run, edit list under an
 expected_sha256, a stale one refused, a negative offset), runs bash_execute with a progress callback (notifications must
-arrive), checks a denied call, and that ro cannot read the server's environment through /proc.
+arrive), abandons a long call (its command must stop), checks a denied call, and that ro cannot read the server's environment through /proc.
 Then starts `mymcp stdio` with the SDK's stdio client: rw runs a command with progress as this
 OS user, the default role is ro. Prints 'N passed, N failed'.
 """
@@ -18,12 +18,14 @@ import subprocess
 import sys
 import tempfile
 
+import anyio
+
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamablehttp_client
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, clean_env, make_token, start, stdio_env_file, summary  # noqa: E402
+from harness import abandoned_command, check, clean_env, make_token, start, stdio_env_file, summary  # noqa: E402
 
 async def session_run(url, token, fn):
     headers = {"Authorization": f"Bearer {token}"}
@@ -115,6 +117,18 @@ async def main(binary):
             check("progress notifications received", len(updates) >= 1, updates)
             check("progress carries the latest line",
                   any(m and "step" in m for _, m in updates), updates)
+
+            # The client gives up on a long call: the command must stop with it.
+            command, stopped = abandoned_command(work, "sdk1-abandoned")
+
+            async def abandon(s):
+                with anyio.move_on_after(1.0) as scope:
+                    await s.call_tool("bash_execute", {"command": command})
+                return scope.cancelled_caught
+
+            _, cut = await session_run(url, tokens["rw"], abandon)
+            check("abandoned call was cut off by the client", cut)
+            check("the abandoned call's command was stopped", await stopped())
             check("initialize serverInfo", init.serverInfo.name == "linux-server", init)
             names = sorted(t.name for t in tools.tools)
             check("rw lists 9 tools", len(names) == 9, names)

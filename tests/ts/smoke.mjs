@@ -8,7 +8,7 @@
 // through StdioClientTransport, and mcp-remote 0.15.1 with a wrong token. Prints 'N passed,
 // N failed'; exit 1 on any failure.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, chmodSync, rmSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, chmodSync, rmSync, readdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -18,6 +18,45 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
 const binary = resolve(process.argv[2]);
+
+// Live (not zombie) processes in process group `pgid`, from /proc/<pid>/stat.
+function liveInGroup(pgid) {
+  const out = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    const f = stat.slice(stat.lastIndexOf(")") + 1).trim().split(/\s+/);
+    if (f[2] === String(pgid) && f[0] !== "Z" && f[0] !== "X") out.push(Number(name));
+  }
+  return out;
+}
+
+// A command that writes its process group to <tag>.pid and would touch <tag>.marker after 5 s;
+// `stopped()` waits up to 4 s for the group to be gone and the marker still absent.
+function abandonedCommand(dir, tag) {
+  const pidFile = join(dir, `${tag}.pid`);
+  const marker = join(dir, `${tag}.marker`);
+  return {
+    command: `echo $$ > ${pidFile}; sleep 5; touch ${marker}`,
+    async stopped() {
+      const deadline = Date.now() + 4000;
+      while (Date.now() < deadline) {
+        let pgid = NaN;
+        try {
+          pgid = Number(readFileSync(pidFile, "utf8").trim());
+        } catch {}
+        if (pgid > 0 && liveInGroup(pgid).length === 0) return !existsSync(marker);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return false;
+    },
+  };
+}
 const results = { passed: 0, failed: 0 };
 function check(name, cond, detail = "") {
   if (cond) {
@@ -91,16 +130,19 @@ try {
   check("progress notifications received", updates.some((m) => m && m.includes("latest: p")), updates);
   const missing = await c.callTool({ name: "read_file", arguments: { file_path: notes + ".missing" } });
   check("a failing call is isError with the code", missing.isError && body(missing).error === "FileNotFoundError", missing);
-  // The client aborts a long call; the SDK sends notifications/cancelled. The server keeps serving.
+  // The client aborts a long call; the SDK sends notifications/cancelled. The command stops,
+  // the server keeps serving.
+  const abandoned = abandonedCommand(work, "ts-abandoned");
   const abort = new AbortController();
   setTimeout(() => abort.abort("test"), 1000);
   let aborted = false;
   try {
-    await c.callTool({ name: "bash_execute", arguments: { command: "sleep 5" } }, undefined, { signal: abort.signal });
+    await c.callTool({ name: "bash_execute", arguments: { command: abandoned.command } }, undefined, { signal: abort.signal });
   } catch {
     aborted = true;
   }
   check("aborted call rejected on the client", aborted);
+  check("the aborted call's command was stopped", await abandoned.stopped());
   const again = await c.callTool({ name: "read_file", arguments: { file_path: notes } });
   check("server answers after an aborted call", !again.isError, again);
   await c.close();
