@@ -89,6 +89,40 @@ impl<'a> Record<'a> {
         }
     }
 
+    /// The line of a background job's end (`tool: "job_exit"`), in the name of the caller that
+    /// started it: `ok` for exit code 0, else `error` with `ExitCode:N`, `TimeoutError` or
+    /// `Killed`.
+    pub(crate) fn for_job_exit(end: &'a crate::tools::jobs::JobEnd<'a>) -> Record<'a> {
+        use crate::tools::jobs::Status;
+        let job = end.job;
+        let failed = match end.status {
+            Status::TimedOut => Some(("TimeoutError".to_string(), "the job's time limit passed")),
+            Status::Killed => Some(("Killed".to_string(), "ended after job_kill")),
+            _ if end.exit_code != 0 => Some((
+                format!("ExitCode:{}", end.exit_code),
+                "the job ended with a non-zero exit code",
+            )),
+            _ => None,
+        };
+        let mut r = Record::for_call(
+            job.owner(),
+            "job_exit",
+            serde_json::json!({ "job_id": job.id() }),
+            if failed.is_some() { "error" } else { "ok" },
+        );
+        if let Some((code, message)) = failed {
+            r.error_code = Some(code);
+            r.error_message = Some(message.to_string());
+        }
+        r.duration_ms = Some(end.duration.as_millis() as u64);
+        r.output = Some(serde_json::json!({
+            "status": end.status,
+            "exit_code": end.exit_code,
+            "signal": end.signal,
+        }));
+        r
+    }
+
     /// The line of a redeemed ticket (`transfer_upload` / `transfer_download`), in the name of
     /// its issuer; `error` is the refusal code when it failed part-way.
     pub(crate) fn for_redeem(

@@ -304,6 +304,14 @@ pub(crate) struct Config {
     pub(crate) bash_max_output_bytes_hard: u64,
     /// `MYMCP_BASH_MAX_CONCURRENT` (default 32).
     pub(crate) bash_max_concurrent: u32,
+    /// `MYMCP_JOB_MAX_SEC` (default 86400): the longest a background job may run.
+    pub(crate) job_max_sec: u64,
+    /// `MYMCP_JOBS_MAX_RUNNING` (default 16): background jobs running at once.
+    pub(crate) jobs_max_running: u32,
+    /// `MYMCP_JOB_OUTPUT_MAX_BYTES` (default 8 MiB): unread output kept per job stream.
+    pub(crate) job_output_max_bytes: u64,
+    /// `MYMCP_JOB_RETENTION_SEC` (default 3600): how long a finished job stays readable.
+    pub(crate) job_retention_sec: u64,
     /// `MYMCP_READ_FILE_DEFAULT_LIMIT` (default 2000).
     pub(crate) read_file_default_limit: u64,
     /// `MYMCP_READ_FILE_MAX_LIMIT` (default 50000).
@@ -559,6 +567,12 @@ impl Config {
             bash_max_concurrent: l
                 .uint("MYMCP_BASH_MAX_CONCURRENT", 32, 1)?
                 .min(u32::MAX as u64) as u32,
+            job_max_sec: l.uint("MYMCP_JOB_MAX_SEC", 86_400, 1)?,
+            jobs_max_running: l
+                .uint("MYMCP_JOBS_MAX_RUNNING", 16, 1)?
+                .min(u32::MAX as u64) as u32,
+            job_output_max_bytes: l.uint("MYMCP_JOB_OUTPUT_MAX_BYTES", 8_388_608, 2)?,
+            job_retention_sec: l.uint("MYMCP_JOB_RETENTION_SEC", 3600, 0)?,
             read_file_default_limit: l.uint("MYMCP_READ_FILE_DEFAULT_LIMIT", 2000, 1)?,
             read_file_max_limit: l.uint("MYMCP_READ_FILE_MAX_LIMIT", 50_000, 1)?,
             read_file_max_line_bytes: l.uint("MYMCP_READ_FILE_MAX_LINE_BYTES", 32_768, 1)?,
@@ -723,6 +737,16 @@ MYMCP_AUDIT_LOG_DIR=/var/log/mymcp
 # MYMCP_BASH_MAX_OUTPUT_BYTES=102400
 # MYMCP_BASH_MAX_OUTPUT_BYTES_HARD=1048576
 # MYMCP_BASH_MAX_CONCURRENT=32
+
+# Background jobs (bash_execute with background or detach_after; job_output, job_kill,
+# job_list). The longest a job may run, how many run at once, the unread output kept per
+# stream (first and last halves), and how long a finished job stays readable.
+# MYMCP_JOB_MAX_SEC=86400
+# MYMCP_JOBS_MAX_RUNNING=16
+# MYMCP_JOB_OUTPUT_MAX_BYTES=8388608
+# MYMCP_JOB_RETENTION_SEC=3600
+
+# More tool limits (defaults shown).
 # MYMCP_READ_FILE_DEFAULT_LIMIT=2000
 # MYMCP_READ_FILE_MAX_LIMIT=50000
 # MYMCP_READ_FILE_MAX_LINE_BYTES=32768

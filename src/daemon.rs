@@ -208,7 +208,7 @@ fn app_state(
         addr: "metrics registry".into(),
         source: std::io::Error::other(e.to_string()),
     })?;
-    Ok(Arc::new(AppState {
+    let state = Arc::new(AppState {
         tools: Arc::new(Services::new(&cfg, guard, ro_shell)),
         config: cfg,
         tokens: store,
@@ -219,7 +219,13 @@ fn app_state(
         transfers: Default::default(),
         tls,
         calls: Default::default(),
-    }))
+    });
+    state
+        .tools
+        .bash
+        .jobs
+        .observe(Arc::new(crate::state::JobReporter(Arc::downgrade(&state))));
+    Ok(state)
 }
 
 /// Configuration and services for `mymcp stdio`: the server's, without a listener or tokens.

@@ -123,6 +123,9 @@ pub(crate) enum ToolError {
     /// Audit is on but the log cannot be written: mutating tools are refused.
     #[error("{0}")]
     AuditUnavailable(String),
+    /// No job with that id among the caller's (unknown, malformed, forgotten or another's).
+    #[error("{0}")]
+    JobNotFound(String),
     /// The client cancelled the call (`notifications/cancelled`) or went away before it
     /// finished; what ran was stopped.
     #[error("{0}")]
@@ -161,6 +164,7 @@ impl ToolError {
             ToolError::RecorderDisabled(_) => "RecorderDisabled",
             ToolError::AuditUnavailable(_) => "AuditUnavailable",
             ToolError::Cancelled(_) => "Cancelled",
+            ToolError::JobNotFound(_) => "JobNotFound",
             ToolError::Internal(_) => "InternalError",
         }
     }

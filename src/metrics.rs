@@ -22,6 +22,10 @@ pub(crate) struct Metrics {
     pub(crate) token_file_failures: IntCounter,
     /// `mymcp_bash_inflight_processes`.
     pub(crate) bash_inflight: IntGauge,
+    /// `mymcp_jobs_running`: background jobs running now.
+    jobs_running: IntGauge,
+    /// `mymcp_jobs_finished_total{status}`: background jobs ended, by how.
+    pub(crate) jobs_finished: IntCounterVec,
     /// `mymcp_tls_reloads_total{result="ok"|"error"}`: certificate files changed and were
     /// loaded, or refused (the previous pair kept serving).
     pub(crate) tls_reloads: IntCounterVec,
@@ -71,6 +75,14 @@ impl Metrics {
             "mymcp_bash_inflight_processes",
             "Live count of tracked bash subprocesses",
         )?;
+        let jobs_running = IntGauge::new("mymcp_jobs_running", "Background jobs running now")?;
+        let jobs_finished = IntCounterVec::new(
+            Opts::new(
+                "mymcp_jobs_finished_total",
+                "Background jobs ended, by status (exited, killed, timed_out)",
+            ),
+            &["status"],
+        )?;
         let tls_reloads = IntCounterVec::new(
             Opts::new(
                 "mymcp_tls_reloads_total",
@@ -111,6 +123,8 @@ impl Metrics {
         registry.register(Box::new(audit_failures.clone()))?;
         registry.register(Box::new(token_file_failures.clone()))?;
         registry.register(Box::new(bash_inflight.clone()))?;
+        registry.register(Box::new(jobs_running.clone()))?;
+        registry.register(Box::new(jobs_finished.clone()))?;
         registry.register(Box::new(tls_reloads.clone()))?;
         registry.register(Box::new(tls_not_after.clone()))?;
         registry.register(Box::new(tls_handshake_failures.clone()))?;
@@ -126,6 +140,8 @@ impl Metrics {
             audit_failures,
             token_file_failures,
             bash_inflight,
+            jobs_running,
+            jobs_finished,
             tls_reloads,
             tls_not_after,
             tls_handshake_failures,
@@ -148,8 +164,9 @@ impl Metrics {
     }
 
     /// Text exposition, with process metrics refreshed from /proc.
-    pub(crate) fn render(&self, bash_inflight: usize) -> String {
+    pub(crate) fn render(&self, bash_inflight: usize, jobs_running: usize) -> String {
         self.bash_inflight.set(bash_inflight as i64);
+        self.jobs_running.set(jobs_running as i64);
         self.refresh_process();
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
@@ -197,7 +214,7 @@ mod tests {
         m.http_requests
             .with_label_values(&["/mcp", "POST", "200"])
             .inc();
-        let exposition = m.render(0);
+        let exposition = m.render(0, 0);
         let exported: Vec<&str> = exposition
             .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())

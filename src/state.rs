@@ -35,6 +35,27 @@ pub(crate) struct AppState {
     pub(crate) calls: crate::inflight::InflightCalls,
 }
 
+/// Hears about background jobs ending, for the audit log and the metrics. Weak: the job table
+/// lives inside the state it reports to.
+pub(crate) struct JobReporter(pub(crate) std::sync::Weak<AppState>);
+
+impl crate::tools::jobs::JobObserver for JobReporter {
+    fn ended(&self, end: &crate::tools::jobs::JobEnd<'_>) {
+        let Some(state) = self.0.upgrade() else {
+            return;
+        };
+        state
+            .metrics
+            .jobs_finished
+            .with_label_values(&[end.status.as_str()])
+            .inc();
+        if state.audit.enabled() {
+            // A failure is counted and logged by write_audit; the job is over either way.
+            let _ = state.write_audit(&Record::for_job_exit(end));
+        }
+    }
+}
+
 impl AppState {
     /// Write one audit line. A failure is counted (`mymcp_audit_write_failures_total`) and
     /// logged here; the caller decides what it means for the request.

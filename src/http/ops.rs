@@ -38,7 +38,9 @@ pub(super) async fn metrics(State(st): State<Arc<AppState>>, headers: HeaderMap)
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
             {
-                let mut text = st.metrics.render(st.tools.bash.inflight());
+                let mut text = st
+                    .metrics
+                    .render(st.tools.bash.inflight(), st.tools.bash.jobs.running());
                 if st.config.recorder_enabled {
                     text.push_str(&recorder_series(&st.config.recorder_data_dir));
                 }

@@ -31,7 +31,13 @@ and last halves are kept with a [TRUNCATED: ...] marker between them. On timeout
 SIGTERM, then SIGKILL 2 s later, and the output so far is returned. The call returns as soon \
 as the shell exits: background jobs (cmd &) keep running, and their later output is discarded, \
 so redirect it to a file. Protected paths do not apply here. At most MYMCP_BASH_MAX_CONCURRENT \
-commands run at once; beyond that the call fails with Busy.";
+commands run at once; beyond that the call fails with Busy. \
+For anything that may outlast a client's request limit (about 60 s: builds, upgrades, backups), \
+use background=true: the call returns {job_id, status: running} at once, timeout becomes the \
+job's limit (default 3600 s), and you poll job_output with wait=30 until status is no longer \
+running. When you cannot tell how long it takes, set detach_after (e.g. 20): a command still \
+running then becomes such a job and the call returns its job_id and the output so far. Stop a \
+job with job_kill; job_list shows yours.";
 
 /// Arguments as in the reference schema.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -45,6 +51,11 @@ pub(crate) struct Args {
     pub(crate) working_dir: Option<String>,
     /// Cap per stream in bytes (default 102400)
     pub(crate) max_output_bytes: Option<i64>,
+    /// Start the command as a background job and return its job_id at once; read it with job_output (rw only)
+    #[serde(default)]
+    pub(crate) background: bool,
+    /// Seconds (1-600) after which a still-running command becomes a background job instead of being waited for; the call then returns its job_id and the output so far (rw only)
+    pub(crate) detach_after: Option<i64>,
 }
 
 /// How long to keep reading the pipes after the shell has exited. Output that a background
@@ -66,6 +77,8 @@ pub(crate) trait ProgressSink: Send + Sync {
 
 /// Shared state of all bash calls.
 pub(crate) struct BashRunner {
+    /// Background jobs (commands that outlive their call).
+    pub(crate) jobs: Arc<crate::tools::jobs::JobTable>,
     shell: PathBuf,
     env: Vec<(OsString, OsString)>,
     sem: Arc<Semaphore>,
@@ -112,6 +125,27 @@ impl HeadTail {
 
     fn head_cap(&self) -> usize {
         self.cap.div_ceil(2)
+    }
+
+    /// Bytes pushed so far (kept or dropped).
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The same output within a smaller cap: the first and last halves of what is kept, and
+    /// the same total, so the marker still counts every byte dropped. A larger `cap` changes
+    /// nothing.
+    pub(crate) fn shrink(self, cap: usize) -> HeadTail {
+        if cap >= self.cap {
+            return self;
+        }
+        let mut out = HeadTail::new(cap);
+        out.push(&self.head);
+        let (a, b) = self.tail.as_slices();
+        out.push(a);
+        out.push(b);
+        out.total = self.total;
+        out
     }
 
     /// Append bytes, dropping the middle when over the cap.
@@ -212,7 +246,7 @@ pub(crate) fn signal_name(n: i32) -> String {
     name.to_string()
 }
 
-fn killpg(pgid: i32, sig: rustix::process::Signal) {
+pub(crate) fn killpg(pgid: i32, sig: rustix::process::Signal) {
     if let Some(p) = rustix::process::Pid::from_raw(pgid) {
         let _ = rustix::process::kill_process_group(p, sig);
     }
@@ -230,7 +264,7 @@ enum Cut {
 /// Stop a command's process group: SIGTERM, then SIGKILL to whatever of the group is still
 /// there `KILL_GRACE` later (the shell, or children it left behind when it exited on the
 /// SIGTERM). Returns the shell's exit status and whether SIGKILL was needed.
-async fn stop_group(
+pub(crate) async fn stop_group(
     pgid: i32,
     child: &mut tokio::process::Child,
 ) -> (std::io::Result<std::process::ExitStatus>, bool) {
@@ -264,12 +298,13 @@ fn group_alive(pgid: i32) -> bool {
     })
 }
 
-/// Removes the group from the in-flight set when the call ends; kills the group if the call
-/// was abandoned (client went away) before the shell exited.
-struct Inflight {
+/// Removes the group from the in-flight set when the call (or job) ends; kills the group if
+/// it is dropped before the shell exited (a call whose task went away).
+pub(crate) struct Inflight {
     set: Arc<Mutex<HashSet<i32>>>,
     pgid: i32,
-    done: bool,
+    /// The shell has exited: nothing to kill on drop.
+    pub(crate) done: bool,
 }
 
 impl Drop for Inflight {
@@ -283,9 +318,17 @@ impl Drop for Inflight {
     }
 }
 
-struct Stream {
-    buf: Arc<Mutex<HeadTail>>,
-    task: tokio::task::JoinHandle<()>,
+/// A child's stdout or stderr, boxed so both are one type.
+type Pipe = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
+
+/// One output pipe's reader and what it collected.
+pub(crate) struct Stream {
+    /// The bounded output (a job swaps in its own buffer and keeps this `Arc`).
+    pub(crate) buf: Arc<Mutex<HeadTail>>,
+    /// Notified after every chunk (a job's `job_output` waits on it).
+    pub(crate) changed: Arc<tokio::sync::Notify>,
+    /// The reader; ends at EOF.
+    pub(crate) task: tokio::task::JoinHandle<()>,
 }
 
 fn spawn_reader<R>(
@@ -293,12 +336,14 @@ fn spawn_reader<R>(
     cap: usize,
     bytes: Arc<AtomicU64>,
     last_line: Arc<Mutex<String>>,
+    changed: Arc<tokio::sync::Notify>,
 ) -> Stream
 where
     R: tokio::io::AsyncRead + Unpin + Send + 'static,
 {
     let buf = Arc::new(Mutex::new(HeadTail::new(cap)));
     let b2 = buf.clone();
+    let c2 = changed.clone();
     let task = tokio::spawn(async move {
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
@@ -316,9 +361,10 @@ where
             if let Ok(mut b) = b2.lock() {
                 b.push(data);
             }
+            c2.notify_waiters();
         }
     });
-    Stream { buf, task }
+    Stream { buf, changed, task }
 }
 
 fn last_full_line(data: &[u8]) -> Option<&[u8]> {
@@ -356,6 +402,10 @@ pub(crate) fn audit_summary(result: &Value, head: usize, tail: usize) -> Value {
         "stdout_sha256": hex::encode(Sha256::digest(out.as_bytes())),
         "timed_out": result.get("timed_out"),
     });
+    // A command that became a job: its end has a `job_exit` line under this id.
+    if let Some(id) = result.get("job_id") {
+        summary["job_id"] = id.clone();
+    }
     if head > 0 || tail > 0 {
         let (h, t, left_out) = head_and_tail(out, head, tail);
         summary["stdout_head"] = json!(h);
@@ -418,9 +468,14 @@ impl Outcome {
 
 impl BashRunner {
     /// Build once at start-up. `env` is the scrubbed child environment.
-    pub(crate) fn new(max_concurrent: u32, env: Vec<(OsString, OsString)>) -> Self {
+    pub(crate) fn new(
+        max_concurrent: u32,
+        env: Vec<(OsString, OsString)>,
+        jobs: crate::tools::jobs::JobLimits,
+    ) -> Self {
         let n = max_concurrent.max(1) as usize;
         Self {
+            jobs: Arc::new(crate::tools::jobs::JobTable::new(jobs)),
             shell: find_shell(),
             env,
             sem: Arc::new(Semaphore::new(n)),
@@ -462,27 +517,57 @@ impl BashRunner {
         }
     }
 
-    /// Run one command.
+    /// Run one command: in the foreground (the reference's behaviour), as a background job
+    /// (`background`), or in the foreground until `detach_after` and then as a job.
     pub(crate) async fn run(
         &self,
         args: Args,
-        (default_max, hard_max): (u64, u64),
-        progress: Option<Arc<dyn ProgressSink>>,
+        ctx: &crate::tools::Context,
         confine: Option<&crate::sandbox::RoShell>,
-        cancel: &tokio_util::sync::CancellationToken,
-    ) -> Result<Outcome, ToolError> {
-        let Ok(_permit) = self.sem.clone().try_acquire_owned() else {
-            return Err(ToolError::Busy(format!(
-                "{} commands are already running (MYMCP_BASH_MAX_CONCURRENT={}); retry when one finishes",
-                self.max_concurrent, self.max_concurrent
-            )));
+    ) -> Result<Value, ToolError> {
+        let l = &ctx.services.limits;
+        let (default_max, hard_max) = (l.bash_output, l.bash_output_hard);
+        let as_job = args.background || args.detach_after.is_some();
+        if as_job && confine.is_some() {
+            return Err(ToolError::InvalidArguments(
+                "background and detach_after need an rw token: an ro caller cannot read a job's output back".into(),
+            ));
+        }
+        let job_limits = self.jobs.limits();
+        // A background job takes a job slot, not a foreground one; a call that may detach
+        // runs in the foreground first.
+        let (job_slot, _permit) = if args.background {
+            (Some(self.jobs.reserve()?), None)
+        } else {
+            let Ok(p) = self.sem.clone().try_acquire_owned() else {
+                return Err(ToolError::Busy(format!(
+                    "{} commands are already running (MYMCP_BASH_MAX_CONCURRENT={}); retry when one finishes",
+                    self.max_concurrent, self.max_concurrent
+                )));
+            };
+            (None, Some(p))
         };
-        let timeout_s = args.timeout.unwrap_or(30).clamp(1, 600) as u64;
+        let timeout_s = if as_job {
+            args.timeout
+                .unwrap_or(3600)
+                .clamp(1, job_limits.max_sec.min(i64::MAX as u64) as i64) as u64
+        } else {
+            args.timeout.unwrap_or(30).clamp(1, 600) as u64
+        };
+        let detach_at = args
+            .detach_after
+            .map(|d| Instant::now() + Duration::from_secs(d.clamp(1, 600) as u64));
         let cap = args
             .max_output_bytes
             .map(|m| m.clamp(1, hard_max as i64) as u64)
             .unwrap_or(default_max)
             .min(hard_max) as usize;
+        // A job's buffers hold its unread output, up to the job cap.
+        let buf_cap = if args.background {
+            job_limits.output_max
+        } else {
+            cap
+        };
         let dir = args.working_dir.as_deref().unwrap_or("/");
         check_working_dir(dir)?;
 
@@ -516,6 +601,7 @@ impl BashRunner {
         // posix_spawn and cost 25% of spawn throughput in the bench; stdin is /dev/null and
         // the service has no controlling terminal, so a session buys nothing here.
         cmd.process_group(0);
+        let started = Instant::now();
         let mut child = cmd.spawn().map_err(|e| spawn_error(&e, dir, &self.shell))?;
         let pgid = child.id().map(|p| p as i32).unwrap_or(0);
         let mut guard = Inflight {
@@ -528,16 +614,40 @@ impl BashRunner {
         }
         let bytes = Arc::new(AtomicU64::new(0));
         let last_line = Arc::new(Mutex::new(String::new()));
-        let out = child
-            .stdout
-            .take()
-            .map(|r| spawn_reader(r, cap, bytes.clone(), last_line.clone()));
-        let err = child
-            .stderr
-            .take()
-            .map(|r| spawn_reader(r, cap, bytes.clone(), last_line.clone()));
+        let changed = Arc::new(tokio::sync::Notify::new());
+        let reader = |r| {
+            spawn_reader(
+                r,
+                buf_cap,
+                bytes.clone(),
+                last_line.clone(),
+                changed.clone(),
+            )
+        };
+        let out = child.stdout.take().map(|r| reader(Box::new(r) as Pipe));
+        let err = child.stderr.take().map(|r| reader(Box::new(r) as Pipe));
 
-        let deadline = Instant::now() + Duration::from_secs(timeout_s);
+        let deadline = started + Duration::from_secs(timeout_s);
+        let adopt = |child, guard, out, err| crate::tools::jobs::Adopt {
+            child,
+            pgid,
+            inflight: guard,
+            streams: [out, err],
+            command: args.command.clone(),
+            deadline,
+            started,
+        };
+        if let Some(slot) = job_slot {
+            let (job, _, _) =
+                self.jobs
+                    .adopt(slot, &ctx.caller, adopt(child, guard, out, err), cap);
+            return Ok(json!({"job_id": job.id(), "status": "running"}));
+        }
+        // Detaching needs a free job slot; when there is none the call stays in the
+        // foreground (and says so in the log) rather than fail a command that is running.
+        let mut may_detach = detach_at.is_some();
+        let progress = &ctx.progress;
+        let cancel = &ctx.cancel;
         let mut tick = tokio::time::interval_at(
             Instant::now() + Duration::from_secs(1),
             Duration::from_secs(1),
@@ -547,6 +657,32 @@ impl BashRunner {
                 st = child.wait() => break Ok(st),
                 _ = tokio::time::sleep_until(deadline) => break Err(Cut::Timeout),
                 _ = cancel.cancelled() => break Err(Cut::Cancelled),
+                _ = tokio::time::sleep_until(detach_at.unwrap_or(deadline)), if may_detach => {
+                    match self.jobs.reserve() {
+                        Ok(slot) => {
+                            let (job, stdout, stderr) = self.jobs.adopt(
+                                slot,
+                                &ctx.caller,
+                                adopt(child, guard, out, err),
+                                cap,
+                            );
+                            return Ok(json!({
+                                "job_id": job.id(),
+                                "status": "running",
+                                "exit_code": null,
+                                "stdout": stdout,
+                                "stderr": stderr,
+                                "timed_out": false,
+                            }));
+                        }
+                        Err(e) => {
+                            tracing::warn!(
+                                error = %e, "detach_after reached but no job slot is free; the command stays in the foreground"
+                            );
+                            may_detach = false;
+                        }
+                    }
+                }
                 _ = tick.tick(), if progress.is_some() => {
                     if let Some(p) = &progress {
                         let line = last_line.lock().map(|l| l.clone()).unwrap_or_default();
@@ -627,7 +763,8 @@ impl BashRunner {
             timed_out,
             stdout,
             stderr,
-        })
+        }
+        .to_json())
     }
 
     /// A background child still holds the pipe: keep the reader running (it discards into the

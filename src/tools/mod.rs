@@ -11,6 +11,7 @@ pub(crate) mod edit_file;
 pub(crate) mod evidence;
 pub(crate) mod glob;
 pub(crate) mod grep;
+pub(crate) mod jobs;
 pub(crate) mod overview;
 pub(crate) mod read_file;
 pub(crate) mod transfer;
@@ -56,6 +57,9 @@ tool_enum!(
     EditFile,
     Glob,
     Grep,
+    JobKill,
+    JobList,
+    JobOutput,
     PrepareDownload,
     PrepareUpload,
     ReadFile,
@@ -98,6 +102,9 @@ impl Tool {
             Tool::EditFile => "edit_file",
             Tool::Glob => "glob",
             Tool::Grep => "grep",
+            Tool::JobKill => "job_kill",
+            Tool::JobList => "job_list",
+            Tool::JobOutput => "job_output",
             Tool::PrepareDownload => "prepare_download",
             Tool::PrepareUpload => "prepare_upload",
             Tool::ReadFile => "read_file",
@@ -119,7 +126,13 @@ impl Tool {
             | Tool::PrepareDownload
             | Tool::ReadFile
             | Tool::ServerOverview => Role::Ro,
-            Tool::BashExecute | Tool::EditFile | Tool::PrepareUpload | Tool::WriteFile => Role::Rw,
+            Tool::BashExecute
+            | Tool::EditFile
+            | Tool::JobKill
+            | Tool::JobList
+            | Tool::JobOutput
+            | Tool::PrepareUpload
+            | Tool::WriteFile => Role::Rw,
         }
     }
 
@@ -143,6 +156,11 @@ impl Tool {
             }
             // Anything goes, including the network.
             Tool::BashExecute => annotations(false, true, false, true),
+            // Reading a job's output consumes it: a second call returns what came after.
+            Tool::JobOutput => annotations(true, false, false, false),
+            Tool::JobList => annotations(true, false, true, false),
+            // Signals a process group: it may end work under way.
+            Tool::JobKill => annotations(false, true, false, false),
         }
     }
 
@@ -153,6 +171,9 @@ impl Tool {
             Tool::EditFile => edit_file::DESCRIPTION,
             Tool::Glob => glob::DESCRIPTION,
             Tool::Grep => grep::DESCRIPTION,
+            Tool::JobKill => jobs::KILL_DESCRIPTION,
+            Tool::JobList => jobs::LIST_DESCRIPTION,
+            Tool::JobOutput => jobs::OUTPUT_DESCRIPTION,
             Tool::PrepareDownload => transfer::DOWNLOAD_DESCRIPTION,
             Tool::PrepareUpload => transfer::UPLOAD_DESCRIPTION,
             Tool::ReadFile => read_file::DESCRIPTION,
@@ -176,6 +197,9 @@ impl Tool {
             Tool::EditFile => input_schema::<edit_file::Args>(),
             Tool::Glob => input_schema::<glob::Args>(),
             Tool::Grep => input_schema::<grep::Args>(),
+            Tool::JobKill => input_schema::<jobs::KillArgs>(),
+            Tool::JobList => input_schema::<jobs::ListArgs>(),
+            Tool::JobOutput => input_schema::<jobs::OutputArgs>(),
             Tool::PrepareDownload => input_schema::<transfer::DownloadArgs>(),
             Tool::PrepareUpload => input_schema::<transfer::UploadArgs>(),
             Tool::ReadFile => input_schema::<read_file::Args>(),
@@ -208,6 +232,9 @@ impl Tool {
             Tool::EditFile => Some(edit_file::audit_summary(args, result)),
             Tool::Glob
             | Tool::Grep
+            | Tool::JobKill
+            | Tool::JobList
+            | Tool::JobOutput
             | Tool::PrepareDownload
             | Tool::PrepareUpload
             | Tool::ReadFile
@@ -223,6 +250,9 @@ impl Tool {
             Tool::EditFile
             | Tool::Glob
             | Tool::Grep
+            | Tool::JobKill
+            | Tool::JobList
+            | Tool::JobOutput
             | Tool::PrepareDownload
             | Tool::PrepareUpload
             | Tool::ReadFile
@@ -237,11 +267,10 @@ impl Tool {
         ctx: Context,
         args: Map<String, Value>,
     ) -> Result<Value, ToolError> {
-        let svc = ctx.services;
+        let svc = ctx.services.clone();
         match self {
             Tool::BashExecute => {
                 let a: bash::Args = parse(args)?;
-                let l = &svc.limits;
                 // An ro caller only gets here with the confined shell on; without it, refuse
                 // rather than run unconfined.
                 let confine = match (ctx.caller.role, &svc.ro_shell) {
@@ -253,17 +282,7 @@ impl Tool {
                         ));
                     }
                 };
-                let out = svc
-                    .bash
-                    .run(
-                        a,
-                        (l.bash_output, l.bash_output_hard),
-                        ctx.progress,
-                        confine,
-                        &ctx.cancel,
-                    )
-                    .await?;
-                Ok(out.to_json())
+                svc.bash.run(a, &ctx, confine).await
             }
             Tool::ReadFile => {
                 let a: read_file::Args = parse(args)?;
@@ -309,6 +328,23 @@ impl Tool {
                     grep::run(&svc.guard, limits, grep::DEADLINE, &cancel, a)
                 })
                 .await
+            }
+            Tool::JobOutput => {
+                let a = parse(args)?;
+                let l = &svc.limits;
+                let limits = (l.bash_output, l.bash_output_hard);
+                svc.bash
+                    .jobs
+                    .output(&ctx.caller, a, limits, &ctx.cancel)
+                    .await
+            }
+            Tool::JobKill => {
+                let a = parse(args)?;
+                svc.bash.jobs.kill(&ctx.caller, a).await
+            }
+            Tool::JobList => {
+                let _: jobs::ListArgs = parse(args)?;
+                Ok(svc.bash.jobs.list(&ctx.caller))
             }
             Tool::PrepareUpload => {
                 let a = parse(args)?;
@@ -509,7 +545,16 @@ impl Services {
         Services {
             ro_shell,
             guard,
-            bash: bash::BashRunner::new(cfg.bash_max_concurrent, crate::config::child_env()),
+            bash: bash::BashRunner::new(
+                cfg.bash_max_concurrent,
+                crate::config::child_env(),
+                jobs::JobLimits {
+                    max_sec: cfg.job_max_sec,
+                    max_running: cfg.jobs_max_running as usize,
+                    output_max: cfg.job_output_max_bytes.min(usize::MAX as u64) as usize,
+                    retention: Duration::from_secs(cfg.job_retention_sec),
+                },
+            ),
             tickets: Tickets::default(),
             limits: Limits::from_config(cfg),
             file_jobs: Arc::new(Semaphore::new(MAX_FILE_JOBS)),
@@ -754,7 +799,7 @@ mod tests {
     }
 
     #[test]
-    fn nine_tools_sorted_with_reference_required_sets() {
+    fn the_reference_tools_and_the_job_tools_sorted_with_reference_required_sets() {
         let names: Vec<&str> = Tool::ALL.iter().map(|t| t.name()).collect();
         assert_eq!(
             names,
@@ -763,6 +808,9 @@ mod tests {
                 "edit_file",
                 "glob",
                 "grep",
+                "job_kill",
+                "job_list",
+                "job_output",
                 "prepare_download",
                 "prepare_upload",
                 "read_file",

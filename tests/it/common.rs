@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mymcp");
+/// Tools an rw caller sees: the reference's nine and the three job tools.
+pub const RW_TOOLS: usize = 12;
 pub const ADMIN: &str = "tok_admin_for_tests_0123456789abcdef";
 
 /// A command for the binary with no inherited `MYMCP_*` variables.
@@ -208,6 +210,19 @@ impl Server {
 impl Client {
     pub fn url(&self, path: &str) -> String {
         format!("{}://{}{}", self.scheme, self.addr, path)
+    }
+
+    /// The `/metrics` text, read with the metrics token `token`.
+    pub async fn metrics(&self, token: &str) -> String {
+        let r = self
+            .client
+            .get(self.url("/metrics"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
     }
 
     /// A POST to /mcp with the headers every client sends (JSON body, JSON or SSE reply) and

@@ -8,6 +8,7 @@ mod cancel;
 mod evidence;
 mod files;
 mod generated_assets;
+mod jobs;
 mod observability;
 mod operator;
 mod otlp;

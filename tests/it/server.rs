@@ -64,7 +64,7 @@ async fn initialize_is_optional_and_stateless() {
     assert_eq!(v["result"]["protocolVersion"], "2025-06-18");
     assert!(v["result"]["capabilities"]["tools"].is_object());
     // A tools/list with no prior initialize works.
-    assert_eq!(s.tool_names(&rw).await.len(), 9);
+    assert_eq!(s.tool_names(&rw).await.len(), crate::common::RW_TOOLS);
     let r = s
         .post_mcp(
             Some(&rw),
@@ -351,7 +351,7 @@ async fn cli_token_add_is_seen_by_running_server_within_2s() {
     let tok = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(tok.starts_with("tok_"));
     assert!(s.wait_accepted(&tok, true, Duration::from_secs(2)).await);
-    assert_eq!(s.tool_names(&tok).await.len(), 9);
+    assert_eq!(s.tool_names(&tok).await.len(), crate::common::RW_TOOLS);
     // v2 form too.
     let out = l.cli(&["token", "add", "--name", "v2bot", "--role", "ro"]);
     assert!(out.status.success());
@@ -407,7 +407,7 @@ async fn reference_token_file_loads_unchanged() {
         s.tool_names("tok_11111111111111111111111111111111")
             .await
             .len(),
-        9
+        crate::common::RW_TOOLS
     );
     assert!(!s.accepted("tok_22222222222222222222222222222222").await);
     assert!(!s.accepted("tok_33333333333333333333333333333333").await);
@@ -420,7 +420,7 @@ async fn reference_token_file_loads_unchanged() {
         s.tool_names("tok_11111111111111111111111111111111")
             .await
             .len(),
-        9
+        crate::common::RW_TOOLS
     );
 }
 
@@ -446,7 +446,7 @@ async fn temp_token_mode_writes_nothing_and_binds_loopback() {
     let rw = find("rw");
     let admin = find("admin");
     let metrics = find("metrics");
-    assert_eq!(s.tool_names(&rw).await.len(), 9);
+    assert_eq!(s.tool_names(&rw).await.len(), crate::common::RW_TOOLS);
     let r = s
         .client
         .get(s.url("/admin/tokens"))
@@ -633,7 +633,7 @@ async fn bad_input_gets_clear_errors_and_server_keeps_serving() {
     let mut s = s;
     s.client = reqwest::Client::new();
     // Still serving.
-    assert_eq!(s.tool_names(&rw).await.len(), 9);
+    assert_eq!(s.tool_names(&rw).await.len(), crate::common::RW_TOOLS);
 }
 
 #[tokio::test]

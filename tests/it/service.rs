@@ -137,7 +137,7 @@ async fn init_files_only_gives_a_working_server_and_doctor_passes() {
     let env_s = env.to_str().unwrap();
     let srv = Server::spawn(&["--env-file", env_s], d.cfg.parent().unwrap(), &[]);
     let names = srv.tool_names(&token).await;
-    assert_eq!(names.len(), 9, "{names:?}");
+    assert_eq!(names.len(), crate::common::RW_TOOLS, "{names:?}");
 
     // Running init again keeps the admin token and adds a second client token.
     let again = init(
@@ -169,7 +169,7 @@ async fn init_files_only_gives_a_working_server_and_doctor_passes() {
         "{}",
         stdout(&third)
     );
-    assert!(srv.tool_names(&token).await.len() == 9);
+    assert_eq!(srv.tool_names(&token).await.len(), crate::common::RW_TOOLS);
 
     // doctor talks to the running server: real tools/list through a probe token it revokes.
     let port = srv.addr.rsplit(':').next().unwrap().to_string();

@@ -55,7 +55,7 @@ async def main(binary):
             async with http_client(url, tokens["rw"]) as c:
                 tools = await c.list_tools()
                 names = sorted(t.name for t in tools.tools)
-                check("rw lists 9 tools", len(names) == 9, names)
+                check("rw lists 12 tools", len(names) == 12, names)
                 calls = {
                     "glob": {"pattern": "*.txt", "path": work},
                     "grep": {"pattern": "beta", "path": work},
@@ -91,6 +91,19 @@ async def main(binary):
                 check("the abandoned call's command was stopped", await stopped())
                 res = await c.call_tool("read_file", {"file_path": notes})
                 check("server answers after an abandoned call", not res.is_error, res)
+                # A background job: started at once, then polled with wait until it ends.
+                res = await c.call_tool("bash_execute", {"command": "echo a; sleep 0.5; echo b; exit 4",
+                                                         "background": True})
+                job = body(res)
+                check("background job started", not res.is_error and job["status"] == "running", res)
+                seen, last = "", {}
+                for _ in range(20):
+                    last = body(await c.call_tool("job_output", {"job_id": job["job_id"], "wait": 10}))
+                    seen += last["stdout"]
+                    if last["status"] != "running":
+                        break
+                check("job output and exit code through job_output",
+                      seen == "a\nb\n" and last["status"] == "exited" and last["exit_code"] == 4, (seen, last))
 
             ro = make_token(addr, tokens["admin"], "sdk2-ro", "ro")
             async with http_client(url, ro) as c:
@@ -113,7 +126,7 @@ async def main(binary):
             )
             async with Client(streamable_http_client(url, http_client=trusting)) as c:
                 tools = await c.list_tools()
-                check("https: rw lists 9 tools", len(tools.tools) == 9, [t.name for t in tools.tools])
+                check("https: rw lists 12 tools", len(tools.tools) == 12, [t.name for t in tools.tools])
                 res = await c.call_tool("read_file", {"file_path": notes})
                 check("https: read_file", not res.is_error and "beta" in body(res)["content"], res)
                 res = await c.call_tool("prepare_download", {"src_path": notes})
@@ -138,7 +151,7 @@ async def main(binary):
         )
         async with Client(params) as c:
             tools = await c.list_tools()
-            check("stdio lists 9 tools", len(tools.tools) == 9, [t.name for t in tools.tools])
+            check("stdio lists 12 tools", len(tools.tools) == 12, [t.name for t in tools.tools])
             res = await c.call_tool("bash_execute", {"command": "echo via-stdio"})
             check("stdio bash_execute", not res.is_error and body(res)["stdout"] == "via-stdio\n", res)
     return summary()

@@ -131,7 +131,7 @@ async def main(binary):
             check("the abandoned call's command was stopped", await stopped())
             check("initialize serverInfo", init.serverInfo.name == "linux-server", init)
             names = sorted(t.name for t in tools.tools)
-            check("rw lists 9 tools", len(names) == 9, names)
+            check("rw lists 12 tools", len(names) == 12, names)
             body = json.loads(ok.content[0].text)
             check("read_file ok", not ok.isError and body["content"] == "   1\thello"
                   and body["total_lines"] == 2 and body["truncated"] is True, body)
@@ -201,7 +201,7 @@ async def main(binary):
         check("stdio progress notifications received",
               any(m and "latest: s" in m for m in stdio_updates), stdio_updates)
         check("stdio read_file", not read.isError and "hello" in read.content[0].text, read)
-        check("stdio rw lists 9 tools", len(tools.tools) == 9, [t.name for t in tools.tools])
+        check("stdio rw lists 12 tools", len(tools.tools) == 12, [t.name for t in tools.tools])
         tools, denied = await stdio_run([], stdio_ro)
         check("stdio default role is ro (5 tools)", len(tools.tools) == 5, [t.name for t in tools.tools])
         body = json.loads(denied.content[0].text)

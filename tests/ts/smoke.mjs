@@ -102,7 +102,7 @@ const url = `http://${addr}/mcp`;
 try {
   const c = await connect(url, tokens.rw);
   const tools = await c.listTools();
-  check("rw lists 9 tools", tools.tools.length === 9, tools.tools.map((t) => t.name));
+  check("rw lists 12 tools", tools.tools.length === 12, tools.tools.map((t) => t.name));
   const calls = {
     glob: { pattern: "*.txt", path: work },
     grep: { pattern: "beta", path: work },
@@ -145,6 +145,21 @@ try {
   check("the aborted call's command was stopped", await abandoned.stopped());
   const again = await c.callTool({ name: "read_file", arguments: { file_path: notes } });
   check("server answers after an aborted call", !again.isError, again);
+  // A background job: started at once, then polled with wait until it ends.
+  const started = await c.callTool({
+    name: "bash_execute",
+    arguments: { command: "echo a; sleep 0.5; echo b; exit 4", background: true },
+  });
+  const job = body(started);
+  check("background job started", !started.isError && job.status === "running", started);
+  let seen = "";
+  let last = {};
+  for (let i = 0; i < 20; i++) {
+    last = body(await c.callTool({ name: "job_output", arguments: { job_id: job.job_id, wait: 10 } }));
+    seen += last.stdout;
+    if (last.status !== "running") break;
+  }
+  check("job output and exit code through job_output", seen === "a\nb\n" && last.status === "exited" && last.exit_code === 4, { seen, last });
   await c.close();
 
   const adminReply = await fetch(`http://${addr}/admin/tokens`, {
@@ -197,7 +212,7 @@ chmodSync(envFile, 0o600);
 const s = new Client({ name: "mymcp-ts-smoke", version: "1" });
 await s.connect(new StdioClientTransport({ command: binary, args: ["stdio", "--role", "rw", "--env-file", envFile], env: cleanEnv(), cwd: work, stderr: "inherit" }));
 const sTools = await s.listTools();
-check("stdio lists 9 tools", sTools.tools.length === 9, sTools.tools.map((t) => t.name));
+check("stdio lists 12 tools", sTools.tools.length === 12, sTools.tools.map((t) => t.name));
 const user = execFileSync("id", ["-un"]).toString().trim();
 const who = await s.callTool({ name: "bash_execute", arguments: { command: "id -un" } });
 check("stdio runs commands as this OS user", !who.isError && body(who).stdout === `${user}\n`, who);

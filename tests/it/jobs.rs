@@ -1,0 +1,401 @@
+//! Background jobs: `bash_execute` with `background` or `detach_after`, and `job_output`,
+//! `job_kill`, `job_list`, against the real binary. Commands wait for a file the test creates
+//! (`GO`) instead of sleeping, so every step happens in a known order.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::cancel::{live_in_group, wait_pid};
+use crate::common::{Layout, Server, wait_for_line};
+
+const METRICS: &str = "tok_metrics_for_tests_0123456789abcdef";
+
+fn layout(extra: &str) -> Layout {
+    Layout::new(&format!(
+        "MYMCP_AUDIT_ENABLED=true\nMYMCP_METRICS_TOKEN={METRICS}\n{extra}"
+    ))
+}
+
+/// A shell loop that waits until `go` exists.
+fn wait_for(go: &Path) -> String {
+    format!("while [ ! -e {} ]; do sleep 0.02; done", go.display())
+}
+
+/// `job_output` with `wait`; panics on a tool error.
+async fn output(s: &Server, token: &str, id: &str, wait: u64) -> Value {
+    let (err, v) = s
+        .call(token, "job_output", json!({"job_id": id, "wait": wait}))
+        .await;
+    assert!(!err, "{v}");
+    v
+}
+
+/// Poll until the job ends; returns every stdout piece read and the last answer.
+async fn until_done(s: &Server, token: &str, id: &str) -> (String, Value) {
+    let mut out = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = output(s, token, id, 10).await;
+        out.push_str(v["stdout"].as_str().unwrap());
+        if v["status"] != "running" {
+            return (out, v);
+        }
+        assert!(Instant::now() < deadline, "job {id} never ended");
+    }
+}
+
+fn job_id(v: &Value) -> String {
+    v["job_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no job_id: {v}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_background_job_reports_output_as_it_comes_then_its_exit() {
+    let l = layout("");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("writer", "rw").await;
+    let go = l.data().join("GO");
+    let cmd = format!(
+        "echo one; {}; echo two >&2; echo three; exit 3",
+        wait_for(&go)
+    );
+    let started = Instant::now();
+    let (err, v) = s
+        .call(
+            &rw,
+            "bash_execute",
+            json!({"command": cmd, "background": true}),
+        )
+        .await;
+    assert!(!err, "{v}");
+    assert_eq!(v["status"], "running", "{v}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "returned at once"
+    );
+    let id = job_id(&v);
+
+    // The first read waits for output, and returns it while the job still runs.
+    let v = output(&s, &rw, &id, 20).await;
+    assert_eq!(v["stdout"], "one\n", "{v}");
+    assert_eq!(v["status"], "running");
+    assert_eq!(v["exit_code"], Value::Null);
+    // Nothing new since: a read without wait is empty.
+    let v = output(&s, &rw, &id, 0).await;
+    assert_eq!(
+        (v["stdout"].as_str(), v["stderr"].as_str()),
+        (Some(""), Some(""))
+    );
+
+    std::fs::write(&go, "").unwrap();
+    let (rest, last) = until_done(&s, &rw, &id).await;
+    assert_eq!(rest, "three\n", "{last}");
+    assert_eq!(last["status"], "exited", "{last}");
+    assert_eq!(last["exit_code"], 3, "{last}");
+    // Once read, the output is gone; the status stays.
+    let v = output(&s, &rw, &id, 0).await;
+    assert_eq!(v["stdout"], "");
+    assert_eq!(v["exit_code"], 3);
+
+    let (_, list) = s.call(&rw, "job_list", json!({})).await;
+    let jobs = list["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "{list}");
+    assert_eq!(jobs[0]["job_id"], id.as_str());
+    assert_eq!(jobs[0]["status"], "exited");
+    assert!(jobs[0]["command"].as_str().unwrap().starts_with("echo one"));
+
+    // Audit: the start (background, job id) and the end (exit code, duration).
+    let lines = l.audit_lines();
+    let start = lines.iter().find(|v| v["tool"] == "bash_execute").unwrap();
+    assert_eq!(start["params"]["background"], true, "{start}");
+    assert_eq!(start["result"], "ok", "{start}");
+    assert_eq!(start["output"]["job_id"], id.as_str(), "{start}");
+    let end = lines.iter().find(|v| v["tool"] == "job_exit").unwrap();
+    assert_eq!(end["params"]["job_id"], id.as_str(), "{end}");
+    assert_eq!(end["error_code"], "ExitCode:3", "{end}");
+    assert_eq!(end["output"]["exit_code"], 3, "{end}");
+    assert_eq!(end["token_name"], "writer", "{end}");
+    assert!(end["duration_ms"].as_u64().is_some(), "{end}");
+    let m = s.metrics(METRICS).await;
+    assert!(
+        m.contains("mymcp_jobs_finished_total{status=\"exited\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("mymcp_jobs_running 0"), "{m}");
+}
+
+#[tokio::test]
+async fn a_job_belongs_to_its_caller_and_ro_has_no_jobs() {
+    let l = layout("");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("writer", "rw").await;
+    let (other, _) = s.admin_create("other", "rw").await;
+    let (ro, _) = s.admin_create("reader", "ro").await;
+    let go = l.data().join("GO");
+    let (_, v) = s
+        .call(
+            &rw,
+            "bash_execute",
+            json!({"command": wait_for(&go), "background": true}),
+        )
+        .await;
+    let id = job_id(&v);
+    for (tool, args) in [
+        ("job_output", json!({"job_id": id})),
+        ("job_kill", json!({"job_id": id, "signal": "KILL"})),
+    ] {
+        let (err, v) = s.call(&other, tool, args).await;
+        assert!(err && v["error"] == "JobNotFound", "{tool}: {v}");
+    }
+    let (_, v) = s.call(&other, "job_list", json!({})).await;
+    assert_eq!(v["jobs"], json!([]), "{v}");
+    for bad in ["job_0", "", "../../etc/passwd"] {
+        let (err, v) = s.call(&rw, "job_output", json!({"job_id": bad})).await;
+        assert!(err && v["error"] == "JobNotFound", "{bad}: {v}");
+    }
+    let (err, v) = s
+        .call(&rw, "job_kill", json!({"job_id": id, "signal": "STOP"}))
+        .await;
+    assert!(err && v["error"] == "InvalidArguments", "{v}");
+    // ro sees no job tools and cannot start a job.
+    let names = s.tool_names(&ro).await;
+    assert!(!names.iter().any(|n| n.starts_with("job_")), "{names:?}");
+    let (err, v) = s.call(&ro, "job_list", json!({})).await;
+    assert!(err && v["error"] == "PermissionDenied", "{v}");
+    // The owner's job ran on untouched by all of that.
+    let v = output(&s, &rw, &id, 0).await;
+    assert_eq!(v["status"], "running", "{v}");
+    std::fs::write(&go, "").unwrap();
+    let (_, v) = until_done(&s, &rw, &id).await;
+    assert_eq!(
+        (v["status"].as_str(), v["exit_code"].as_i64()),
+        (Some("exited"), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn kill_timeout_and_the_running_limit() {
+    let l = layout("MYMCP_JOBS_MAX_RUNNING=2");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("writer", "rw").await;
+    let dir = l.data();
+    let pidfile = dir.join("k.pid");
+    let (_, v) = s
+        .call(
+            &rw,
+            "bash_execute",
+            json!({"command": format!("echo $$ > {}; sleep 60", pidfile.display()), "background": true}),
+        )
+        .await;
+    let killed = job_id(&v);
+    let pgid = wait_pid(&pidfile).await;
+    let (_, v) = s
+        .call(
+            &rw,
+            "bash_execute",
+            json!({"command": "sleep 60", "background": true, "timeout": 1}),
+        )
+        .await;
+    let timed = job_id(&v);
+    // Two running: a third is Busy, and runs nothing.
+    let marker = dir.join("third");
+    let (err, v) = s
+        .call(
+            &rw,
+            "bash_execute",
+            json!({"command": format!("touch {}", marker.display()), "background": true}),
+        )
+        .await;
+    assert!(err && v["error"] == "Busy", "{v}");
+    assert!(!marker.exists());
+
+    let (err, v) = s.call(&rw, "job_kill", json!({"job_id": killed})).await;
+    assert!(!err, "{v}");
+    assert_eq!(v["status"], "killed", "{v}");
+    assert_eq!(v["signal"], "SIGTERM", "{v}");
+    assert_eq!(live_in_group(pgid), Vec::<i32>::new());
+    let (_, v) = until_done(&s, &rw, &timed).await;
+    assert_eq!(v["status"], "timed_out", "{v}");
+    assert_eq!(v["exit_code"], -1, "{v}");
+
+    // Slots are free again.
+    let (err, v) = s
+        .call(
+            &rw,
+            "bash_execute",
+            json!({"command": format!("touch {}", marker.display()), "background": true}),
+        )
+        .await;
+    assert!(!err, "{v}");
+    until_done(&s, &rw, &job_id(&v)).await;
+    assert!(marker.exists());
+    let m = s.metrics(METRICS).await;
+    for status in ["killed", "timed_out"] {
+        assert!(
+            m.contains(&format!(
+                "mymcp_jobs_finished_total{{status=\"{status}\"}} 1"
+            )),
+            "{m}"
+        );
+    }
+}
+
+// Multi-threaded: the test blocks on the server's log while a spawned call runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detach_after_turns_a_long_call_into_a_job_and_stays_if_no_slot() {
+    let l = layout("MYMCP_JOBS_MAX_RUNNING=1");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("writer", "rw").await;
+    let dir = l.data();
+    let go = dir.join("GO");
+    let cmd = format!("echo early; {}; echo late", wait_for(&go));
+    let (err, v) = s
+        .call(
+            &rw,
+            "bash_execute",
+            json!({"command": cmd, "detach_after": 1}),
+        )
+        .await;
+    assert!(!err, "{v}");
+    assert_eq!(v["status"], "running", "{v}");
+    assert_eq!(v["stdout"], "early\n", "{v}");
+    assert_eq!(v["exit_code"], Value::Null, "{v}");
+    let id = job_id(&v);
+
+    // The only job slot is taken: the next call that would detach stays in the foreground
+    // and finishes normally.
+    let go2 = dir.join("GO2");
+    let cmd2 = format!("{}; echo foreground", wait_for(&go2));
+    let api = s.api.clone();
+    let rw2 = rw.clone();
+    let second = tokio::spawn(async move {
+        api.call(
+            &rw2,
+            "bash_execute",
+            json!({"command": cmd2, "detach_after": 1}),
+        )
+        .await
+    });
+    wait_for_line(&s, "no job slot is free");
+    std::fs::write(&go2, "").unwrap();
+    let (err, v) = second.await.unwrap();
+    assert!(!err, "{v}");
+    assert_eq!(v["stdout"], "foreground\n", "{v}");
+    assert_eq!(v["exit_code"], 0, "{v}");
+    assert!(v.get("job_id").is_none(), "{v}");
+
+    std::fs::write(&go, "").unwrap();
+    let (rest, v) = until_done(&s, &rw, &id).await;
+    assert_eq!(rest, "late\n");
+    assert_eq!(
+        (v["status"].as_str(), v["exit_code"].as_i64()),
+        (Some("exited"), Some(0))
+    );
+    // Without detach_after nothing changes: a quick command answers as before.
+    let (err, v) = s
+        .call(&rw, "bash_execute", json!({"command": "echo plain"}))
+        .await;
+    assert!(
+        !err && v["stdout"] == "plain\n" && v.get("job_id").is_none(),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn a_chatty_job_keeps_only_its_cap_and_finished_jobs_are_forgotten() {
+    let l = layout("MYMCP_JOB_OUTPUT_MAX_BYTES=65536\nMYMCP_JOB_RETENTION_SEC=0");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("writer", "rw").await;
+    let rss = || {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap()
+    };
+    let before = rss();
+    // 200 MB through the pipe, unread; the job keeps 64 KiB of it.
+    let (go, done) = (l.data().join("GO"), l.data().join("DONE"));
+    let cmd = format!(
+        "head -c 200000000 /dev/zero | tr '\\0' a; echo; touch {}; {}",
+        done.display(),
+        wait_for(&go)
+    );
+    let (_, v) = s
+        .call(
+            &rw,
+            "bash_execute",
+            json!({"command": cmd, "background": true}),
+        )
+        .await;
+    let id = job_id(&v);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done.exists() {
+        assert!(Instant::now() < deadline, "the output never ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, v) = s
+        .call(
+            &rw,
+            "job_output",
+            json!({"job_id": id, "max_output_bytes": 1000}),
+        )
+        .await;
+    let text = v["stdout"].as_str().unwrap();
+    assert!(text.contains("[TRUNCATED: total 200000001 bytes"), "{text}");
+    assert!(text.len() < 1200, "{}", text.len());
+    let grew_kb = rss().saturating_sub(before);
+    assert!(grew_kb < 40_000, "server RSS grew by {grew_kb} kB");
+    std::fs::write(&go, "").unwrap();
+    // With no retention the finished job disappears at the next look.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, v) = s.call(&rw, "job_list", json!({})).await;
+        if v["jobs"] == json!([]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (err, v) = s.call(&rw, "job_output", json!({"job_id": id})).await;
+    assert!(err && v["error"] == "JobNotFound", "{v}");
+}
+
+#[tokio::test]
+async fn shutdown_stops_jobs_and_audits_their_end() {
+    let l = layout("");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("writer", "rw").await;
+    let dir = l.data();
+    let (bye, pidfile) = (dir.join("bye"), dir.join("j.pid"));
+    let cmd = format!(
+        "trap 'echo > {}; exit 0' TERM; echo $$ > {}; while :; do sleep 0.05; done",
+        bye.display(),
+        pidfile.display()
+    );
+    let (_, v) = s
+        .call(
+            &rw,
+            "bash_execute",
+            json!({"command": cmd, "background": true}),
+        )
+        .await;
+    let id = job_id(&v);
+    let pgid = wait_pid(&pidfile).await;
+    // A disconnect does not touch it: the call is long over and the job runs.
+    assert!(!live_in_group(pgid).is_empty());
+    assert!(s.stop().success());
+    assert!(bye.exists(), "the job got SIGTERM");
+    assert_eq!(live_in_group(pgid), Vec::<i32>::new());
+    let end = l
+        .audit_lines()
+        .into_iter()
+        .find(|v| v["tool"] == "job_exit")
+        .expect("job_exit line");
+    assert_eq!(end["params"]["job_id"], id.as_str(), "{end}");
+}
