@@ -62,12 +62,17 @@ fn json_body(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
-fn eligible(headers: &HeaderMap) -> bool {
-    let json_ct = json_body(headers);
-    let version_ok = match headers.get("mcp-protocol-version") {
+/// No `MCP-Protocol-Version`, or one whose results are plain (2025-11-25 and before).
+fn plain_version(headers: &HeaderMap) -> bool {
+    match headers.get("mcp-protocol-version") {
         None => true,
         Some(v) => v.to_str().is_ok_and(|v| PLAIN_VERSIONS.contains(&v)),
-    };
+    }
+}
+
+fn eligible(headers: &HeaderMap) -> bool {
+    let json_ct = json_body(headers);
+    let version_ok = plain_version(headers);
     let accept_ok = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -128,14 +133,30 @@ pub(crate) async fn middleware(
     {
         return StatusCode::ACCEPTED.into_response();
     }
+    if let Some(caller) = &caller
+        && plain_version(&parts.headers)
+        && let Some(reply) = crate::mcp::tasks::answer(&fp.handler, caller, &msg).await
+    {
+        return axum::Json(reply).into_response();
+    }
+    let tasks_version = parts
+        .headers
+        .get("mcp-protocol-version")
+        .is_some_and(|v| v == crate::mcp::tasks::VERSION);
     if eligible(&parts.headers)
         && let Some(caller) = caller
-        && let Some(bytes) = answer(&fp.handler, &caller, msg).await
+        && let Some(bytes) = answer(&fp.handler, &caller, msg.clone(), tasks_version).await
     {
         return json_reply(bytes);
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let initialize = msg.get("method").and_then(Value::as_str) == Some("initialize");
+    let resp = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    if initialize {
+        return crate::mcp::tasks::advertise(resp, fp.limit).await;
+    }
+    resp
 }
 
 fn json_reply(bytes: Vec<u8>) -> Response {
@@ -194,7 +215,7 @@ async fn batch(fp: &FastPath, parts: http::request::Parts, items: Vec<Value>) ->
         let id = envelope::id_of(&item).cloned().unwrap_or(Value::Null);
         if !notification
             && let Some(caller) = &caller
-            && let Some(bytes) = answer(&fp.handler, caller, item.clone()).await
+            && let Some(bytes) = answer(&fp.handler, caller, item.clone(), false).await
         {
             match serde_json::from_slice(&bytes) {
                 Ok(v) => replies.push(v),
@@ -255,7 +276,12 @@ fn internal(id: Value) -> Value {
 
 /// The reply bytes for a plain `ping`, `tools/list` or `tools/call`, or `None` when the message
 /// needs rmcp.
-async fn answer(h: &McpHandler, caller: &Caller, msg: Value) -> Option<Vec<u8>> {
+async fn answer(
+    h: &McpHandler,
+    caller: &Caller,
+    msg: Value,
+    tasks_version: bool,
+) -> Option<Vec<u8>> {
     let Value::Object(mut msg) = msg else {
         return None;
     };
@@ -282,11 +308,22 @@ async fn answer(h: &McpHandler, caller: &Caller, msg: Value) -> Option<Vec<u8>> 
             let mut result = h.list_for(caller.role);
             // Pre-2026 peers get no resultType, as rmcp's strip_result_type_for_legacy_peer.
             result.result_type = None;
-            serde_json::to_vec(&Reply {
-                jsonrpc: "2.0",
-                id: &id,
-                result,
-            })
+            if tasks_version {
+                // A `Value` orders keys differently from rmcp's types: only for these clients.
+                let mut result = serde_json::to_value(result).ok()?;
+                crate::mcp::tasks::mark_task_tools(&mut result);
+                serde_json::to_vec(&Reply {
+                    jsonrpc: "2.0",
+                    id: &id,
+                    result,
+                })
+            } else {
+                serde_json::to_vec(&Reply {
+                    jsonrpc: "2.0",
+                    id: &id,
+                    result,
+                })
+            }
         }
         "tools/call" => {
             let mut params = params;

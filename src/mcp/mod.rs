@@ -18,6 +18,7 @@ use serde_json::Value;
 
 pub(crate) mod envelope;
 pub(crate) mod fastpath;
+pub(crate) mod tasks;
 
 use crate::audit::Record;
 use crate::caller::Caller;

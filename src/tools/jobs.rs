@@ -163,6 +163,27 @@ struct JobState {
     exit_code: Option<i32>,
     signal: Option<String>,
     ended: Option<Instant>,
+    /// RFC 3339 time of the end (MCP tasks report `lastUpdatedAt`).
+    ended_at: Option<String>,
+}
+
+/// A job as an MCP task reports it.
+#[derive(Debug, Clone)]
+pub(crate) struct JobInfo {
+    /// The job id (the task id).
+    pub(crate) id: String,
+    /// Where it is.
+    pub(crate) status: Status,
+    /// Ended by `tasks/cancel`.
+    pub(crate) cancelled: bool,
+    /// RFC 3339 start.
+    pub(crate) started_at: String,
+    /// RFC 3339 end, or the start while it runs.
+    pub(crate) updated_at: String,
+    /// The shell's exit code, once it ended.
+    pub(crate) exit_code: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub(crate) signal: Option<String>,
 }
 
 /// One background job.
@@ -177,6 +198,8 @@ pub(crate) struct Job {
     /// New output or the end: wakes `job_output` waiters.
     changed: Arc<Notify>,
     kill_requested: AtomicBool,
+    /// Stopped through `tasks/cancel`: the task reports `cancelled`.
+    cancelled: AtomicBool,
     stdout: Arc<Mutex<HeadTail>>,
     stderr: Arc<Mutex<HeadTail>>,
 }
@@ -337,9 +360,11 @@ impl JobTable {
                 exit_code: None,
                 signal: None,
                 ended: None,
+                ended_at: None,
             }),
             changed,
             kill_requested: AtomicBool::new(false),
+            cancelled: AtomicBool::new(false),
             stdout: stdout.unwrap_or_else(|| Arc::new(Mutex::new(HeadTail::new(keep)))),
             stderr: stderr.unwrap_or_else(|| Arc::new(Mutex::new(HeadTail::new(keep)))),
         });
@@ -402,6 +427,7 @@ impl JobTable {
             s.exit_code = Some(if timed_out { -1 } else { exit_code });
             s.signal = signal.clone();
             s.ended = Some(now);
+            s.ended_at = Some(crate::clock::now_rfc3339());
         }
         job.changed.notify_waiters();
         let duration = now.duration_since(job.started);
@@ -434,6 +460,70 @@ impl JobTable {
                 self.limits.retention.as_secs()
             ))),
         }
+    }
+
+    /// `caller`'s job `id` as a task sees it.
+    pub(crate) fn info(&self, caller: &Caller, id: &str) -> Result<JobInfo, ToolError> {
+        Ok(info_of(&*self.get(caller, id)?))
+    }
+
+    /// `caller`'s jobs as tasks see them, oldest first.
+    pub(crate) fn infos(&self, caller: &Caller) -> Vec<JobInfo> {
+        let mut mine: Vec<Arc<Job>> = match self.jobs.lock() {
+            Ok(mut m) => {
+                prune(&mut m, self.limits.retention);
+                m.values()
+                    .filter(|j| j.owner.identity.id() == caller.identity.id())
+                    .cloned()
+                    .collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        mine.sort_by_key(|j| j.started);
+        mine.iter().map(|j| info_of(j)).collect()
+    }
+
+    /// Wait until `caller`'s job `id` ends (or `cancel`), then take all its unread output
+    /// within `cap` bytes per stream: a task's result.
+    pub(crate) async fn finish(
+        &self,
+        caller: &Caller,
+        id: &str,
+        cap: usize,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<(JobInfo, String, String), ToolError> {
+        let job = self.get(caller, id)?;
+        loop {
+            let changed = job.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if job.snapshot().0 != Status::Running {
+                break;
+            }
+            tokio::select! {
+                _ = &mut changed => {}
+                _ = cancel.cancelled() => {
+                    return Err(ToolError::Cancelled("the client stopped waiting".into()));
+                }
+            }
+        }
+        let keep = self.limits.output_max;
+        let stdout = job.take(&job.stdout, cap, keep);
+        let stderr = job.take(&job.stderr, cap, keep);
+        Ok((info_of(&job), stdout, stderr))
+    }
+
+    /// `tasks/cancel`: SIGTERM to a running job of `caller`, which then reports `cancelled`.
+    /// `Ok(false)` when it had already ended.
+    pub(crate) fn cancel_task(&self, caller: &Caller, id: &str) -> Result<bool, ToolError> {
+        let job = self.get(caller, id)?;
+        if job.snapshot().0 != Status::Running {
+            return Ok(false);
+        }
+        job.cancelled.store(true, Ordering::Relaxed);
+        job.kill_requested.store(true, Ordering::Relaxed);
+        bash::killpg(job.pgid, rustix::process::Signal::TERM);
+        Ok(true)
     }
 
     /// `job_output`.
@@ -540,6 +630,20 @@ impl JobTable {
             })
             .collect();
         json!({ "jobs": jobs })
+    }
+}
+
+fn info_of(j: &Job) -> JobInfo {
+    let (status, exit_code, signal) = j.snapshot();
+    let ended_at = j.state.lock().ok().and_then(|s| s.ended_at.clone());
+    JobInfo {
+        id: j.id.clone(),
+        status,
+        cancelled: j.cancelled.load(Ordering::Relaxed),
+        started_at: j.started_at.clone(),
+        updated_at: ended_at.unwrap_or_else(|| j.started_at.clone()),
+        exit_code,
+        signal,
     }
 }
 

@@ -399,3 +399,143 @@ async fn shutdown_stops_jobs_and_audits_their_end() {
         .expect("job_exit line");
     assert_eq!(end["params"]["job_id"], id.as_str(), "{end}");
 }
+
+/// MCP tasks (2025-11-25): a task-augmented `bash_execute` is a job, read through `tasks/*`.
+#[tokio::test]
+async fn a_task_augmented_call_runs_as_a_task() {
+    let l = layout("");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("writer", "rw").await;
+    let (other, _) = s.admin_create("other", "rw").await;
+    let go = l.data().join("GO");
+    let rpc_as = |version: &'static str, token: &str, method: &str, params: Value| {
+        let body = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
+        let req = s
+            .mcp_request(Some(token))
+            .header("MCP-Protocol-Version", version)
+            .body(body.to_string());
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let rpc =
+        |token: &str, method: &str, params: Value| rpc_as("2025-11-25", token, method, params);
+
+    // Advertised to 2025-11-25 clients only: the capability and the tool's task support.
+    for (version, advertised) in [("2025-11-25", true), ("2025-06-18", false)] {
+        let init = rpc_as(
+            version,
+            &rw,
+            "initialize",
+            json!({"protocolVersion": version, "capabilities": {},
+                   "clientInfo": {"name": "t", "version": "0"}}),
+        )
+        .await;
+        let caps = &init["result"]["capabilities"];
+        assert_eq!(
+            caps["tasks"]["requests"]["tools"]["call"].is_object(),
+            advertised,
+            "{init}"
+        );
+        assert!(caps["tools"].is_object(), "{init}");
+        let list = rpc_as(version, &rw, "tools/list", json!({})).await;
+        for t in list["result"]["tools"].as_array().unwrap() {
+            let marked = t["execution"]["taskSupport"] == "optional";
+            assert_eq!(marked, advertised && t["name"] == "bash_execute", "{t}");
+        }
+    }
+    let created = rpc(
+        &rw,
+        "tools/call",
+        json!({"name": "bash_execute", "task": {"ttl": 60000},
+               "arguments": {"command": format!("echo out; {}; exit 2", wait_for(&go))}}),
+    )
+    .await;
+    let t = &created["result"]["task"];
+    assert_eq!(t["status"], "working", "{created}");
+    let id = t["taskId"].as_str().unwrap().to_string();
+    for k in ["createdAt", "lastUpdatedAt", "ttl", "pollInterval"] {
+        assert!(!t[k].is_null(), "{k}: {created}");
+    }
+    let got = rpc(&rw, "tasks/get", json!({"taskId": id})).await;
+    assert_eq!(got["result"]["status"], "working", "{got}");
+    // Another caller sees no such task, and cannot cancel it.
+    for m in ["tasks/get", "tasks/result", "tasks/cancel"] {
+        let v = rpc(&other, m, json!({"taskId": id})).await;
+        assert_eq!(v["error"]["code"], -32602, "{m}: {v}");
+    }
+    let v = rpc(&other, "tasks/list", json!({})).await;
+    assert_eq!(v["result"]["tasks"], json!([]), "{v}");
+    // tasks/result waits for the end.
+    let api = s.api.clone();
+    let (rw2, id2) = (rw.clone(), id.clone());
+    let result = tokio::spawn(async move {
+        let body = json!({"jsonrpc": "2.0", "id": 8, "method": "tasks/result",
+                          "params": {"taskId": id2}});
+        let r = api
+            .mcp_request(Some(&rw2))
+            .header("MCP-Protocol-Version", "2025-11-25")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        r.json::<Value>().await.unwrap()
+    });
+    std::fs::write(&go, "").unwrap();
+    let v = result.await.unwrap();
+    let r = &v["result"];
+    assert_eq!(
+        r["_meta"]["io.modelcontextprotocol/related-task"]["taskId"],
+        id.as_str(),
+        "{v}"
+    );
+    let body: Value = serde_json::from_str(r["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (body["stdout"].as_str(), body["exit_code"].as_i64()),
+        (Some("out\n"), Some(2)),
+        "{v}"
+    );
+    let got = rpc(&rw, "tasks/get", json!({"taskId": id})).await;
+    assert_eq!(got["result"]["status"], "completed", "{got}");
+    assert_eq!(got["result"]["statusMessage"], "exit code 2", "{got}");
+    let listed = rpc(&rw, "tasks/list", json!({})).await;
+    assert_eq!(
+        listed["result"]["tasks"][0]["taskId"],
+        id.as_str(),
+        "{listed}"
+    );
+    // A finished task cannot be cancelled; a running one can.
+    let v = rpc(&rw, "tasks/cancel", json!({"taskId": id})).await;
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    let created = rpc(
+        &rw,
+        "tools/call",
+        json!({"name": "bash_execute", "task": {}, "arguments": {"command": "sleep 60"}}),
+    )
+    .await;
+    let long = created["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v = rpc(&rw, "tasks/cancel", json!({"taskId": long})).await;
+    assert_eq!(v["result"]["status"], "cancelled", "{v}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rpc(&rw, "tasks/get", json!({"taskId": long})).await["result"]["lastUpdatedAt"]
+        == created["result"]["task"]["lastUpdatedAt"]
+    {
+        assert!(Instant::now() < deadline, "the cancelled task never ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Without `task` the same call is an ordinary one.
+    let v = rpc(
+        &rw,
+        "tools/call",
+        json!({"name": "bash_execute", "arguments": {"command": "echo plain"}}),
+    )
+    .await;
+    assert!(
+        v["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("plain\\n"),
+        "{v}"
+    );
+}

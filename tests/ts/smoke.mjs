@@ -160,6 +160,41 @@ try {
     if (last.status !== "running") break;
   }
   check("job output and exit code through job_output", seen === "a\nb\n" && last.status === "exited" && last.exit_code === 4, { seen, last });
+  // MCP tasks (2025-11-25) through the SDK's experimental tasks client: created, polled with
+  // tasks/get, the result fetched with tasks/result; then listed, and another one cancelled.
+  const kinds = [];
+  let taskId = "";
+  let taskResult = null;
+  for await (const m of c.experimental.tasks.callToolStream(
+    { name: "bash_execute", arguments: { command: "echo t; sleep 0.5; exit 2" } },
+    undefined,
+    { task: { ttl: 60000 } },
+  )) {
+    kinds.push(m.type);
+    if (m.type === "taskCreated") taskId = m.task.taskId;
+    if (m.type === "result") taskResult = body(m.result);
+    if (m.type === "error") kinds.push(String(m.error));
+  }
+  check("task created, polled and its result fetched",
+    kinds[0] === "taskCreated" && kinds.includes("taskStatus") && taskResult?.stdout === "t\n" && taskResult?.exit_code === 2,
+    { kinds, taskResult });
+  const listed = await c.experimental.tasks.listTasks();
+  check("tasks/list has the task", listed.tasks.some((t) => t.taskId === taskId && t.status === "completed"), listed);
+  const stream = c.experimental.tasks.callToolStream(
+    { name: "bash_execute", arguments: { command: "sleep 60" } },
+    undefined,
+    { task: {} },
+  );
+  const first = await stream.next();
+  const cancelled = await c.experimental.tasks.cancelTask(first.value.task.taskId);
+  check("tasks/cancel stops a running task", cancelled.status === "cancelled", cancelled);
+  await stream.return();
+  // Advertised support: without an explicit task option the SDK asks for a task by itself.
+  const auto = [];
+  for await (const m of c.experimental.tasks.callToolStream({ name: "bash_execute", arguments: { command: "echo auto" } })) {
+    auto.push(m.type);
+  }
+  check("the server advertises tasks (the SDK makes a task unasked)", auto[0] === "taskCreated" && auto.at(-1) === "result", auto);
   await c.close();
 
   const adminReply = await fetch(`http://${addr}/admin/tokens`, {
