@@ -140,12 +140,33 @@ pub(crate) fn to_result(outcome: &Result<Value, ToolError>) -> CallToolResult {
 
 impl ServerHandler for McpHandler {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Tools to operate this Linux host. Paths must be absolute. Results are JSON \
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tasks()
+                .build(),
+        )
+        .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Tools to operate this Linux host. Paths must be absolute. Results are JSON \
                  objects; failures carry success=false, an error code and a message.",
-            )
+        )
+    }
+
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, ErrorData> {
+        tasks::get_extension_task(self, &self.caller_of(&ctx)?, &request.task_id)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        tasks::cancel_extension_task(self, &self.caller_of(&ctx)?, &request.task_id)
     }
 
     async fn list_tools(
@@ -163,6 +184,16 @@ impl ServerHandler for McpHandler {
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = self.caller_of(&ctx)?;
         let args = request.arguments.unwrap_or_default();
+        if request.name == tasks::TASK_TOOL
+            && ctx
+                .client_capabilities()
+                .is_some_and(|c| c.supports_tasks())
+        {
+            let id = serde_json::to_value(&ctx.id).unwrap_or(Value::Null);
+            return tasks::create_extension_task(self, &caller, &id, args)
+                .await
+                .map(CallToolResponse::Task);
+        }
         let json_only = ctx
             .extensions
             .get::<http::request::Parts>()

@@ -22,7 +22,7 @@ use crate::tools::jobs::{JobInfo, Status};
 pub(crate) const VERSION: &str = "2025-11-25";
 
 /// The one tool that can run as a task: the others answer in well under a request's time.
-const TASK_TOOL: &str = "bash_execute";
+pub(crate) const TASK_TOOL: &str = "bash_execute";
 
 /// How often a client should ask `tasks/get`, in milliseconds.
 const POLL_INTERVAL_MS: u64 = 1000;
@@ -152,8 +152,7 @@ pub(crate) async fn advertise(resp: Response, limit: usize) -> Response {
     Response::from_parts(parts, Body::from(out))
 }
 
-/// Run the call as a job through the usual pipeline (role check, validation, audit line with
-/// `background: true`) and describe the job as a task.
+/// A 2025-11-25 task-augmented call: the job as `{"task": Task}`.
 async fn create(
     h: &McpHandler,
     caller: &Caller,
@@ -161,7 +160,7 @@ async fn create(
     p: &Map<String, Value>,
     ttl_ms: u64,
 ) -> Result<Value, ToolError> {
-    let mut args = match p.get("arguments") {
+    let args = match p.get("arguments") {
         Some(Value::Object(a)) => a.clone(),
         None | Some(Value::Null) => Map::new(),
         Some(_) => {
@@ -170,6 +169,18 @@ async fn create(
             ));
         }
     };
+    let info = start(h, caller, id, args).await?;
+    Ok(json!({ "task": Value::Object(task(&info, ttl_ms)) }))
+}
+
+/// Run the call as a job through the usual pipeline (role check, validation, the audit line
+/// with `background: true`).
+async fn start(
+    h: &McpHandler,
+    caller: &Caller,
+    id: &Value,
+    mut args: Map<String, Value>,
+) -> Result<JobInfo, ToolError> {
     args.insert("background".into(), Value::Bool(true));
     args.remove("detach_after");
     let stop = Stop {
@@ -188,8 +199,95 @@ async fn create(
         return Err(ToolError::InvalidArguments(message.to_string()));
     }
     let job_id = body["job_id"].as_str().unwrap_or("");
-    let info = h.state.tools.bash.jobs.info(caller, job_id)?;
-    Ok(json!({ "task": Value::Object(task(&info, ttl_ms)) }))
+    h.state.tools.bash.jobs.info(caller, job_id)
+}
+
+/// The tasks extension of protocol 2026-07-28 (SEP-2663), served through rmcp: a call of the
+/// task tool from a client that declared the extension becomes a job.
+pub(crate) async fn create_extension_task(
+    h: &McpHandler,
+    caller: &Caller,
+    id: &Value,
+    args: Map<String, Value>,
+) -> Result<rmcp::model::CreateTaskResult, rmcp::ErrorData> {
+    let info = start(h, caller, id, args)
+        .await
+        .map_err(|e| rmcp::ErrorData::invalid_params(e.to_string(), None))?;
+    Ok(rmcp::model::CreateTaskResult::new(extension_task(h, &info)))
+}
+
+/// SEP-2663 `tasks/get`: the task, with the tool's result once it ended.
+pub(crate) fn get_extension_task(
+    h: &McpHandler,
+    caller: &Caller,
+    task_id: &str,
+) -> Result<rmcp::model::GetTaskResult, rmcp::ErrorData> {
+    use rmcp::model::{DetailedTask, GetTaskResult, TaskPayload};
+    let cap = h.state.tools.limits.bash_output as usize;
+    let (info, out) = h
+        .state
+        .tools
+        .bash
+        .jobs
+        .info_with_result(caller, task_id, cap)
+        .map_err(not_found)?;
+    let payload = match (info.cancelled, out) {
+        (true, _) => TaskPayload::Cancelled,
+        (false, None) => TaskPayload::Working,
+        (false, Some((stdout, stderr))) => match result(&info, stdout, stderr) {
+            Value::Object(result) => TaskPayload::Completed { result },
+            _ => TaskPayload::Working,
+        },
+    };
+    Ok(GetTaskResult::new(DetailedTask::new(
+        extension_task(h, &info),
+        payload,
+    )))
+}
+
+/// SEP-2663 `tasks/cancel`: SIGTERM to the job; the ack is empty, `tasks/get` shows the rest.
+pub(crate) fn cancel_extension_task(
+    h: &McpHandler,
+    caller: &Caller,
+    task_id: &str,
+) -> Result<(), rmcp::ErrorData> {
+    match h.state.tools.bash.jobs.cancel_task(caller, task_id) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(rmcp::ErrorData::invalid_params(
+            "Cannot cancel task: it has already finished",
+            None,
+        )),
+        Err(e) => Err(not_found(e)),
+    }
+}
+
+fn not_found(_: ToolError) -> rmcp::ErrorData {
+    rmcp::ErrorData::invalid_params(
+        "Task not found (unknown, another caller's, or forgotten after its retention)",
+        None,
+    )
+}
+
+/// A job as rmcp's SEP-2663 `Task` (the status is set from the payload by `DetailedTask`).
+fn extension_task(h: &McpHandler, i: &JobInfo) -> rmcp::model::Task {
+    let t = task(i, 0);
+    let text = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let status = if i.cancelled {
+        rmcp::model::TaskStatus::Cancelled
+    } else if i.status == Status::Running {
+        rmcp::model::TaskStatus::Working
+    } else {
+        rmcp::model::TaskStatus::Completed
+    };
+    rmcp::model::Task::new(
+        i.id.clone(),
+        status,
+        i.started_at.clone(),
+        i.updated_at.clone(),
+    )
+    .with_status_message(text("statusMessage"))
+    .with_ttl_ms(h.state.tools.bash.jobs.limits().retention.as_millis() as u64)
+    .with_poll_interval_ms(POLL_INTERVAL_MS)
 }
 
 /// A job as the `Task` object of the protocol.

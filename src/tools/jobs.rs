@@ -133,8 +133,10 @@ pub(crate) struct JobLimits {
     pub(crate) retention: Duration,
 }
 
-/// Finished jobs kept at most, whatever their age: each can hold two full output buffers.
-const MAX_FINISHED: usize = 256;
+/// Finished jobs kept at most, whatever their age: each can hold two full output buffers, so
+/// the unread output the server holds stays under (running + this) × 2 × the job cap
+/// (with the defaults (16 + 64) × 2 × 8 MiB).
+const MAX_FINISHED: usize = 64;
 
 /// A job's end, as the audit line and the metrics record it.
 pub(crate) struct JobEnd<'a> {
@@ -200,6 +202,9 @@ pub(crate) struct Job {
     kill_requested: AtomicBool,
     /// Stopped through `tasks/cancel`: the task reports `cancelled`.
     cancelled: AtomicBool,
+    /// A task's result, once taken from the buffers: every later `tasks/result` or
+    /// `tasks/get` returns the same output.
+    final_output: Mutex<Option<(String, String)>>,
     stdout: Arc<Mutex<HeadTail>>,
     stderr: Arc<Mutex<HeadTail>>,
 }
@@ -365,6 +370,7 @@ impl JobTable {
             changed,
             kill_requested: AtomicBool::new(false),
             cancelled: AtomicBool::new(false),
+            final_output: Mutex::new(None),
             stdout: stdout.unwrap_or_else(|| Arc::new(Mutex::new(HeadTail::new(keep)))),
             stderr: stderr.unwrap_or_else(|| Arc::new(Mutex::new(HeadTail::new(keep)))),
         });
@@ -507,10 +513,41 @@ impl JobTable {
                 }
             }
         }
-        let keep = self.limits.output_max;
-        let stdout = job.take(&job.stdout, cap, keep);
-        let stderr = job.take(&job.stderr, cap, keep);
+        let (stdout, stderr) = self.final_output(&job, cap);
         Ok((info_of(&job), stdout, stderr))
+    }
+
+    /// `caller`'s job `id` as a task, with its result (stdout, stderr within `cap`) once it
+    /// has ended.
+    pub(crate) fn info_with_result(
+        &self,
+        caller: &Caller,
+        id: &str,
+        cap: usize,
+    ) -> Result<(JobInfo, Option<(String, String)>), ToolError> {
+        let job = self.get(caller, id)?;
+        if job.snapshot().0 == Status::Running {
+            return Ok((info_of(&job), None));
+        }
+        let out = self.final_output(&job, cap);
+        Ok((info_of(&job), Some(out)))
+    }
+
+    /// The output of an ended job as a task's result: taken from the buffers once, then kept.
+    fn final_output(&self, job: &Job, cap: usize) -> (String, String) {
+        let Ok(mut kept) = job.final_output.lock() else {
+            return (String::new(), String::new());
+        };
+        if let Some(out) = kept.as_ref() {
+            return out.clone();
+        }
+        let keep = self.limits.output_max;
+        let out = (
+            job.take(&job.stdout, cap, keep),
+            job.take(&job.stderr, cap, keep),
+        );
+        *kept = Some(out.clone());
+        out
     }
 
     /// `tasks/cancel`: SIGTERM to a running job of `caller`, which then reports `cancelled`.

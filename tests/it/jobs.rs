@@ -539,3 +539,108 @@ async fn a_task_augmented_call_runs_as_a_task() {
         "{v}"
     );
 }
+
+/// The tasks extension of protocol 2026-07-28 (SEP-2663), served through rmcp: a client that
+/// declares the extension gets a task for `bash_execute`, reads it with `tasks/get` (the
+/// result inlined once it completed) and stops one with `tasks/cancel`.
+#[tokio::test]
+async fn the_2026_tasks_extension_runs_bash_as_a_task() {
+    let l = layout("");
+    let s = Server::start(&l);
+    let (rw, _) = s.admin_create("writer", "rw").await;
+    let (other, _) = s.admin_create("other", "rw").await;
+    let go = l.data().join("GO");
+    let with_tasks = json!({"extensions": {"io.modelcontextprotocol/tasks": {}}});
+    let rpc = |token: &str, method: &'static str, mut params: Value, caps: &Value| {
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": caps,
+        });
+        let mut req = s
+            .mcp_request(Some(token))
+            .header("MCP-Protocol-Version", "2026-07-28")
+            .header("Mcp-Method", method);
+        // The standard headers name the tool, or the task.
+        if let Some(name) = params
+            .get("name")
+            .or_else(|| params.get("taskId"))
+            .and_then(Value::as_str)
+        {
+            req = req.header("Mcp-Name", name);
+        }
+        let body = json!({"jsonrpc": "2.0", "id": 3, "method": method, "params": params});
+        let req = req.body(body.to_string());
+        async move {
+            let text = req.send().await.unwrap().text().await.unwrap();
+            // The reply may come as one SSE event.
+            let json = text
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .unwrap_or(&text)
+                .to_string();
+            serde_json::from_str::<Value>(&json).unwrap_or_else(|_| panic!("{text}"))
+        }
+    };
+    let call = json!({"name": "bash_execute",
+        "arguments": {"command": format!("echo ext; {}; exit 5", wait_for(&go))}});
+    let created = rpc(&rw, "tools/call", call.clone(), &with_tasks).await;
+    let r = &created["result"];
+    assert_eq!(r["resultType"], "task", "{created}");
+    assert_eq!(r["status"], "working", "{created}");
+    let id = r["taskId"].as_str().unwrap().to_string();
+    // Control: without the extension declared the same call is an ordinary one.
+    let plain = rpc(
+        &rw,
+        "tools/call",
+        json!({"name": "bash_execute", "arguments": {"command": "echo plain"}}),
+        &json!({}),
+    )
+    .await;
+    assert!(
+        plain["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("plain"),
+        "{plain}"
+    );
+
+    let got = rpc(&rw, "tasks/get", json!({"taskId": id}), &with_tasks).await;
+    assert_eq!(got["result"]["status"], "working", "{got}");
+    let foreign = rpc(&other, "tasks/get", json!({"taskId": id}), &with_tasks).await;
+    assert_eq!(foreign["error"]["code"], -32602, "{foreign}");
+    std::fs::write(&go, "").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let done = loop {
+        let v = rpc(&rw, "tasks/get", json!({"taskId": id}), &with_tasks).await;
+        if v["result"]["status"] != "working" {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "{v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    let text = done["result"]["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap();
+    let body: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        (body["stdout"].as_str(), body["exit_code"].as_i64()),
+        (Some("ext\n"), Some(5))
+    );
+    // Asked again, the same result (it is kept, not consumed).
+    let again = rpc(&rw, "tasks/get", json!({"taskId": id}), &with_tasks).await;
+    assert_eq!(again["result"]["result"], done["result"]["result"]);
+
+    let long = rpc(
+        &rw,
+        "tools/call",
+        json!({"name": "bash_execute", "arguments": {"command": "sleep 60"}}),
+        &with_tasks,
+    )
+    .await;
+    let long_id = long["result"]["taskId"].as_str().unwrap().to_string();
+    let ack = rpc(&rw, "tasks/cancel", json!({"taskId": long_id}), &with_tasks).await;
+    assert!(ack.get("error").is_none(), "{ack}");
+    let v = rpc(&rw, "tasks/get", json!({"taskId": long_id}), &with_tasks).await;
+    assert_eq!(v["result"]["status"], "cancelled", "{v}");
+}

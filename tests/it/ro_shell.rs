@@ -219,6 +219,19 @@ async fn ro_shell_is_confined_by_the_kernel() {
     assert!(!err && v["exit_code"] == 0, "{v}");
     assert!(mark.exists());
 
+    // Nothing a confined command starts outlives its call: no background jobs, no detaching,
+    // and nothing runs (control: the same command ran for rw just above).
+    let late = data.join("ro-job");
+    for extra in [json!({"background": true}), json!({"detach_after": 1})] {
+        let mut args = json!({"command": format!("touch {}", late.display())});
+        args.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let (err, v) = s.call(&ro, "bash_execute", args).await;
+        assert!(err && v["error"] == "InvalidArguments", "{extra}: {v}");
+    }
+    assert!(!late.exists());
+
     // The audit says which calls were confined.
     let text = std::fs::read_to_string(l.root().join("log/audit.log")).unwrap();
     let lines: Vec<Value> = text
