@@ -7,17 +7,6 @@ use serde_json::{Value, json};
 
 const METRICS: &str = "tok_metrics_for_tests_000000000000";
 
-async fn metrics_text(s: &Server) -> String {
-    let r = s
-        .client
-        .get(s.url("/metrics"))
-        .bearer_auth(METRICS)
-        .send()
-        .await
-        .unwrap();
-    r.text().await.unwrap()
-}
-
 fn scrub(l: &Layout, v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(o) = v.as_object_mut() {
@@ -141,7 +130,7 @@ async fn audit_records_every_outcome() {
     assert!(first.find("\"token_name\"") < first.find("\"params\""));
 
     // Metrics moved by exactly the calls made.
-    let body = metrics_text(&s).await;
+    let body = s.metrics(METRICS).await;
     let samples = crate::common::parse_prometheus(&body);
     let count = |tool: &str, role: &str, result: &str| -> f64 {
         samples
@@ -184,7 +173,7 @@ async fn http_metrics_use_route_patterns() {
         .send()
         .await
         .unwrap();
-    let body = metrics_text(&s).await;
+    let body = s.metrics(METRICS).await;
     let paths: Vec<String> = crate::common::parse_prometheus(&body)
         .iter()
         .filter(|x| x.name == "mymcp_http_requests_total")
@@ -309,7 +298,7 @@ async fn unwritable_audit_log_fails_the_call_and_counts() {
         .await;
     assert!(err);
     assert_eq!(v["error"], "InternalError", "{v}");
-    let body = metrics_text(&s).await;
+    let body = s.metrics(METRICS).await;
     assert!(
         body.contains("mymcp_audit_write_failures_total 1"),
         "{body}"

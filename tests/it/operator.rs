@@ -340,16 +340,7 @@ async fn root_cli_keeps_the_service_users_files_readable() {
     std::fs::set_permissions(l.token_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
     let counted = async {
         for _ in 0..50 {
-            let body = s
-                .client
-                .get(s.url("/metrics"))
-                .bearer_auth(METRICS)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let body = s.metrics(METRICS).await;
             if body.contains("mymcp_token_file_load_failures_total 1") {
                 return true;
             }

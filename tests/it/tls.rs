@@ -125,16 +125,14 @@ async fn served_cert(s: &Server, ca_pem: &str) -> Vec<u8> {
         .to_vec()
 }
 
-async fn metrics(s: &Server) -> String {
-    s.client
-        .get(s.url("/metrics"))
-        .bearer_auth(METRICS)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+/// Whole days until the served certificate's `notAfter`, from the metrics text.
+fn days_left(metrics: &str) -> i64 {
+    let not_after: i64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("mymcp_tls_certificate_expiry_timestamp_seconds "))
+        .and_then(|v| v.parse().ok())
+        .expect("expiry gauge");
+    (not_after - time::OffsetDateTime::now_utc().unix_timestamp()) / 86_400
 }
 
 fn curl(args: &[&str]) -> std::process::Output {
@@ -217,18 +215,13 @@ async fn https_serves_mcp_and_transfers_with_a_certificate_made_here() {
         .send()
         .await;
     assert!(plain.is_err(), "plain HTTP answered: {plain:?}");
-    let m = metrics(&s).await;
+    let m = s.metrics(METRICS).await;
     assert!(
         m.lines()
             .any(|l| l.starts_with("mymcp_tls_handshake_failures_total ") && !l.ends_with(" 0")),
         "{m}"
     );
-    let not_after = m
-        .lines()
-        .find_map(|l| l.strip_prefix("mymcp_tls_certificate_expiry_timestamp_seconds "))
-        .and_then(|v| v.parse::<i64>().ok())
-        .expect("expiry gauge");
-    let days = (not_after - time::OffsetDateTime::now_utc().unix_timestamp()) / 86_400;
+    let days = days_left(&m);
     assert!((29..=30).contains(&days), "{days}");
 }
 
@@ -253,7 +246,7 @@ async fn a_renewal_is_served_without_a_restart_and_a_bad_one_is_not() {
         "the old pair keeps serving"
     );
     assert!(
-        metrics(&s)
+        s.metrics(METRICS)
             .await
             .contains("mymcp_tls_reloads_total{result=\"error\"} 1")
     );
@@ -262,17 +255,12 @@ async fn a_renewal_is_served_without_a_restart_and_a_bad_one_is_not() {
     replace(&cert, &second.cert_pem);
     wait_for_line(&s, "new certificate and key loaded");
     assert_eq!(served_cert(&s, &ca.pem()).await, second.der);
-    let m = metrics(&s).await;
+    let m = s.metrics(METRICS).await;
     assert!(
         m.contains("mymcp_tls_reloads_total{result=\"ok\"} 1"),
         "{m}"
     );
-    let not_after: i64 = m
-        .lines()
-        .find_map(|l| l.strip_prefix("mymcp_tls_certificate_expiry_timestamp_seconds "))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    let days = (not_after - time::OffsetDateTime::now_utc().unix_timestamp()) / 86_400;
+    let days = days_left(&m);
     assert!((59..=60).contains(&days), "{days}");
     // The server kept running through both: a call still works.
     assert!(!s.tool_names(&rw).await.is_empty());
@@ -519,7 +507,8 @@ async fn the_key_is_protected_from_callers_and_stays_protected_after_a_renewal()
         std::fs::rename(&tmp, live.join(name)).unwrap();
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !metrics(&s)
+    while !s
+        .metrics(METRICS)
         .await
         .contains("mymcp_tls_reloads_total{result=\"ok\"} 1")
     {
