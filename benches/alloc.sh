@@ -16,13 +16,9 @@ WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 RW=tok_00000000000000000000000000bench1
 head -c 1024 /dev/urandom | base64 -w 64 | head -c 1024 > "$WORK/file1k.txt"
-cat > "$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
-wrk.body = os.getenv("BODY")
-LUA
+# shellcheck source=benches/common.sh
+. benches/common.sh
+write_post_lua "$WORK/post.lua"
 READ='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","arguments":{"file_path":"'$WORK'/file1k.txt"}}}'
 LIST='{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
 declare -A RES

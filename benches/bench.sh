@@ -56,13 +56,9 @@ EOF
   echo "$d/.env"
 }
 
-cat > "$WORK/post.lua" <<'EOF'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
-wrk.body = os.getenv("BODY")
-EOF
+# shellcheck source=benches/common.sh
+. benches/common.sh
+write_post_lua "$WORK/post.lua"
 
 cat > "$WORK/startup.py" <<'EOF'
 import os, socket, statistics, subprocess, sys, time

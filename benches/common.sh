@@ -1,6 +1,18 @@
 # shellcheck shell=bash
 # Shared helpers for the bench scripts (sourced, not run). Expects WORK and RW/ADMIN set.
 
+# write_post_lua FILE: the wrk script every load test uses: POST of $BODY to the URL with the
+# MCP headers and the bearer token $TOKEN (both read from the environment by wrk).
+write_post_lua() {
+  cat > "$1" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+wrk.body = os.getenv("BODY")
+LUA
+}
+
 # Download the reference binary (algony-mymcp 3.1.0) into $WORK/ref; prints its path.
 fetch_reference() {
   python3 -m pip download --quiet --no-deps -d "$WORK/ref" algony-mymcp==3.1.0

@@ -32,13 +32,9 @@ printf 'MYMCP_HOST=127.0.0.1\nMYMCP_PORT=%s\nMYMCP_ADMIN_TOKEN=%s\nMYMCP_TOKEN_F
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.05; done
 grep -o 'confined ([^)]*)' "$WORK/serve.log" || true
 
-cat > "$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
-wrk.body = os.getenv("BODY")
-LUA
+# shellcheck source=benches/common.sh
+. benches/common.sh
+write_post_lua "$WORK/post.lua"
 BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"bash_execute","arguments":{"command":"true"}}}'
 for who in rw ro; do
   tok=$([ $who = rw ] && echo "$RW" || echo "$RO")
