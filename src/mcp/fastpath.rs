@@ -143,13 +143,13 @@ pub(crate) async fn middleware(
         .headers
         .get("mcp-protocol-version")
         .is_some_and(|v| v == crate::mcp::tasks::VERSION);
+    let initialize = msg.get("method").and_then(Value::as_str) == Some("initialize");
     if eligible(&parts.headers)
         && let Some(caller) = caller
-        && let Some(bytes) = answer(&fp.handler, &caller, msg.clone(), tasks_version).await
+        && let Some(bytes) = answer(&fp.handler, &caller, msg, tasks_version).await
     {
         return json_reply(bytes);
     }
-    let initialize = msg.get("method").and_then(Value::as_str) == Some("initialize");
     let resp = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
