@@ -43,7 +43,7 @@ pkgs.testers.runNixOSTest {
     body = '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
     machine.wait_until_succeeds(
         "test $(curl -s http://127.0.0.1:8765/mcp -H 'Content-Type: application/json' "
-        + f"-H 'Authorization: Bearer {token}' -d '{body}' | grep -o inputSchema | wc -l) = 9"
+        + f"-H 'Authorization: Bearer {token}' -d '{body}' | grep -o inputSchema | wc -l) = 12"
     )
     machine.succeed("mymcp doctor --config-dir /var/lib/mymcp")
     machine.succeed("systemctl stop mymcp.service")
@@ -58,7 +58,7 @@ pkgs.testers.runNixOSTest {
     unprivileged.succeed("test $(stat -c %U /var/lib/mymcp/tokens.json) = mymcp")
     unprivileged.wait_until_succeeds(
         "test $(curl -s http://127.0.0.1:9000/mcp -H 'Content-Type: application/json' "
-        + f"-H 'Authorization: Bearer {token}' -d '{body}' | grep -o inputSchema | wc -l) = 9"
+        + f"-H 'Authorization: Bearer {token}' -d '{body}' | grep -o inputSchema | wc -l) = 12"
     )
   '';
 }

@@ -8,6 +8,8 @@ expect() {
 }
 
 PORT=8765
+# Tools an rw token lists: the reference's nine and the three job tools.
+RW_TOOLS=12
 # http METHOD PATH [TOKEN] [BODY]: one request over bash's /dev/tcp; prints the raw response.
 http() {
     local auth="" body=${4:-}
@@ -37,10 +39,10 @@ token=$(mymcp token add --role rw vmtest 2>/dev/null)
 tools=0
 for _ in $(seq 20); do  # the server picks up tokens.json changes within a second
     tools=$(http POST /mcp "$token" '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' | grep -o '"inputSchema"' | wc -l)
-    [ "$tools" = 9 ] && break
+    [ "$tools" = "$RW_TOOLS" ] && break
     sleep 0.5
 done
-expect "tools/list over loopback" "$tools" 9
+expect "tools/list over loopback" "$tools" "$RW_TOOLS"
 expect "doctor" "$(mymcp doctor >/dev/null 2>&1; echo $?)" 0
 
 expect "recorder unit shipped, not enabled" "$(systemctl is-enabled mymcp-recorder)" disabled
@@ -61,7 +63,7 @@ expect "init unit active" "$(systemctl is-active mymcp)" active
 expect "init unit is ours" "$(grep -c '^# Written by .mymcp init.;' /etc/systemd/system/mymcp.service)" 1
 PORT=8766
 token=$(echo "$out" | sed -n 's/^  client token: \(tok_[0-9a-f]*\).*/\1/p')
-expect "init token lists tools" "$(http POST /mcp "$token" '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' | grep -o '"inputSchema"' | wc -l)" 9
+expect "init token lists tools" "$(http POST /mcp "$token" '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' | grep -o '"inputSchema"' | wc -l)" "$RW_TOOLS"
 expect "init doctor" "$(mymcp doctor --config-dir /etc/mymcp-init >/dev/null 2>&1; echo $?)" 0
 mymcp uninstall-service --yes --purge "${dirs[@]}" >/dev/null 2>&1
 expect "uninstall exit code" "$?" 0
@@ -82,10 +84,10 @@ expect "token file keeps its owner" "$(stat -c '%U %a' /etc/mymcp-user/tokens.js
 tools=0
 for _ in $(seq 20); do
     tools=$(http POST /mcp "$token" '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' | grep -o '"inputSchema"' | wc -l)
-    [ "$tools" = 9 ] && break
+    [ "$tools" = "$RW_TOOLS" ] && break
     sleep 0.5
 done
-expect "root's token add works without a restart" "$tools" 9
+expect "root's token add works without a restart" "$tools" "$RW_TOOLS"
 mymcp uninstall-service --yes --purge "${dirs[@]}" >/dev/null 2>&1
 expect "user uninstall exit code" "$?" 0
 

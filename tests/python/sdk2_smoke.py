@@ -4,8 +4,9 @@ offers it, the handshake otherwise.
 
 Usage: python tests/python/sdk2_smoke.py path/to/mymcp   (with mcp 2.x installed)
 
-Over Streamable HTTP with an rw token: lists tools (9), calls every tool once, a failing call,
-bash_execute with progress, a call abandoned by the client (the server keeps serving); with an
+Over Streamable HTTP with an rw token: lists tools (12), calls every tool once, a failing call,
+bash_execute with progress, a call abandoned by the client (its command stops, the server keeps
+serving), a background job polled with job_output; with an
 ro token: 5 tools, bash_execute denied. Over HTTPS (MYMCP_TLS_CERT/KEY, a certificate made by
 openssl): the same client trusting that certificate lists and calls tools and gets https transfer
 links; one that does not trust it is refused. Then `mymcp stdio` through the SDK's stdio

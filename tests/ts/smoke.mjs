@@ -2,8 +2,10 @@
 //
 // Usage: node tests/ts/smoke.mjs path/to/mymcp   (after `npm ci` in tests/ts)
 //
-// Streamable HTTP with an rw token: tools/list (9), every tool once, a failing call,
-// bash_execute with progress, a call the client aborts (the server keeps serving); an ro token:
+// Streamable HTTP with an rw token: tools/list (12), every tool once, a failing call,
+// bash_execute with progress, a call the client aborts (its command stops, the server keeps
+// serving), a background job polled with job_output, MCP tasks through the SDK's experimental
+// tasks client (created, polled, result, listed, cancelled, and asked for unasked); an ro token:
 // 5 tools, bash_execute denied; a wrong token: a clear authentication error. Then `mymcp stdio`
 // through StdioClientTransport, and mcp-remote 0.15.1 with a wrong token. Prints 'N passed,
 // N failed'; exit 1 on any failure.
