@@ -414,8 +414,6 @@ impl JobTable {
         for s in streams.into_iter().flatten() {
             let _ = tokio::time::timeout_at(until, s.task).await;
         }
-        drop(inflight);
-        drop(slot);
         let (exit_code, signal) = match &st {
             Ok(st) => (st.code().unwrap_or(-1), st.signal().map(bash::signal_name)),
             Err(_) => (-1, None),
@@ -427,6 +425,9 @@ impl JobTable {
         } else {
             Status::Exited
         };
+        // The slot is free before anyone can see the job ended, so a caller that starts the
+        // next job on seeing `exited` is not refused.
+        drop(slot);
         let now = Instant::now();
         if let Ok(mut s) = job.state.lock() {
             s.status = status;
@@ -450,6 +451,9 @@ impl JobTable {
                 duration,
             });
         }
+        // Only now does the group leave the in-flight set: shutdown waits for that set to
+        // empty, and the job's end must be in the audit log before the server exits.
+        drop(inflight);
     }
 
     /// `caller`'s job `id`, or `JobNotFound` (also for another caller's job).
