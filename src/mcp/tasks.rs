@@ -64,7 +64,7 @@ pub(crate) async fn answer(h: &McpHandler, caller: &Caller, msg: &Value) -> Opti
                 .map(|i| Value::Object(task(i, ttl_ms)))
                 .collect::<Vec<_>>()
         })),
-        "tasks/cancel" => match jobs.cancel_task(caller, task_id()) {
+        "tasks/cancel" => match cancel_audited(h, caller, task_id()) {
             Ok(true) => jobs
                 .info(caller, task_id())
                 .map(|i| Value::Object(task(&i, ttl_ms))),
@@ -251,7 +251,7 @@ pub(crate) fn cancel_extension_task(
     caller: &Caller,
     task_id: &str,
 ) -> Result<(), rmcp::ErrorData> {
-    match h.state.tools.bash.jobs.cancel_task(caller, task_id) {
+    match cancel_audited(h, caller, task_id) {
         Ok(true) => Ok(()),
         Ok(false) => Err(rmcp::ErrorData::invalid_params(
             "Cannot cancel task: it has already finished",
@@ -259,6 +259,25 @@ pub(crate) fn cancel_extension_task(
         )),
         Err(e) => Err(not_found(e)),
     }
+}
+
+/// Cancel `caller`'s task: it signals a process group, so it leaves an audit line as
+/// `job_kill` does (`tool: "tasks/cancel"`), whatever the outcome.
+fn cancel_audited(h: &McpHandler, caller: &Caller, task_id: &str) -> Result<bool, ToolError> {
+    let r = h.state.tools.bash.jobs.cancel_task(caller, task_id);
+    if h.state.audit.enabled() {
+        let (result, code) = match &r {
+            Ok(true) => ("ok", None),
+            Ok(false) => ("error", Some("TaskFinished")),
+            Err(e) => ("error", Some(e.code())),
+        };
+        let params = json!({ "taskId": crate::audit::cap_str(task_id) });
+        let mut record = crate::audit::Record::for_call(caller, "tasks/cancel", params, result);
+        record.error_code = code.map(str::to_string);
+        // A failure is counted and logged by write_audit.
+        let _ = h.state.write_audit(&record);
+    }
+    r
 }
 
 fn not_found(_: ToolError) -> rmcp::ErrorData {

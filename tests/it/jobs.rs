@@ -520,6 +520,16 @@ async fn a_task_augmented_call_runs_as_a_task() {
         .to_string();
     let v = rpc(&rw, "tasks/cancel", json!({"taskId": long})).await;
     assert_eq!(v["result"]["status"], "cancelled", "{v}");
+    // Stopping a process group is audited, like job_kill: every cancel above, refused or not.
+    let cancels: Vec<Value> = l
+        .audit_lines()
+        .into_iter()
+        .filter(|v| v["tool"] == "tasks/cancel")
+        .collect();
+    assert_eq!(cancels.len(), 3, "{cancels:?}");
+    assert_eq!(cancels[2]["params"]["taskId"], long.as_str());
+    assert_eq!(cancels[2]["result"], "ok");
+    assert_eq!(cancels[1]["error_code"], "TaskFinished", "{cancels:?}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while rpc(&rw, "tasks/get", json!({"taskId": long})).await["result"]["lastUpdatedAt"]
         == created["result"]["task"]["lastUpdatedAt"]
