@@ -640,7 +640,7 @@ impl BashRunner {
         if let Some(slot) = job_slot {
             let (job, _, _) =
                 self.jobs
-                    .adopt(slot, &ctx.caller, adopt(child, guard, out, err), cap);
+                    .adopt(slot, &ctx.caller, adopt(child, guard, out, err), None);
             return Ok(json!({"job_id": job.id(), "status": "running"}));
         }
         // Detaching needs a free job slot; when there is none the call stays in the
@@ -664,7 +664,7 @@ impl BashRunner {
                                 slot,
                                 &ctx.caller,
                                 adopt(child, guard, out, err),
-                                cap,
+                                Some(cap),
                             );
                             return Ok(json!({
                                 "job_id": job.id(),

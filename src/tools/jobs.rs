@@ -321,15 +321,18 @@ impl JobTable {
             })
     }
 
-    /// Make `run` a job of `owner`, supervised until it ends. Its output buffers are emptied
-    /// into new ones of the job's size; what they held is returned (stdout, stderr) within
-    /// `cap` bytes each, for a call that detaches and reports the output so far.
+    /// Make `run` a job of `owner`, supervised until it ends. With `so_far` (a call that
+    /// detaches and reports the output so far) its output buffers are emptied into new ones
+    /// of the job's size, and what they held is returned (stdout, stderr) within that many
+    /// bytes each. Without it (a background start, whose buffers already have the job's size)
+    /// the buffers are kept as they are: what the command printed before this is the job's
+    /// first output, not lost.
     pub(crate) fn adopt(
         self: &Arc<Self>,
         slot: Slot,
         owner: &Caller,
         run: Adopt,
-        cap: usize,
+        so_far: Option<usize>,
     ) -> (Arc<Job>, String, String) {
         let keep = self.limits.output_max;
         let mut taken = [String::new(), String::new()];
@@ -339,7 +342,9 @@ impl JobTable {
                 .as_ref()
                 .map(|s| s.buf.clone())
                 .unwrap_or_else(|| Arc::new(Mutex::new(HeadTail::new(keep))));
-            if let Ok(mut b) = buf.lock() {
+            if let Some(cap) = so_far
+                && let Ok(mut b) = buf.lock()
+            {
                 let old = std::mem::replace(&mut *b, HeadTail::new(keep));
                 taken[i] = old.shrink(cap).render();
             }

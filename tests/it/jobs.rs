@@ -126,6 +126,20 @@ async fn a_background_job_reports_output_as_it_comes_then_its_exit() {
         "{m}"
     );
     assert!(m.contains("mymcp_jobs_running 0"), "{m}");
+
+    // What a job prints at once, before the call has even returned, is its first output,
+    // not lost (it once was, when the start emptied the buffers as a detach does).
+    for i in 0..8 {
+        let (_, v) = s
+            .call(
+                &rw,
+                "bash_execute",
+                json!({"command": format!("echo at-once-{i}"), "background": true}),
+            )
+            .await;
+        let (out, _) = until_done(&s, &rw, &job_id(&v)).await;
+        assert_eq!(out, format!("at-once-{i}\n"));
+    }
 }
 
 #[tokio::test]
