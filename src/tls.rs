@@ -370,11 +370,7 @@ impl Tls {
         }
         match load(&self.files, SystemTime::now()) {
             Ok(l) => {
-                tracing::info!(
-                    cert = %self.files.cert.display(), subject = %l.info.subject,
-                    not_after = %l.info.not_after_text(),
-                    "TLS certificate files changed: new certificate and key loaded"
-                );
+                let (subject, not_after) = (l.info.subject.clone(), l.info.not_after_text());
                 match self.current.0.write() {
                     Ok(mut k) => *k = l.key,
                     Err(p) => *p.into_inner() = l.key,
@@ -383,6 +379,12 @@ impl Tls {
                     Ok(mut i) => *i = l.info,
                     Err(p) => *p.into_inner() = l.info,
                 }
+                // Logged once the new pair is in place: whoever reads this line and connects
+                // gets the new certificate.
+                tracing::info!(
+                    cert = %self.files.cert.display(), subject = %subject, not_after = %not_after,
+                    "TLS certificate files changed: new certificate and key loaded"
+                );
                 Reload::Loaded
             }
             Err(e) => {
