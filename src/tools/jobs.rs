@@ -482,8 +482,8 @@ impl JobTable {
         Ok(info_of(&*self.get(caller, id)?))
     }
 
-    /// `caller`'s jobs as tasks see them, oldest first.
-    pub(crate) fn infos(&self, caller: &Caller) -> Vec<JobInfo> {
+    /// `caller`'s jobs, oldest first (finished ones past their retention forgotten first).
+    fn mine(&self, caller: &Caller) -> Vec<Arc<Job>> {
         let mut mine: Vec<Arc<Job>> = match self.jobs.lock() {
             Ok(mut m) => {
                 prune(&mut m, self.limits.retention);
@@ -495,7 +495,12 @@ impl JobTable {
             Err(_) => Vec::new(),
         };
         mine.sort_by_key(|j| j.started);
-        mine.iter().map(|j| info_of(j)).collect()
+        mine
+    }
+
+    /// `caller`'s jobs as tasks see them, oldest first.
+    pub(crate) fn infos(&self, caller: &Caller) -> Vec<JobInfo> {
+        self.mine(caller).iter().map(|j| info_of(j)).collect()
     }
 
     /// Wait until `caller`'s job `id` ends (or `cancel`), then take all its unread output
@@ -651,18 +656,8 @@ impl JobTable {
 
     /// `job_list`.
     pub(crate) fn list(&self, caller: &Caller) -> Value {
-        let mut mine: Vec<Arc<Job>> = match self.jobs.lock() {
-            Ok(mut m) => {
-                prune(&mut m, self.limits.retention);
-                m.values()
-                    .filter(|j| j.owner.identity.id() == caller.identity.id())
-                    .cloned()
-                    .collect()
-            }
-            Err(_) => Vec::new(),
-        };
-        mine.sort_by_key(|j| j.started);
-        let jobs: Vec<Value> = mine
+        let jobs: Vec<Value> = self
+            .mine(caller)
             .iter()
             .map(|j| {
                 let (status, exit_code, _) = j.snapshot();
