@@ -289,14 +289,11 @@ fn not_found(_: ToolError) -> rmcp::ErrorData {
 
 /// A job as rmcp's SEP-2663 `Task` (the status is set from the payload by `DetailedTask`).
 fn extension_task(h: &McpHandler, i: &JobInfo) -> rmcp::model::Task {
-    let t = task(i, 0);
-    let text = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let status = if i.cancelled {
-        rmcp::model::TaskStatus::Cancelled
-    } else if i.status == Status::Running {
-        rmcp::model::TaskStatus::Working
-    } else {
-        rmcp::model::TaskStatus::Completed
+    let (status, message) = status_of(i);
+    let status = match status {
+        "cancelled" => rmcp::model::TaskStatus::Cancelled,
+        "working" => rmcp::model::TaskStatus::Working,
+        _ => rmcp::model::TaskStatus::Completed,
     };
     rmcp::model::Task::new(
         i.id.clone(),
@@ -304,14 +301,15 @@ fn extension_task(h: &McpHandler, i: &JobInfo) -> rmcp::model::Task {
         i.started_at.clone(),
         i.updated_at.clone(),
     )
-    .with_status_message(text("statusMessage"))
+    .with_status_message(message)
     .with_ttl_ms(h.state.tools.bash.jobs.limits().retention.as_millis() as u64)
     .with_poll_interval_ms(POLL_INTERVAL_MS)
 }
 
-/// A job as the `Task` object of the protocol.
-fn task(i: &JobInfo, ttl_ms: u64) -> Map<String, Value> {
-    let (status, message) = match (i.cancelled, i.status) {
+/// A job's task status (`working`, `completed`, `cancelled`) and status message, the same
+/// in both revisions.
+fn status_of(i: &JobInfo) -> (&'static str, String) {
+    match (i.cancelled, i.status) {
         (true, _) => ("cancelled", "cancelled with tasks/cancel".to_string()),
         (false, Status::Running) => ("working", "running".to_string()),
         (false, Status::TimedOut) => ("completed", "the job's time limit passed".to_string()),
@@ -324,7 +322,12 @@ fn task(i: &JobInfo, ttl_ms: u64) -> Map<String, Value> {
                 (None, None) => "ended".to_string(),
             },
         ),
-    };
+    }
+}
+
+/// A job as the `Task` object of the protocol.
+fn task(i: &JobInfo, ttl_ms: u64) -> Map<String, Value> {
+    let (status, message) = status_of(i);
     let mut m = Map::new();
     m.insert("taskId".into(), json!(i.id));
     m.insert("status".into(), json!(status));
