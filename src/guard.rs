@@ -444,11 +444,7 @@ impl Guard {
         path: &Path,
         access: Access,
     ) -> Result<(OwnedFd, rustix::fs::Stat, Option<ToolError>), rustix::io::Errno> {
-        let mut cur: OwnedFd = rustix::fs::open(
-            "/",
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
+        let mut cur = open_root()?;
         let mut st = None;
         let mut hit = None;
         for name in path.components().filter_map(step_name) {
@@ -516,6 +512,17 @@ impl Guard {
             real,
         })
     }
+}
+
+/// `/` as an `O_PATH` descriptor, where every component-by-component walk starts.
+/// Close-on-exec like every descriptor here: a command spawned while a tool holds one must not
+/// inherit it.
+fn open_root() -> Result<OwnedFd, rustix::io::Errno> {
+    rustix::fs::open(
+        "/",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 fn file_type_name(t: FileType) -> &'static str {
@@ -709,6 +716,167 @@ mod tests {
         assert_eq!(err.code(), "NotARegularFile", "{err:?}");
         assert!(format!("{err:?}").contains("a socket"), "{err:?}");
     }
+
+    fn assert_cloexec(fd: &impl AsFd, what: &str) {
+        let flags = rustix::io::fcntl_getfd(fd).unwrap();
+        assert!(
+            flags.contains(rustix::io::FdFlags::CLOEXEC),
+            "{what} is inherited by commands: {flags:?}"
+        );
+    }
+
+    fn status_flags(fd: &impl AsFd) -> OFlags {
+        rustix::fs::fcntl_getfl(fd).unwrap()
+    }
+
+    #[test]
+    fn every_descriptor_handed_out_is_close_on_exec_and_opened_as_intended() {
+        // A command spawned while a tool holds a descriptor must not inherit it (a protected
+        // file opened for one caller would leak to another's shell); reads must not block on
+        // pseudo-files; appends must append.
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("a.txt");
+        std::fs::write(&file, "hello").unwrap();
+        let path = file.to_str().unwrap();
+        let g = Guard::default();
+
+        let root = open_root().unwrap();
+        assert_cloexec(&root, "open_root");
+        assert!(status_flags(&root).contains(OFlags::PATH));
+        let (top, _, _) = g.walk(Path::new("/"), Access::Read).unwrap();
+        assert_cloexec(&top, "walk");
+
+        let o = g.open_read(path).unwrap();
+        assert_cloexec(&o.file, "open_read");
+        assert!(status_flags(&o.file).contains(OFlags::NONBLOCK));
+        let w = g.open_walked(path).unwrap();
+        assert_cloexec(&w, "open_walked");
+        assert!(status_flags(&w).contains(OFlags::NONBLOCK));
+
+        let t = g.resolve_write(path, false).unwrap();
+        assert_cloexec(&t.dir, "resolve_write's directory");
+        let (f, size) = open_target(&t, path).unwrap();
+        assert_cloexec(&f, "open_target");
+        assert_eq!(size, 5);
+        let tmp = create_temp(&t).unwrap();
+        assert_cloexec(&tmp.file, "create_temp");
+        assert_eq!(status_flags(&tmp.file) & OFlags::ACCMODE, OFlags::WRONLY);
+        discard_temp(&t, tmp);
+        let a = open_append(&t).unwrap();
+        assert_cloexec(&a, "open_append");
+        assert!(status_flags(&a).contains(OFlags::APPEND | OFlags::WRONLY));
+        drop(a);
+
+        let new = d.path().join("new.txt");
+        let t = g.resolve_write(new.to_str().unwrap(), false).unwrap();
+        let a = open_append(&t).unwrap();
+        assert_cloexec(&a, "open_append (new file)");
+        assert!(status_flags(&a).contains(OFlags::APPEND | OFlags::WRONLY));
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&new).unwrap().permissions(),
+        ) & 0o7777;
+        assert_eq!(mode, 0o644);
+        // Nothing is left behind in the directory but the two files.
+        let mut names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.txt", "new.txt"]);
+    }
+
+    #[test]
+    fn open_walked_refuses_a_symlink_anywhere_in_the_path() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("real")).unwrap();
+        std::fs::write(d.path().join("real/f"), "x").unwrap();
+        std::os::unix::fs::symlink("real", d.path().join("link")).unwrap();
+        let g = Guard::default();
+        // Control: the same file through the real directory opens.
+        g.open_walked(d.path().join("real/f").to_str().unwrap())
+            .unwrap();
+        let err = g
+            .open_walked(d.path().join("link/f").to_str().unwrap())
+            .unwrap_err();
+        assert!(format!("{err:?}").contains("link"), "{err:?}");
+    }
+
+    /// A write target whose name was swapped for another file after it was resolved.
+    fn swapped_target(d: &Path) -> (WriteTarget, String) {
+        let file = d.join("f.txt");
+        std::fs::write(&file, "old").unwrap();
+        let path = file.to_str().unwrap().to_string();
+        let t = Guard::default().resolve_write(&path, false).unwrap();
+        std::fs::write(d.join("other"), "other").unwrap();
+        std::fs::rename(d.join("other"), &file).unwrap();
+        (t, path)
+    }
+
+    #[test]
+    fn a_target_swapped_after_resolution_is_neither_read_nor_appended_to() {
+        // Same directory, so same device and another inode: the check must compare inodes
+        // even when the devices agree.
+        let d = tempfile::tempdir().unwrap();
+        let (t, path) = swapped_target(d.path());
+        let err = open_target(&t, &path).unwrap_err();
+        assert!(format!("{err:?}").contains("changed"), "{err:?}");
+        let err = append_file(&t, b"more").unwrap_err();
+        assert!(err.to_string().contains("changed"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"other");
+        // Control: an untouched target is read and appended to.
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("g.txt");
+        std::fs::write(&file, "old").unwrap();
+        let path = file.to_str().unwrap();
+        let t = Guard::default().resolve_write(path, false).unwrap();
+        assert_eq!(read_target(&t, path, 100).unwrap(), b"old");
+        assert_eq!(append_file(&t, b"+").unwrap(), 4);
+        assert_eq!(std::fs::read(path).unwrap(), b"old+");
+    }
+
+    #[test]
+    fn read_target_takes_exactly_up_to_its_limit() {
+        let d = tempfile::tempdir().unwrap();
+        let target = |content: &[u8]| {
+            let file = d.path().join("f");
+            std::fs::write(&file, content).unwrap();
+            let path = file.to_str().unwrap().to_string();
+            (Guard::default().resolve_write(&path, false).unwrap(), path)
+        };
+        let (t, p) = target(b"0123456789");
+        assert_eq!(read_target(&t, &p, 10).unwrap(), b"0123456789");
+        let (t, p) = target(b"0123456789a");
+        let err = read_target(&t, &p, 10).unwrap_err();
+        assert_eq!(err.code(), "FileTooLarge", "{err:?}");
+        let (t, p) = target(&[b'x'; 100]);
+        assert_eq!(read_target(&t, &p, 10).unwrap_err().code(), "FileTooLarge");
+
+        // A file that holds more than its size said when it was checked (it grew, or it is
+        // a pseudo-file reporting 0): refused, never cut to the limit.
+        let dir = rustix::fs::open(
+            "/proc/self",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap();
+        let st = rustix::fs::statat(&dir, "status", rustix::fs::AtFlags::empty()).unwrap();
+        assert_eq!(st.st_size, 0);
+        let t = WriteTarget {
+            dir,
+            name: "status".into(),
+            existing: Some(st),
+        };
+        let err = read_target(&t, "/proc/self/status", 10).unwrap_err();
+        assert_eq!(err.code(), "FileTooLarge", "{err:?}");
+        assert!(format!("{err:?}").contains("grew"), "{err:?}");
+        // Control: with room for all of it, the same file is read whole.
+        let all = read_target(&t, "/proc/self/status", 1 << 20).unwrap();
+        assert!(
+            all.starts_with(b"Name:"),
+            "{}",
+            String::from_utf8_lossy(&all)
+        );
+    }
 }
 
 /// Where a write lands, resolved and approved: an open directory and a name in it.
@@ -740,12 +908,7 @@ impl Guard {
         path: &str,
     ) -> Result<OwnedFd, ToolError> {
         let werr = |e: rustix::io::Errno| write_error(&io_of(e), path);
-        let mut cur: OwnedFd = rustix::fs::open(
-            "/",
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(werr)?;
+        let mut cur = open_root().map_err(werr)?;
         for name in dir.components().filter_map(step_name) {
             let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
             let next = match rustix::fs::openat(&cur, name, flags, Mode::empty()) {
@@ -972,9 +1135,16 @@ pub(crate) fn read_target(t: &WriteTarget, path: &str, max: u64) -> Result<Vec<u
         )));
     }
     let mut buf = Vec::with_capacity(size as usize);
+    // One byte past the limit tells a file that grew after the size check (or a pseudo-file
+    // that reports size 0) from one that fits.
     file.take(max + 1)
         .read_to_end(&mut buf)
         .map_err(|e| ToolError::from_io_read(&e, path))?;
+    if buf.len() as u64 > max {
+        return Err(ToolError::FileTooLarge(format!(
+            "{path} grew past {max} bytes while being read; edit_file handles files up to {max} bytes"
+        )));
+    }
     Ok(buf)
 }
 
@@ -984,6 +1154,18 @@ pub(crate) fn read_target(t: &WriteTarget, path: &str, max: u64) -> Result<Vec<u
 /// can see part of the appended bytes, never a shortened file.
 pub(crate) fn append_file(t: &WriteTarget, data: &[u8]) -> std::io::Result<u64> {
     use std::io::Write;
+    let mut file = open_append(t)?;
+    file.write_all(data)?;
+    rustix::fs::fsync(&file)?;
+    if t.existing.is_none() {
+        rustix::fs::fsync(&t.dir)?;
+    }
+    Ok(rustix::fs::fstat(&file)?.st_size as u64)
+}
+
+/// Open the target for [`append_file`]: the file that was resolved (refused if the name now
+/// points at another inode), or a new 0644 file when there was none (refused if one appeared).
+fn open_append(t: &WriteTarget) -> std::io::Result<File> {
     let base =
         OFlags::WRONLY | OFlags::APPEND | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NOCTTY;
     let (flags, mode) = match t.existing {
@@ -1005,13 +1187,7 @@ pub(crate) fn append_file(t: &WriteTarget, data: &[u8]) -> std::io::Result<u64> 
         None => rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644))?,
         Some(_) => {}
     }
-    let mut file = File::from(fd);
-    file.write_all(data)?;
-    rustix::fs::fsync(&file)?;
-    if t.existing.is_none() {
-        rustix::fs::fsync(&t.dir)?;
-    }
-    Ok(rustix::fs::fstat(&file)?.st_size as u64)
+    Ok(File::from(fd))
 }
 
 impl Guard {

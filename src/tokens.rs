@@ -833,4 +833,45 @@ mod tests {
         store.persist_last_used().unwrap();
         assert!(f.load().unwrap().tokens.is_empty());
     }
+
+    #[test]
+    fn last_used_reaches_the_file_only_when_newer() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = TokenFile::new(dir.path().join("t.json"));
+        let store = TokenStore::open(Some(f.clone())).unwrap();
+        let (_, id) = store.create("srv", Role::Ro).unwrap();
+        let on_disk = || f.load().unwrap().tokens[&id].last_used.clone();
+        let inode = || std::fs::metadata(f.path()).unwrap().ino();
+        let used = |at: &str| {
+            store
+                .last_used
+                .lock()
+                .unwrap()
+                .insert(id.clone(), at.to_string());
+        };
+        assert_eq!(on_disk(), None);
+
+        used("2026-01-02T00:00:00Z");
+        store.persist_last_used().unwrap();
+        assert_eq!(on_disk().as_deref(), Some("2026-01-02T00:00:00Z"));
+
+        // An older time (another server process saved a later one) does not win.
+        used("2026-01-01T00:00:00Z");
+        store.persist_last_used().unwrap();
+        assert_eq!(on_disk().as_deref(), Some("2026-01-02T00:00:00Z"));
+
+        // The same time again changes nothing, so the file is not rewritten (every save
+        // replaces the file: a new inode).
+        let before = inode();
+        used("2026-01-02T00:00:00Z");
+        store.persist_last_used().unwrap();
+        assert_eq!(inode(), before);
+
+        // Control: a newer time is saved, by replacing the file.
+        used("2026-01-03T00:00:00Z");
+        store.persist_last_used().unwrap();
+        assert_eq!(on_disk().as_deref(), Some("2026-01-03T00:00:00Z"));
+        assert_ne!(inode(), before);
+    }
 }
