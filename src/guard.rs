@@ -801,6 +801,38 @@ mod tests {
         assert!(format!("{err:?}").contains("link"), "{err:?}");
     }
 
+    #[test]
+    fn parents_are_created_only_when_asked_and_a_file_is_never_a_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let g = Guard::default();
+        let deep = d.path().join("a/b/f.txt");
+        let deep = deep.to_str().unwrap();
+        let err = g.resolve_write(deep, false).unwrap_err();
+        assert!(!d.path().join("a").exists(), "{err:?}");
+        let t = g.resolve_write(deep, true).unwrap();
+        assert!(d.path().join("a/b").is_dir());
+        assert!(t.existing.is_none());
+        // A regular file where a directory should be is named as such.
+        std::fs::write(d.path().join("plain"), "x").unwrap();
+        for create in [false, true] {
+            let under = d.path().join("plain/f.txt");
+            let err = g.resolve_write(under.to_str().unwrap(), create).unwrap_err();
+            assert!(
+                format!("{err:?}").contains("is not a directory"),
+                "{create}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_pseudo_files_are_read_and_event_files_refused() {
+        // /proc/version is on a pseudo file system but answers at once: it is read.
+        let g = Guard::default();
+        let o = g.open_read("/proc/version").unwrap();
+        assert_eq!(o.size, 0);
+        assert!(g.open_read("/proc/kmsg").is_err());
+    }
+
     /// A write target whose name was swapped for another file after it was resolved.
     fn swapped_target(d: &Path) -> (WriteTarget, String) {
         let file = d.join("f.txt");
