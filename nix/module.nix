@@ -23,13 +23,18 @@ let
     "MYMCP_RECORDER_DATA_DIR" "MYMCP_RECORDER_ENABLED" "MYMCP_METRICS_TOKEN" "MYMCP_RO_SHELL"
     "MYMCP_RO_SHELL_USER" "MYMCP_RO_SHELL_GROUPS" "MYMCP_ENV_FILE" "MYMCP_TLS_CERT" "MYMCP_TLS_KEY"
   ];
-  badSettings = builtins.filter (k: builtins.elem k ownedKeys || !(builtins.elem k knownKeys))
+  # Secrets (tokens, MYMCP_OAUTH_CLIENT_SECRET, API keys) would land in the world-readable
+  # store: they belong in environmentFile.
+  isSecret = k: builtins.match "MYMCP_.*(_TOKEN|SECRET|API_KEY|PASSWORD).*" k != null;
+  badSettings = builtins.filter
+    (k: builtins.elem k ownedKeys || !(builtins.elem k knownKeys) || isSecret k)
     (builtins.attrNames cfg.settings);
   checkedSettings =
     if badSettings == [ ] then cfg.settings
     else throw ("services.mymcp.settings: ${builtins.concatStringsSep ", " badSettings}: "
       + "not a MYMCP_* setting of this version, or one a first-class option sets "
-      + "(host, port, audit, recorder, metrics, roShell, environmentFile, tls)");
+      + "(host, port, audit, recorder, metrics, roShell, environmentFile, tls), "
+      + "or a secret (put it in environmentFile, not the Nix store)");
 
   # systemd copies the pair into the unit's credentials directory at start, readable only by
   # the service user (mode 0400), whoever owns the originals: an ACME key (0640, group acme)

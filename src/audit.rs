@@ -29,6 +29,9 @@ pub(crate) struct Record<'a> {
     pub(crate) token_name: &'a str,
     /// The token's public id (names can be reused after a revoke; ids cannot).
     pub(crate) token_id: &'a str,
+    /// The OAuth client the caller's access token was issued to, when it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) client_id: Option<&'a str>,
     /// `ro` / `rw`.
     pub(crate) role: &'a str,
     /// Peer IP.
@@ -74,6 +77,7 @@ impl<'a> Record<'a> {
             ts: crate::clock::now_rfc3339(),
             token_name: caller.identity.name(),
             token_id: caller.identity.id(),
+            client_id: caller.identity.client_id(),
             role: caller.role.as_str(),
             ip: caller.ip.to_string(),
             tool,
@@ -136,6 +140,7 @@ impl<'a> Record<'a> {
             ts: crate::clock::now_rfc3339(),
             token_name: &t.issuer_name,
             token_id: &t.issuer_id,
+            client_id: None,
             role: &t.issuer_role,
             ip: redeemer.to_string(),
             tool: match t.op {

@@ -24,13 +24,23 @@ pub(crate) enum Identity {
         /// `stdio:<user>`.
         name: String,
     },
+    /// An OAuth access token from the configured issuer, named `oauth:<sub>`: the subject is
+    /// the same person or service on every host that trusts the issuer.
+    OAuth {
+        /// `oauth:<sub>`.
+        name: String,
+        /// The client the token was issued to (`client_id` or `azp`), when it says.
+        client_id: Option<String>,
+    },
 }
 
 impl Identity {
     /// The name audit lines and logs show (`token_name`).
     pub(crate) fn name(&self) -> &str {
         match self {
-            Identity::StaticToken { name, .. } | Identity::Local { name } => name,
+            Identity::StaticToken { name, .. }
+            | Identity::Local { name }
+            | Identity::OAuth { name, .. } => name,
         }
     }
 
@@ -39,7 +49,15 @@ impl Identity {
     pub(crate) fn id(&self) -> &str {
         match self {
             Identity::StaticToken { id, .. } => id,
-            Identity::Local { name } => name,
+            Identity::Local { name } | Identity::OAuth { name, .. } => name,
+        }
+    }
+
+    /// The OAuth client the caller used, when it came with an OAuth token that names one.
+    pub(crate) fn client_id(&self) -> Option<&str> {
+        match self {
+            Identity::OAuth { client_id, .. } => client_id.as_deref(),
+            _ => None,
         }
     }
 }

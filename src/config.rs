@@ -348,6 +348,10 @@ pub(crate) struct Config {
     /// `MYMCP_TLS_CERT` + `MYMCP_TLS_KEY` (+ `MYMCP_TLS_ALLOW_INSECURE_KEY_MODE`): serve HTTPS
     /// with this pair; `None` = plain HTTP.
     pub(crate) tls: Option<crate::tls::TlsFiles>,
+    /// `MYMCP_OAUTH_*`: accept access tokens from this authorization server; `None` = off.
+    pub(crate) oauth: Option<crate::oauth::OAuthSettings>,
+    /// `MYMCP_STATIC_TOKENS` (default true): client tokens from the token file are accepted.
+    pub(crate) static_tokens: bool,
     /// `MYMCP_RO_SHELL` (default false): `ro` callers get `bash_execute`, confined.
     pub(crate) ro_shell: bool,
     /// `MYMCP_RO_SHELL_USER` (default `nobody`): who confined commands run as.
@@ -492,6 +496,97 @@ fn tls_files(l: &Lookup<'_>) -> Result<Option<crate::tls::TlsFiles>, ConfigError
     }))
 }
 
+/// `MYMCP_OAUTH_*`. The issuer must be `https://` (its keys decide who gets in), except on a
+/// loopback address; the audience defaults to `<MYMCP_PUBLIC_BASE_URL>/mcp`, the resource
+/// identifier clients ask tokens for.
+fn oauth_settings(l: &Lookup<'_>) -> Result<Option<crate::oauth::OAuthSettings>, ConfigError> {
+    let get = |var| l.get(var).map(str::trim).filter(|v| !v.is_empty());
+    let Some(issuer) = get("MYMCP_OAUTH_ISSUER") else {
+        for var in [
+            "MYMCP_OAUTH_AUDIENCE",
+            "MYMCP_OAUTH_CLIENT_ID",
+            "MYMCP_OAUTH_CLIENT_SECRET",
+        ] {
+            if get(var).is_some() {
+                return Err(ConfigError::Range {
+                    var,
+                    reason: "is set but MYMCP_OAUTH_ISSUER is not (OAuth is off without it)".into(),
+                });
+            }
+        }
+        return Ok(None);
+    };
+    let issuer = issuer.trim_end_matches('/').to_string();
+    if !(issuer.starts_with("https://") || crate::oauth::is_loopback_url(&issuer)) {
+        return Err(ConfigError::Range {
+            var: "MYMCP_OAUTH_ISSUER",
+            reason: format!(
+                "must be an https:// URL (http:// only on a loopback address), got {issuer:?}"
+            ),
+        });
+    }
+    let audience = match get("MYMCP_OAUTH_AUDIENCE") {
+        Some(a) => a.to_string(),
+        None => match get("MYMCP_PUBLIC_BASE_URL") {
+            Some(base) => format!("{}/mcp", base.trim_end_matches('/')),
+            None => {
+                return Err(ConfigError::Range {
+                    var: "MYMCP_OAUTH_AUDIENCE",
+                    reason:
+                        "must be set when MYMCP_OAUTH_ISSUER is, unless MYMCP_PUBLIC_BASE_URL is \
+                             (the audience is then <MYMCP_PUBLIC_BASE_URL>/mcp)"
+                            .into(),
+                });
+            }
+        },
+    };
+    let scope = |var, default: &str| -> Result<String, ConfigError> {
+        let v = get(var).unwrap_or(default).to_string();
+        if v.contains(char::is_whitespace) || v.contains('"') || v.contains('\\') {
+            return Err(ConfigError::Invalid {
+                var,
+                kind: "scope (one word, no quotes)",
+                value: v,
+            });
+        }
+        Ok(v)
+    };
+    let scope_ro = scope("MYMCP_OAUTH_SCOPE_RO", "mymcp:ro")?;
+    let scope_rw = scope("MYMCP_OAUTH_SCOPE_RW", "mymcp:rw")?;
+    if scope_ro == scope_rw {
+        return Err(ConfigError::Range {
+            var: "MYMCP_OAUTH_SCOPE_RW",
+            reason: format!("must differ from MYMCP_OAUTH_SCOPE_RO (both are {scope_ro:?})"),
+        });
+    }
+    let client = match (
+        get("MYMCP_OAUTH_CLIENT_ID"),
+        get("MYMCP_OAUTH_CLIENT_SECRET"),
+    ) {
+        (None, None) => None,
+        (Some(id), Some(secret)) => Some((id.to_string(), Secret::new(secret))),
+        (Some(_), None) => {
+            return Err(ConfigError::Range {
+                var: "MYMCP_OAUTH_CLIENT_SECRET",
+                reason: "must be set when MYMCP_OAUTH_CLIENT_ID is".into(),
+            });
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Range {
+                var: "MYMCP_OAUTH_CLIENT_ID",
+                reason: "must be set when MYMCP_OAUTH_CLIENT_SECRET is".into(),
+            });
+        }
+    };
+    Ok(Some(crate::oauth::OAuthSettings {
+        issuer,
+        audience,
+        scope_ro,
+        scope_rw,
+        client,
+    }))
+}
+
 fn cors_origins(v: Option<&str>) -> Result<Vec<String>, ConfigError> {
     csv(v)
         .into_iter()
@@ -590,6 +685,8 @@ impl Config {
             allowed_hosts: csv(l.get("MYMCP_ALLOWED_HOSTS")),
             cors_origins: cors_origins(l.get("MYMCP_CORS_ORIGINS"))?,
             tls: tls_files(&l)?,
+            oauth: oauth_settings(&l)?,
+            static_tokens: l.bool("MYMCP_STATIC_TOKENS", true)?,
             ro_shell: l.bool("MYMCP_RO_SHELL", false)?,
             ro_shell_user: l.string("MYMCP_RO_SHELL_USER", "nobody"),
             ro_shell_groups: csv(l.get("MYMCP_RO_SHELL_GROUPS")),
@@ -642,6 +739,13 @@ impl Config {
                 var: "MYMCP_LOG_LEVEL",
                 kind: "log level (trace|debug|info|warning|error)",
                 value: self.log_level.clone(),
+            });
+        }
+        if !self.static_tokens && self.oauth.is_none() {
+            return Err(ConfigError::Range {
+                var: "MYMCP_STATIC_TOKENS",
+                reason: "is false but MYMCP_OAUTH_ISSUER is not set: no client could ever get in"
+                    .into(),
             });
         }
         let url = &self.public_base_url;
@@ -719,6 +823,21 @@ MYMCP_TOKEN_FILE=/etc/mymcp/tokens.json
 # MYMCP_TLS_CERT=/etc/mymcp/tls/cert.pem
 # MYMCP_TLS_KEY=/etc/mymcp/tls/key.pem
 # MYMCP_TLS_ALLOW_INSECURE_KEY_MODE=false
+
+# OAuth 2.1 (docs/oauth.md): also accept access tokens from your identity provider, so one
+# place grants and revokes access to every host. The issuer must be https:// (http:// only on
+# a loopback address); its metadata and keys are fetched in the background at start.
+# MYMCP_OAUTH_ISSUER=https://sso.example.com/realms/ops
+# What tokens must name in `aud` (default <MYMCP_PUBLIC_BASE_URL>/mcp; one of the two is needed).
+# MYMCP_OAUTH_AUDIENCE=https://host1.example.com:8765/mcp
+# The scope that gives rw, and the one that gives ro (a token with neither is refused: 403).
+# MYMCP_OAUTH_SCOPE_RW=mymcp:rw
+# MYMCP_OAUTH_SCOPE_RO=mymcp:ro
+# Credentials of this server at the introspection endpoint, for opaque (non-JWT) tokens.
+# MYMCP_OAUTH_CLIENT_ID=
+# MYMCP_OAUTH_CLIENT_SECRET=
+# false: only OAuth tokens get in (needs MYMCP_OAUTH_ISSUER); the token file is not consulted.
+# MYMCP_STATIC_TOKENS=true
 
 # Audit log: one JSON line per tool call, rotated by size.
 MYMCP_AUDIT_ENABLED=true

@@ -69,6 +69,9 @@ pub(crate) enum ServeError {
     /// `MYMCP_TLS_CERT`/`MYMCP_TLS_KEY` name a pair that cannot be served.
     #[error("MYMCP_TLS_CERT/MYMCP_TLS_KEY: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// The OAuth client could not be built (TLS roots).
+    #[error("MYMCP_OAUTH_ISSUER: {0}")]
+    OAuth(String),
     /// `MYMCP_RO_SHELL=true` but the confinement cannot be had.
     #[error("MYMCP_RO_SHELL: {0}")]
     RoShell(#[from] crate::sandbox::SandboxError),
@@ -208,7 +211,14 @@ fn app_state(
         addr: "metrics registry".into(),
         source: std::io::Error::other(e.to_string()),
     })?;
+    let oauth = match &cfg.oauth {
+        Some(s) => Some(
+            crate::oauth::OAuth::new(s.clone()).map_err(|e| ServeError::OAuth(e.to_string()))?,
+        ),
+        None => None,
+    };
     let state = Arc::new(AppState {
+        oauth,
         tools: Arc::new(Services::new(&cfg, guard, ro_shell)),
         config: cfg,
         tokens: store,
@@ -365,6 +375,22 @@ pub(crate) async fn run(
             },
             info.not_after_text()
         );
+    }
+    if let Some(o) = &state.oauth {
+        let s = o.settings();
+        eprintln!(
+            "[mymcp] oauth: tokens from {} for {} ({} = rw, {} = ro){}",
+            s.issuer,
+            s.audience,
+            s.scope_rw,
+            s.scope_ro,
+            if cfg.static_tokens {
+                "; static tokens too"
+            } else {
+                "; static tokens off"
+            }
+        );
+        o.spawn_discovery();
     }
     eprintln!("[mymcp] serving on {local}");
     spawn_background(state.clone(), env, prepared.env_stamp, shutdown.clone()).map_err(

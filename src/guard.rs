@@ -816,7 +816,9 @@ mod tests {
         std::fs::write(d.path().join("plain"), "x").unwrap();
         for create in [false, true] {
             let under = d.path().join("plain/f.txt");
-            let err = g.resolve_write(under.to_str().unwrap(), create).unwrap_err();
+            let err = g
+                .resolve_write(under.to_str().unwrap(), create)
+                .unwrap_err();
             assert!(
                 format!("{err:?}").contains("is not a directory"),
                 "{create}: {err:?}"

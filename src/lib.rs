@@ -21,6 +21,7 @@ mod http;
 mod inflight;
 mod mcp;
 mod metrics;
+mod oauth;
 mod otel;
 mod recorder;
 mod sandbox;

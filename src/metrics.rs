@@ -16,6 +16,9 @@ pub(crate) struct Metrics {
     pub(crate) tool_duration: HistogramVec,
     /// `mymcp_http_requests_total{path,method,status}`.
     pub(crate) http_requests: IntCounterVec,
+    /// `mymcp_auth_total{method,result}`: `/mcp` authentications by kind of credential
+    /// (static, oauth, none) and outcome (ok or the refusal's reason).
+    pub(crate) auth: IntCounterVec,
     /// `mymcp_audit_write_failures_total`.
     pub(crate) audit_failures: IntCounter,
     /// `mymcp_token_file_load_failures_total`: the token file changed but could not be read.
@@ -83,6 +86,13 @@ impl Metrics {
             ),
             &["status"],
         )?;
+        let auth = IntCounterVec::new(
+            Opts::new(
+                "mymcp_auth_total",
+                "Authentications on /mcp by method (static, oauth, none) and result (ok or why refused)",
+            ),
+            &["method", "result"],
+        )?;
         let tls_reloads = IntCounterVec::new(
             Opts::new(
                 "mymcp_tls_reloads_total",
@@ -125,6 +135,7 @@ impl Metrics {
         registry.register(Box::new(bash_inflight.clone()))?;
         registry.register(Box::new(jobs_running.clone()))?;
         registry.register(Box::new(jobs_finished.clone()))?;
+        registry.register(Box::new(auth.clone()))?;
         registry.register(Box::new(tls_reloads.clone()))?;
         registry.register(Box::new(tls_not_after.clone()))?;
         registry.register(Box::new(tls_handshake_failures.clone()))?;
@@ -142,6 +153,7 @@ impl Metrics {
             bash_inflight,
             jobs_running,
             jobs_finished,
+            auth,
             tls_reloads,
             tls_not_after,
             tls_handshake_failures,

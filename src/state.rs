@@ -33,6 +33,8 @@ pub(crate) struct AppState {
     pub(crate) tls: Option<crate::tls::Tls>,
     /// Tool calls in flight, for `notifications/cancelled`.
     pub(crate) calls: crate::inflight::InflightCalls,
+    /// The OAuth resource server, when `MYMCP_OAUTH_ISSUER` is set.
+    pub(crate) oauth: Option<Arc<crate::oauth::OAuth>>,
 }
 
 /// Hears about background jobs ending, for the audit log and the metrics. Weak: the job table
@@ -57,6 +59,16 @@ impl crate::tools::jobs::JobObserver for JobReporter {
 }
 
 impl AppState {
+    /// May a ticket issued by the caller with this id still be redeemed? A static token must
+    /// still exist and be enabled. An OAuth subject has no revocation list here: its tickets
+    /// live out their TTL (at most `MYMCP_TRANSFER_MAX_TTL_SEC`) while OAuth stays configured.
+    pub(crate) fn issuer_active(&self, id: &str) -> bool {
+        if id.starts_with("oauth:") {
+            return self.oauth.is_some();
+        }
+        self.config.static_tokens && self.tokens.is_active(id)
+    }
+
     /// Write one audit line. A failure is counted (`mymcp_audit_write_failures_total`) and
     /// logged here; the caller decides what it means for the request.
     pub(crate) fn write_audit(&self, record: &Record<'_>) -> std::io::Result<()> {

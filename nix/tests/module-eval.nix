@@ -143,6 +143,10 @@ let
     tls-needs-both = outFails { services.mymcp = { enable = true; tls.certificateFile = "/c.pem"; }; };
     rejects-relative-tls = fails { services.mymcp = { enable = true; tls = { certificateFile = "c.pem"; keyFile = "/k"; }; }; };
     rejects-owned-tls-setting = outFails { services.mymcp = { enable = true; settings.MYMCP_TLS_CERT = "/c"; }; };
+    rejects-secret-setting = outFails { services.mymcp = { enable = true; settings.MYMCP_OAUTH_CLIENT_SECRET = "s"; }; };
+    accepts-oauth-settings = (eval { services.mymcp = { enable = true; settings = {
+      MYMCP_OAUTH_ISSUER = "https://sso.example.com/realms/ops"; MYMCP_OAUTH_SCOPE_RW = "ops:rw"; }; }; })
+      .out.systemd.services.mymcp.environment.MYMCP_OAUTH_ISSUER == "https://sso.example.com/realms/ops";
     module-names-its-file = (module { inherit (on) config; inherit pkgs lib; })._file == "nix/module.nix";
   };
   failed = builtins.filter (n: !checks.${n}) (builtins.attrNames checks);

@@ -9,10 +9,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::reply::{detail, unauthorized};
+use super::reply::{detail, oauth_challenge, unauthorized};
 use crate::caller::{Caller, Identity};
 use crate::hosts::url_host;
+use crate::oauth::OAuthError;
 use crate::state::AppState;
+use crate::tokens::Role;
 
 /// Refuse foreign `Host` and `Origin` headers (DNS rebinding from a browser). An origin listed
 /// in `MYMCP_CORS_ORIGINS` is not foreign: the operator allowed it by name.
@@ -103,20 +105,15 @@ pub(super) async fn mcp_auth(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let Some(tok) = bearer(req.headers()) else {
-        return unauthorized("Missing Bearer token", false);
-    };
-    let Some(p) = st.tokens.authenticate(tok) else {
-        return unauthorized("Invalid or disabled token", true);
+    let base_url = base_url(&st, req.headers(), req.uri());
+    let (identity, role) = match authenticate(&st, bearer(req.headers()), &base_url).await {
+        Ok(who) => who,
+        Err(refusal) => return refusal,
     };
     let rid = request_id(req.headers());
-    let base_url = base_url(&st, req.headers(), req.uri());
     req.extensions_mut().insert(Caller {
-        identity: Identity::StaticToken {
-            name: p.name,
-            id: p.id,
-        },
-        role: p.role,
+        identity,
+        role,
         ip: peer.ip(),
         request_id: rid.clone(),
         base_url,
@@ -127,6 +124,98 @@ pub(super) async fn mcp_auth(
     }
     resp
 }
+
+/// Who the bearer token speaks for: a static token from the token file (unless
+/// `MYMCP_STATIC_TOKENS=false`), else an OAuth access token (when `MYMCP_OAUTH_ISSUER` is set).
+/// A refusal is the 401/403 to send, with the challenge that tells an OAuth client where to
+/// get a token.
+async fn authenticate(
+    st: &AppState,
+    token: Option<&str>,
+    base_url: &str,
+) -> Result<(Identity, Role), Response> {
+    let count = |method: &str, result: &str| {
+        st.metrics.auth.with_label_values(&[method, result]).inc();
+    };
+    let Some(o) = &st.oauth else {
+        let Some(tok) = token else {
+            count("none", "missing");
+            return Err(unauthorized("Missing Bearer token", false));
+        };
+        return match st.tokens.authenticate(tok) {
+            Some(p) => {
+                count("static", "ok");
+                Ok((
+                    Identity::StaticToken {
+                        name: p.name,
+                        id: p.id,
+                    },
+                    p.role,
+                ))
+            }
+            None => {
+                count("static", "invalid");
+                Err(unauthorized("Invalid or disabled token", true))
+            }
+        };
+    };
+    let settings = o.settings();
+    let metadata_url = format!("{base_url}{RESOURCE_METADATA_PATH}");
+    let challenge = |status, msg: &str, error| {
+        oauth_challenge(status, msg, &metadata_url, &settings.scope_ro, error)
+    };
+    let Some(tok) = token else {
+        count("none", "missing");
+        return Err(challenge(
+            StatusCode::UNAUTHORIZED,
+            "Missing Bearer token",
+            None,
+        ));
+    };
+    if st.config.static_tokens
+        && let Some(p) = st.tokens.authenticate(tok)
+    {
+        count("static", "ok");
+        return Ok((
+            Identity::StaticToken {
+                name: p.name,
+                id: p.id,
+            },
+            p.role,
+        ));
+    }
+    match o.authenticate(tok).await {
+        Ok(p) => {
+            count("oauth", "ok");
+            Ok((
+                Identity::OAuth {
+                    name: format!("oauth:{}", p.sub),
+                    client_id: p.client_id,
+                },
+                p.role,
+            ))
+        }
+        Err(e) => {
+            count("oauth", e.reason());
+            tracing::info!(reason = e.reason(), error = %e, "refused an OAuth access token");
+            Err(match e {
+                OAuthError::InsufficientScope { .. } => challenge(
+                    StatusCode::FORBIDDEN,
+                    &e.to_string(),
+                    Some("insufficient_scope"),
+                ),
+                _ => challenge(
+                    StatusCode::UNAUTHORIZED,
+                    &format!("Invalid token: {e}"),
+                    Some("invalid_token"),
+                ),
+            })
+        }
+    }
+}
+
+/// Where this server's RFC 9728 metadata for `/mcp` is (the path-suffixed form of §3.1).
+pub(super) const RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected-resource/mcp";
 
 /// `None` when the caller holds the admin token, else the 401/403 response to send.
 pub(super) fn admin_auth(st: &AppState, headers: &HeaderMap) -> Option<Response> {

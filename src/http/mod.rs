@@ -157,6 +157,11 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(ops::health))
         .route("/version", get(ops::version))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(ops::resource_metadata),
+        )
+        .route(auth::RESOURCE_METADATA_PATH, get(ops::resource_metadata))
         .route("/metrics", get(ops::metrics))
         .route(
             "/register",

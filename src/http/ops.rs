@@ -11,8 +11,14 @@ use super::auth::bearer;
 use super::reply::{VERSION, detail, unauthorized};
 use crate::state::AppState;
 
-pub(super) async fn health() -> Response {
-    axum::Json(json!({"status": "ok", "version": VERSION})).into_response()
+/// Liveness. With OAuth on, also whether the authorization server's keys are loaded (until
+/// they are, OAuth tokens are refused while static tokens work).
+pub(super) async fn health(State(st): State<Arc<AppState>>) -> Response {
+    let mut body = json!({"status": "ok", "version": VERSION});
+    if let Some(o) = &st.oauth {
+        body["oauth"] = json!(o.status());
+    }
+    axum::Json(body).into_response()
 }
 
 pub(super) async fn version() -> Response {
@@ -81,7 +87,34 @@ fn recorder_series(data_dir: &std::path::Path) -> String {
 /// registration after any 401, since they treat every 401 as "sign in with OAuth". There is no
 /// authorization server here, and the registration error is the one message such clients show
 /// the user: so it says what actually went wrong.
-pub(super) async fn no_client_registration() -> Response {
+/// RFC 9728 protected resource metadata: which authorization server issues tokens for `/mcp`
+/// and with which scopes. 404 when OAuth is off, so clients fall back to their static token.
+pub(super) async fn resource_metadata(State(st): State<Arc<AppState>>) -> Response {
+    match &st.oauth {
+        Some(o) => axum::Json(o.resource_metadata()).into_response(),
+        None => detail(
+            StatusCode::NOT_FOUND,
+            "OAuth is not configured on this server (MYMCP_OAUTH_ISSUER); use a static bearer token",
+        ),
+    }
+}
+
+pub(super) async fn no_client_registration(State(st): State<Arc<AppState>>) -> Response {
+    if let Some(o) = &st.oauth {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({
+                "error": "invalid_request",
+                "error_description": format!(
+                    "this mymcp server is an OAuth resource server and registers no clients: \
+                     get a token from the authorization server {} (see \
+                     /.well-known/oauth-protected-resource/mcp)",
+                    o.settings().issuer
+                ),
+            })),
+        )
+            .into_response();
+    }
     (
         StatusCode::NOT_FOUND,
         axum::Json(json!({

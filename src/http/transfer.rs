@@ -241,7 +241,7 @@ async fn put_inner(
             format!("The audit log cannot be written ({e}); uploads are refused until it can."),
         ));
     }
-    let active = |issuer: &str| st.tokens.is_active(issuer);
+    let active = |issuer: &str| st.issuer_active(issuer);
     // Take a transfer slot before the ticket is used up, so a busy answer keeps it valid.
     let _slot = match st
         .tools
@@ -458,7 +458,7 @@ async fn prepare_download(
     if !st.config.transfer_enabled {
         return Err(disabled());
     }
-    let active = |issuer: &str| st.tokens.is_active(issuer);
+    let active = |issuer: &str| st.issuer_active(issuer);
     let t = if get {
         st.tools.tickets.begin_get(id, active).map_err(refuse)?
     } else {

@@ -9,6 +9,7 @@ mod evidence;
 mod files;
 mod generated_assets;
 mod jobs;
+mod oauth;
 mod observability;
 mod operator;
 mod otlp;
