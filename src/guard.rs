@@ -832,6 +832,7 @@ mod tests {
         let g = Guard::default();
         let o = g.open_read("/proc/version").unwrap();
         assert_eq!(o.size, 0);
+        g.open_walked("/proc/version").unwrap();
         assert!(g.open_read("/proc/kmsg").is_err());
     }
 
@@ -866,6 +867,23 @@ mod tests {
         assert_eq!(read_target(&t, path, 100).unwrap(), b"old");
         assert_eq!(append_file(&t, b"+").unwrap(), 4);
         assert_eq!(std::fs::read(path).unwrap(), b"old+");
+    }
+
+    #[test]
+    fn a_target_replaced_by_a_link_is_not_followed_even_to_the_same_file() {
+        // The name was a regular file when resolved; a symlink put there since is refused
+        // (O_NOFOLLOW), even one that leads back to the very inode that was approved.
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("f.txt");
+        std::fs::write(&file, "old").unwrap();
+        let path = file.to_str().unwrap().to_string();
+        let t = Guard::default().resolve_write(&path, false).unwrap();
+        std::fs::hard_link(&file, d.path().join("same")).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink("same", &file).unwrap();
+        assert!(open_target(&t, &path).is_err());
+        assert!(append_file(&t, b"more").is_err());
+        assert_eq!(std::fs::read(d.path().join("same")).unwrap(), b"old");
     }
 
     #[test]
