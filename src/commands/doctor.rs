@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::system::{
-    RunningServer, Target, connect_host, http_get_status, http_request, running_servers, systemctl,
-    systemd_running, unit_environment_for,
+    RunningServer, Target, connect_host, http_request, running_servers, systemctl, systemd_running,
+    unit_environment_for,
 };
 use crate::cli::DoctorArgs;
 use crate::config::{self, Config};
@@ -591,12 +591,15 @@ fn functional(r: &mut Report, c: &Config, addr: &str) {
         }
     };
     let addr = &addr;
-    match http_get_status(addr, "/health") {
-        Result::Ok(200) => {
+    match http_request(addr, "GET", "/health", None, None) {
+        Result::Ok((200, body)) => {
             r.add("FUNCTIONAL", "health", Ok, format!("{addr} answers"), "");
+            if let Some(s) = &c.oauth {
+                functional_oauth(r, s, &body);
+            }
             functional_tools_list(r, addr, c.admin_token.expose());
         }
-        Result::Ok(s) => r.add(
+        Result::Ok((s, _)) => r.add(
             "FUNCTIONAL",
             "health",
             Fail,
@@ -615,6 +618,51 @@ fn functional(r: &mut Report, c: &Config, addr: &str) {
             };
             r.add("FUNCTIONAL", "health", Fail, e.to_string(), &start)
         }
+    }
+}
+
+/// FUNCTIONAL `oauth`: what the running server's `/health` says about the issuer's keys (the
+/// server fetched them; doctor does not fetch on its own, so it reports what callers get).
+fn functional_oauth(r: &mut Report, s: &crate::oauth::OAuthSettings, health: &[u8]) {
+    use Severity::{Fail, Ok, Warn};
+    let v: serde_json::Value = serde_json::from_slice(health).unwrap_or_default();
+    let o = &v["oauth"];
+    if o.is_null() {
+        r.add(
+            "FUNCTIONAL",
+            "oauth",
+            Warn,
+            "MYMCP_OAUTH_ISSUER is set, but the running server does not have OAuth on".into(),
+            "restart the server to apply it: sudo systemctl restart mymcp",
+        );
+        return;
+    }
+    if o["ready"] == true {
+        let keys = o["keys"].as_u64().unwrap_or(0);
+        let intro = if o["introspection"] == true {
+            ", opaque tokens by introspection"
+        } else {
+            ""
+        };
+        r.add(
+            "FUNCTIONAL",
+            "oauth",
+            Ok,
+            format!("keys of {} loaded ({keys}){intro}", s.issuer),
+            "",
+        );
+    } else {
+        let why = o["last_error"]
+            .as_str()
+            .unwrap_or("discovery still running");
+        r.add(
+            "FUNCTIONAL",
+            "oauth",
+            Fail,
+            format!("OAuth tokens are refused: {why}"),
+            "make the issuer reachable from this host (https, its .well-known metadata naming \
+             the same issuer, a jwks_uri); static tokens keep working meanwhile",
+        );
     }
 }
 

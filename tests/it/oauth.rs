@@ -198,6 +198,13 @@ async fn access_tokens_from_a_real_authorization_server_are_checked_and_give_a_r
     let status = wait_oauth(&s, |o| o["ready"] == true).await;
     assert_eq!(status["introspection"], true, "{status}");
     let fetches_at_start = auth.jwks_fetches().await;
+    let d = Doctor::run(&l.root().join("etc"), &[]);
+    let oauth = d.check("oauth");
+    assert_eq!(oauth["severity"], "ok", "{oauth}");
+    assert!(
+        oauth["detail"].as_str().unwrap().contains(&auth.issuer),
+        "{oauth}"
+    );
 
     // Discovery for clients: RFC 9728 metadata at both addresses, and the challenge names it.
     for path in [
@@ -458,6 +465,9 @@ async fn a_misbehaving_authorization_server_keeps_oauth_closed_and_static_tokens
         assert!(challenge.contains("not loaded yet"), "{challenge}");
         let (static_tok, _) = s.admin_create("ci", "rw").await;
         assert_eq!(s.tool_names(&static_tok).await.len(), RW_TOOLS);
+        let oauth = Doctor::run(&l.root().join("etc"), &[]).check("oauth");
+        assert_eq!(oauth["severity"], "fail", "{oauth}");
+        assert!(oauth["detail"].as_str().unwrap().contains(says), "{oauth}");
     }
     // A key set that never answers: the server stays responsive meanwhile.
     let l = oauth_layout(&format!("{}/bad/hang", auth.issuer), "");
