@@ -144,9 +144,11 @@ in
       default = { };
       example = { MYMCP_PROTECTED_PATHS = "/root/.ssh,/etc/shadow"; MYMCP_BASH_MAX_CONCURRENT = 8; };
       description = ''
-        Further MYMCP_* settings (see `mymcp config example`). They are set in the process
-        environment, so they override the env file. Do not put secrets here: they end up in the
-        world-readable Nix store.
+        Further MYMCP_* settings (see `mymcp config example`), for example OAuth
+        (MYMCP_OAUTH_ISSUER, MYMCP_OAUTH_AUDIENCE, MYMCP_OAUTH_SCOPE_RO/RW; docs/oauth.md). They
+        are set in the process environment, so they override the env file. Secrets
+        (MYMCP_OAUTH_CLIENT_SECRET, tokens, API keys) are refused here: they would end up in the
+        world-readable Nix store; put them in environmentFile.
       '';
     };
 

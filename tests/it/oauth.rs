@@ -255,6 +255,49 @@ async fn access_tokens_from_a_real_authorization_server_are_checked_and_give_a_r
     assert_eq!(line["client_id"], "agent");
     assert_eq!(line["role"], "rw");
 
+    // Jobs and tickets belong to the subject: a fresh token for the same subject sees the job,
+    // a static token does not; a ticket the subject minted is redeemed.
+    let (err, job) = s
+        .call(
+            &rw,
+            "bash_execute",
+            json!({"command": "sleep 30", "background": true}),
+        )
+        .await;
+    assert!(!err, "{job}");
+    let again = auth.token("agent", "mymcp:rw", AUD).await;
+    assert_ne!(again, rw);
+    let (err, listed) = s.call(&again, "job_list", json!({})).await;
+    assert!(!err, "{listed}");
+    assert_eq!(listed["jobs"][0]["job_id"], job["job_id"], "{listed}");
+    let (other_tok, _) = s.admin_create("other", "rw").await;
+    let (err, out) = s
+        .call(&other_tok, "job_kill", json!({"job_id": job["job_id"]}))
+        .await;
+    assert!(err, "{out}");
+    assert_eq!(out["error"], "JobNotFound", "{out}");
+    let (err, out) = s
+        .call(&again, "job_kill", json!({"job_id": job["job_id"]}))
+        .await;
+    assert!(!err, "{out}");
+    std::fs::write(l.data().join("t.txt"), "ticketed").unwrap();
+    let (err, ticket) = s
+        .call(
+            &rw,
+            "prepare_download",
+            json!({"src_path": l.data().join("t.txt")}),
+        )
+        .await;
+    assert!(!err, "{ticket}");
+    let got = s
+        .client
+        .get(ticket["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.text().await.unwrap(), "ticketed");
+
     // The ro scope: the ro tools only.
     let ro = auth.token("agent", "mymcp:ro", AUD).await;
     let names = s.tool_names(&ro).await;
