@@ -487,6 +487,24 @@ async fn tokens_are_never_written_to_the_logs() {
 }
 
 #[tokio::test]
+async fn static_tokens_can_be_turned_off() {
+    let auth = AuthServer::start();
+    let l = oauth_layout(&auth.issuer, "MYMCP_STATIC_TOKENS=false");
+    let s = Server::start(&l);
+    wait_oauth(&s, |o| o["ready"] == true).await;
+    // The admin API still works (it is not a client token), but what it makes is not let in.
+    let (static_tok, _) = s.admin_create("legacy", "rw").await;
+    let (code, challenge, _) = list_with(&s, &static_tok).await;
+    assert_eq!(code, 401);
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
+    let jwt = auth.token("agent", "mymcp:rw", AUD).await;
+    assert_eq!(list_with(&s, &jwt).await.0, 200);
+}
+
+#[tokio::test]
 async fn a_misbehaving_authorization_server_keeps_oauth_closed_and_static_tokens_open() {
     let auth = AuthServer::start();
     for (kind, says) in [
