@@ -29,10 +29,13 @@ const LEEWAY_SEC: u64 = 60;
 /// make up `kid`s). The first one after start is not held back by the initial fetch, so a
 /// rotation right after a start is picked up at once.
 const JWKS_REFETCH: Duration = Duration::from_secs(30);
-/// Introspection results are kept until the token's `exp`, and never longer than this.
-const INTROSPECTION_TTL: Duration = Duration::from_secs(300);
-/// Cached introspection results, at most; the oldest half goes when full.
-const INTROSPECTION_CACHE_MAX: usize = 10_000;
+/// An accepted token (a verified JWT or an active introspection answer) is remembered until its
+/// `exp`, and never longer than this: a key the issuer withdraws, or a token it revokes, stops
+/// working within this time at most.
+const ACCEPTED_TTL: Duration = Duration::from_secs(300);
+/// Accepted tokens remembered, at most (only tokens the issuer made get in: refusals are never
+/// cached). When full, expired entries go, and if that is not enough, all of them.
+const ACCEPTED_CACHE_MAX: usize = 10_000;
 /// Largest metadata, key set or introspection answer read from the authorization server.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// Each request to the authorization server must finish within this.
@@ -137,7 +140,8 @@ pub(crate) struct OAuth {
     loaded: RwLock<Loaded>,
     /// Serialises key refetches, so a burst of unknown `kid`s makes one request.
     refetch: tokio::sync::Mutex<()>,
-    introspected: Mutex<HashMap<[u8; 32], (OAuthPrincipal, Instant)>>,
+    /// Accepted tokens by SHA-256 (the token itself is not kept), until when.
+    accepted: Mutex<HashMap<[u8; 32], (OAuthPrincipal, Instant)>>,
 }
 
 /// `/health` and `doctor`'s view.
@@ -159,6 +163,7 @@ pub(crate) struct OAuthStatus {
 #[derive(Debug, Deserialize)]
 struct Claims {
     sub: Option<String>,
+    exp: Option<u64>,
     client_id: Option<String>,
     azp: Option<String>,
     scope: Option<serde_json::Value>,
@@ -180,7 +185,7 @@ impl OAuth {
             http,
             loaded: RwLock::new(Loaded::default()),
             refetch: tokio::sync::Mutex::new(()),
-            introspected: Mutex::new(HashMap::new()),
+            accepted: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -329,6 +334,18 @@ impl OAuth {
                 "the token is longer than {MAX_TOKEN_BYTES} bytes"
             )));
         }
+        // A token seen and accepted before costs a hash and a lookup, not a signature check
+        // or a round trip to the issuer.
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Ok(mut cache) = self.accepted.lock() {
+            match cache.get(&digest) {
+                Some((p, until)) if *until > Instant::now() => return Ok(p.clone()),
+                Some(_) => {
+                    cache.remove(&digest);
+                }
+                None => {}
+            }
+        }
         let status = self.status();
         if !status.ready {
             return Err(OAuthError::NotReady(
@@ -337,18 +354,35 @@ impl OAuth {
                     .unwrap_or_else(|| "discovery in progress".into()),
             ));
         }
-        if token.bytes().filter(|b| *b == b'.').count() == 2 {
-            self.check_jwt(token).await
+        let claims = if token.bytes().filter(|b| *b == b'.').count() == 2 {
+            self.check_jwt(token).await?
         } else if status.introspection {
-            self.introspect(token).await
+            self.introspect(token).await?
         } else {
-            Err(OAuthError::Malformed(
+            return Err(OAuthError::Malformed(
                 "not a JWT, and token introspection is not configured".into(),
-            ))
+            ));
+        };
+        let exp = claims.exp;
+        let p = self.principal(claims)?;
+        let ttl = match exp {
+            Some(e) => Duration::from_secs(e.saturating_sub(unix_now())).min(ACCEPTED_TTL),
+            None => ACCEPTED_TTL,
+        };
+        if let Ok(mut cache) = self.accepted.lock() {
+            if cache.len() >= ACCEPTED_CACHE_MAX {
+                let now = Instant::now();
+                cache.retain(|_, (_, until)| *until > now);
+                if cache.len() >= ACCEPTED_CACHE_MAX {
+                    cache.clear();
+                }
+            }
+            cache.insert(digest, (p.clone(), Instant::now() + ttl));
         }
+        Ok(p)
     }
 
-    async fn check_jwt(&self, token: &str) -> Result<OAuthPrincipal, OAuthError> {
+    async fn check_jwt(&self, token: &str) -> Result<Claims, OAuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| OAuthError::Malformed(format!("not a JWT: {e}")))?;
         let alg = header.alg;
@@ -373,7 +407,7 @@ impl OAuth {
                     })??
             }
         };
-        self.principal(claims)
+        Ok(claims)
     }
 
     /// Verify with the keys held: `None` when no key fits the `kid` and algorithm.
@@ -430,18 +464,8 @@ impl OAuth {
         }
     }
 
-    /// RFC 7662: ask the authorization server about an opaque token (cached while valid).
-    async fn introspect(&self, token: &str) -> Result<OAuthPrincipal, OAuthError> {
-        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
-        if let Ok(mut cache) = self.introspected.lock() {
-            match cache.get(&digest) {
-                Some((p, until)) if *until > Instant::now() => return Ok(p.clone()),
-                Some(_) => {
-                    cache.remove(&digest);
-                }
-                None => {}
-            }
-        }
+    /// RFC 7662: ask the authorization server about an opaque token.
+    async fn introspect(&self, token: &str) -> Result<Claims, OAuthError> {
         let endpoint = self
             .loaded
             .read()
@@ -489,24 +513,8 @@ impl OAuth {
                 self.settings.audience
             )));
         }
-        let claims: Claims = serde_json::from_value(v)
-            .map_err(|e| OAuthError::Unavailable(format!("unexpected answer: {e}")))?;
-        let p = self.principal(claims)?;
-        let ttl = match exp {
-            Some(e) => Duration::from_secs(e.saturating_sub(now)).min(INTROSPECTION_TTL),
-            None => INTROSPECTION_TTL,
-        };
-        if let Ok(mut cache) = self.introspected.lock() {
-            if cache.len() >= INTROSPECTION_CACHE_MAX {
-                let now = Instant::now();
-                cache.retain(|_, (_, until)| *until > now);
-                if cache.len() >= INTROSPECTION_CACHE_MAX {
-                    cache.clear();
-                }
-            }
-            cache.insert(digest, (p.clone(), Instant::now() + ttl));
-        }
-        Ok(p)
+        serde_json::from_value(v)
+            .map_err(|e| OAuthError::Unavailable(format!("unexpected answer: {e}")))
     }
 
     fn principal(&self, c: Claims) -> Result<OAuthPrincipal, OAuthError> {
