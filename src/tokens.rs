@@ -708,6 +708,19 @@ mod tests {
                 .authenticate("tok_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab")
                 .is_none()
         );
+        // A ticket's issuer must still be enabled *and* hold a valid role.
+        let id_of = |name: &str| {
+            let set = store.set.read().unwrap();
+            set.tokens
+                .iter()
+                .find(|(_, e)| e.name == name)
+                .map(|(id, _)| id.clone())
+                .unwrap()
+        };
+        assert!(store.is_active(&id_of("rw1")));
+        assert!(!store.is_active(&id_of("norole")));
+        assert!(!store.is_active(&id_of("off")));
+        assert!(!store.is_active("tok_nope"));
         let out = store.set.read().unwrap().to_json();
         assert!(!out.contains("tok_"), "{out}");
         assert!(!out.contains("secret"), "{out}");
