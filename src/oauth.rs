@@ -36,6 +36,14 @@ const ACCEPTED_TTL: Duration = Duration::from_secs(300);
 /// Accepted tokens remembered, at most (only tokens the issuer made get in: refusals are never
 /// cached). When full, expired entries go, and if that is not enough, all of them.
 const ACCEPTED_CACHE_MAX: usize = 10_000;
+/// Introspection calls started per second, at most. Anyone who reaches the port can present an
+/// opaque token, and each unknown one would cost the issuer a request: this bounds what mymcp
+/// can be made to send it. Beyond it, opaque tokens not seen before get a 401 that says why.
+const INTROSPECTIONS_PER_SEC: u32 = 50;
+/// Introspection calls in flight at most (each can take up to [`FETCH_TIMEOUT`]).
+const INTROSPECTIONS_IN_FLIGHT: usize = 16;
+/// A token the issuer called inactive is not asked about again for this long.
+const REFUSED_TTL: Duration = Duration::from_secs(60);
 /// Largest metadata, key set or introspection answer read from the authorization server.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// Each request to the authorization server must finish within this.
@@ -142,6 +150,12 @@ pub(crate) struct OAuth {
     refetch: tokio::sync::Mutex<()>,
     /// Accepted tokens by SHA-256 (the token itself is not kept), until when.
     accepted: Mutex<HashMap<[u8; 32], (OAuthPrincipal, Instant)>>,
+    /// Opaque tokens the issuer called inactive, by SHA-256, until when.
+    refused: Mutex<HashMap<[u8; 32], Instant>>,
+    /// Introspection calls in flight.
+    introspecting: tokio::sync::Semaphore,
+    /// Introspection calls started in the current second: (the second's start, count).
+    introspection_rate: Mutex<(Instant, u32)>,
 }
 
 /// `/health` and `doctor`'s view.
@@ -186,6 +200,9 @@ impl OAuth {
             loaded: RwLock::new(Loaded::default()),
             refetch: tokio::sync::Mutex::new(()),
             accepted: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
+            introspecting: tokio::sync::Semaphore::new(INTROSPECTIONS_IN_FLIGHT),
+            introspection_rate: Mutex::new((Instant::now(), 0)),
         }))
     }
 
@@ -357,7 +374,7 @@ impl OAuth {
         let claims = if token.bytes().filter(|b| *b == b'.').count() == 2 {
             self.check_jwt(token).await?
         } else if status.introspection {
-            self.introspect(token).await?
+            self.introspect_limited(token, &digest).await?
         } else {
             return Err(OAuthError::Malformed(
                 "not a JWT, and token introspection is not configured".into(),
@@ -462,6 +479,59 @@ impl OAuth {
                 tracing::warn!(error = %e, "OAuth: key set refetch failed; keeping the keys held");
             }
         }
+    }
+
+    /// [`OAuth::introspect`] within the limits: a token the issuer refused a minute ago is
+    /// refused again without asking, and at most [`INTROSPECTIONS_PER_SEC`] calls start per
+    /// second, [`INTROSPECTIONS_IN_FLIGHT`] at a time.
+    async fn introspect_limited(
+        &self,
+        token: &str,
+        digest: &[u8; 32],
+    ) -> Result<Claims, OAuthError> {
+        if let Ok(mut refused) = self.refused.lock() {
+            match refused.get(digest) {
+                Some(until) if *until > Instant::now() => {
+                    return Err(OAuthError::Invalid("the token is not active".into()));
+                }
+                Some(_) => {
+                    refused.remove(digest);
+                }
+                None => {}
+            }
+        }
+        let busy = || {
+            OAuthError::Unavailable(
+                "too many token introspections right now; try again in a second".into(),
+            )
+        };
+        let Ok(_permit) = self.introspecting.try_acquire() else {
+            return Err(busy());
+        };
+        {
+            let mut rate = self.introspection_rate.lock().map_err(|_| busy())?;
+            if rate.0.elapsed() >= Duration::from_secs(1) {
+                *rate = (Instant::now(), 0);
+            }
+            if rate.1 >= INTROSPECTIONS_PER_SEC {
+                return Err(busy());
+            }
+            rate.1 += 1;
+        }
+        let result = self.introspect(token).await;
+        if matches!(result, Err(OAuthError::Invalid(_)))
+            && let Ok(mut refused) = self.refused.lock()
+        {
+            if refused.len() >= ACCEPTED_CACHE_MAX {
+                let now = Instant::now();
+                refused.retain(|_, until| *until > now);
+                if refused.len() >= ACCEPTED_CACHE_MAX {
+                    refused.clear();
+                }
+            }
+            refused.insert(*digest, Instant::now() + REFUSED_TTL);
+        }
+        result
     }
 
     /// RFC 7662: ask the authorization server about an opaque token.

@@ -120,6 +120,14 @@ impl AuthServer {
     }
 
     async fn jwks_fetches(&self) -> u64 {
+        self.stat("jwks_fetches").await
+    }
+
+    async fn introspections(&self) -> u64 {
+        self.stat("introspections").await
+    }
+
+    async fn stat(&self, name: &str) -> u64 {
         let v: Value = self
             .http
             .get(format!("{}/test/stats", self.issuer))
@@ -129,7 +137,7 @@ impl AuthServer {
             .json()
             .await
             .unwrap();
-        v["jwks_fetches"].as_u64().unwrap()
+        v[name].as_u64().unwrap()
     }
 }
 
@@ -484,6 +492,71 @@ async fn tokens_are_never_written_to_the_logs() {
         assert!(said.iter().all(|x| !x.contains(sig)), "{said:?}");
     }
     assert!(said.iter().any(|x| x.contains("oauth:agent")), "{said:?}");
+}
+
+#[tokio::test]
+async fn unknown_opaque_tokens_cannot_make_the_server_flood_the_issuer() {
+    let auth = AuthServer::start();
+    let l = oauth_layout(
+        &auth.issuer,
+        "MYMCP_OAUTH_CLIENT_ID=mymcp\nMYMCP_OAUTH_CLIENT_SECRET=mymcp-secret",
+    );
+    let s = Server::start(&l);
+    wait_oauth(&s, |o| o["ready"] == true).await;
+    // One unknown token is asked about once; asked again, it is refused without a call.
+    let before = auth.introspections().await;
+    assert_eq!(list_with(&s, &"z".repeat(43)).await.0, 401);
+    assert_eq!(auth.introspections().await, before + 1);
+    assert_eq!(list_with(&s, &"z".repeat(43)).await.0, 401);
+    assert_eq!(auth.introspections().await, before + 1);
+
+    // A flood of made-up tokens: every one refused, and the issuer asked at most 50 times a
+    // second (the limit), never once per request.
+    let before = auth.introspections().await;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for batch in 0..10 {
+        let api = s.api.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut busy = 0;
+            for i in 0..30 {
+                let tok = format!("made-up-{batch}-{i}-{}", "q".repeat(30));
+                let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
+                let r = api.post_mcp(Some(&tok), &body).await;
+                assert_eq!(r.status(), 401);
+                let challenge = r.headers()["www-authenticate"]
+                    .to_str()
+                    .unwrap()
+                    .to_string();
+                busy += usize::from(challenge.contains("too many"));
+            }
+            busy
+        }));
+    }
+    let mut busy = 0;
+    for t in tasks {
+        busy += t.await.unwrap();
+    }
+    let asked = auth.introspections().await - before;
+    let seconds = started.elapsed().as_secs() + 1;
+    assert!(
+        asked <= 50 * seconds + 16,
+        "{asked} introspections in {seconds} s"
+    );
+    assert_eq!(asked as usize + busy, 300, "asked {asked}, busy {busy}");
+
+    // A real opaque token still gets in once the second is over.
+    let opaque = auth.token("opaque-agent", "mymcp:ro", AUD).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (code, challenge, _) = list_with(&s, &opaque).await;
+        if code == 200 {
+            break;
+        }
+        assert!(challenge.contains("too many"), "{challenge}");
+        assert!(Instant::now() < deadline, "never let in: {challenge}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

@@ -11,7 +11,8 @@
 // Test-only routes next to the provider (not OAuth):
 //   POST /test/rotate           a new signing key (new kid) is used from now on; the old key
 //                               stays published
-//   GET /test/stats             {"jwks_fetches": N}: how often the key set was fetched
+//   GET /test/stats             {"jwks_fetches": N, "introspections": M}: how often the key set
+//                               was fetched and tokens introspected
 //   POST /test/sign  {header?, claims, key?: "current"|"hs-public"|"unknown"}  a token signed
 //                               with the provider's current key (or, for attacks, with HS256
 //                               keyed by the public key, or by a key it never published)
@@ -40,6 +41,7 @@ async function signingKey(kid) {
 let keys = [await signingKey('k1')];
 let generation = 1;
 let jwksFetches = 0;
+let introspections = 0;
 
 function provider() {
   const p = new Provider(issuer, {
@@ -105,8 +107,9 @@ server.on('request', async (req, res) => {
       handle = provider();
       return send(res, 200, { kid: keys[0].kid });
     }
-    if (url.pathname === '/test/stats') return send(res, 200, { jwks_fetches: jwksFetches });
+    if (url.pathname === '/test/stats') return send(res, 200, { jwks_fetches: jwksFetches, introspections });
     if (url.pathname === '/jwks') jwksFetches += 1;
+    if (url.pathname === '/token/introspection') introspections += 1;
     if (url.pathname === '/test/sign' && req.method === 'POST') {
       return send(res, 200, { token: await sign(await bodyOf(req)) });
     }
