@@ -387,13 +387,7 @@ impl OAuth {
             None => ACCEPTED_TTL,
         };
         if let Ok(mut cache) = self.accepted.lock() {
-            if cache.len() >= ACCEPTED_CACHE_MAX {
-                let now = Instant::now();
-                cache.retain(|_, (_, until)| *until > now);
-                if cache.len() >= ACCEPTED_CACHE_MAX {
-                    cache.clear();
-                }
-            }
+            make_room(&mut cache, |(_, until)| *until);
             cache.insert(digest, (p.clone(), Instant::now() + ttl));
         }
         Ok(p)
@@ -522,13 +516,7 @@ impl OAuth {
         if matches!(result, Err(OAuthError::Invalid(_)))
             && let Ok(mut refused) = self.refused.lock()
         {
-            if refused.len() >= ACCEPTED_CACHE_MAX {
-                let now = Instant::now();
-                refused.retain(|_, until| *until > now);
-                if refused.len() >= ACCEPTED_CACHE_MAX {
-                    refused.clear();
-                }
-            }
+            make_room(&mut refused, |until| *until);
             refused.insert(*digest, Instant::now() + REFUSED_TTL);
         }
         result
@@ -624,6 +612,18 @@ impl OAuth {
             "bearer_methods_supported": ["header"],
             "resource_name": "mymcp",
         })
+    }
+}
+
+/// Keep a token cache within [`ACCEPTED_CACHE_MAX`] before an insert: drop the expired
+/// entries (`until` gives an entry's end), and everything if that is not enough.
+fn make_room<V>(cache: &mut HashMap<[u8; 32], V>, until: impl Fn(&V) -> Instant) {
+    if cache.len() >= ACCEPTED_CACHE_MAX {
+        let now = Instant::now();
+        cache.retain(|_, v| until(v) > now);
+        if cache.len() >= ACCEPTED_CACHE_MAX {
+            cache.clear();
+        }
     }
 }
 

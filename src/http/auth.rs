@@ -145,13 +145,7 @@ async fn authenticate(
         return match st.tokens.authenticate(tok) {
             Some(p) => {
                 count("static", "ok");
-                Ok((
-                    Identity::StaticToken {
-                        name: p.name,
-                        id: p.id,
-                    },
-                    p.role,
-                ))
+                Ok(static_caller(p))
             }
             None => {
                 count("static", "invalid");
@@ -176,13 +170,7 @@ async fn authenticate(
         && let Some(p) = st.tokens.authenticate(tok)
     {
         count("static", "ok");
-        return Ok((
-            Identity::StaticToken {
-                name: p.name,
-                id: p.id,
-            },
-            p.role,
-        ));
+        return Ok(static_caller(p));
     }
     match o.authenticate(tok).await {
         Ok(p) => {
@@ -212,6 +200,17 @@ async fn authenticate(
             })
         }
     }
+}
+
+/// The identity and role of a client token from the token file.
+fn static_caller(p: crate::tokens::Principal) -> (Identity, Role) {
+    (
+        Identity::StaticToken {
+            name: p.name,
+            id: p.id,
+        },
+        p.role,
+    )
 }
 
 /// Where this server's RFC 9728 metadata for `/mcp` is (the path-suffixed form of §3.1).
