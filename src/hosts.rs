@@ -183,4 +183,55 @@ mod tests {
         let any = HostPolicy::new("0.0.0.0", &["*".into()], "");
         assert!(any.allows("evil.example"));
     }
+
+    #[test]
+    fn this_machines_hostname_and_names_under_it_pass_only_off_loopback() {
+        let hn = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .to_ascii_lowercase();
+        let wide = HostPolicy::new("0.0.0.0", &[], "");
+        assert!(wide.allows(&hn));
+        assert!(!wide.allows(&format!("x{hn}.corp.example")));
+        assert!(!wide.allows(&format!("corp.{hn}")));
+        // A name whose first label is the hostname (only a dotless hostname can be a label).
+        if !hn.contains('.') {
+            assert!(wide.allows(&format!("{hn}.corp.example:8765")));
+        }
+        if hn != "localhost" {
+            let lo = HostPolicy::new("127.0.0.1", &[], "");
+            assert!(!lo.allows(&hn));
+        }
+    }
+
+    #[test]
+    fn parse_host_accepts_only_well_formed_authorities() {
+        for (value, host) in [
+            ("Example.COM:8443", "example.com"),
+            ("a-b_c.d", "a-b_c.d"),
+            ("[::1]:80", "::1"),
+            ("::1", "::1"),
+            ("10.0.0.5:1", "10.0.0.5"),
+        ] {
+            assert_eq!(parse_host(value).as_deref(), Some(host), "{value:?}");
+        }
+        let longest = "a".repeat(253);
+        assert_eq!(parse_host(&longest).as_deref(), Some(longest.as_str()));
+        for bad in [
+            "a".repeat(254),
+            "".into(),
+            ":80".into(),
+            "local host".into(),
+            "evil.example/x".into(),
+            "user@host".into(),
+            "host:".into(),
+            "host:123456".into(),
+            "host:8a".into(),
+            "[::1]x".into(),
+            "[::1]:".into(),
+            "[nope]:80".into(),
+        ] {
+            assert_eq!(parse_host(&bad), None, "{bad:?}");
+        }
+    }
 }

@@ -274,3 +274,65 @@ impl TransferSlots {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(issuer: &str, expires_at: u64) -> Ticket {
+        Ticket {
+            op: Op::Upload,
+            path: PathBuf::from("/tmp/x"),
+            max_bytes: 1,
+            overwrite: false,
+            expires_at,
+            issuer_name: issuer.into(),
+            issuer_role: "rw".into(),
+            issuer_id: issuer.into(),
+            consumed: false,
+            in_flight: false,
+        }
+    }
+
+    /// Expired tickets leave the table when the next one is minted, so they neither hold
+    /// memory nor count against their token's cap; a ticket is expired from its
+    /// `expires_at` second on, as `with_live` treats it.
+    #[test]
+    fn expired_tickets_are_swept_and_do_not_count_against_the_cap() {
+        let tickets = Tickets::default();
+        for _ in 0..MAX_LIVE_PER_TOKEN {
+            tickets.mint(ticket("a", now_unix() - 10)).unwrap();
+        }
+        tickets.mint(ticket("a", now_unix() + 60)).unwrap();
+        for _ in 0..MAX_LIVE_PER_TOKEN {
+            tickets.mint(ticket("b", now_unix())).unwrap();
+        }
+        tickets.mint(ticket("b", now_unix() + 60)).unwrap();
+        // Control: live tickets do count, and the cap holds.
+        for _ in 1..MAX_LIVE_PER_TOKEN {
+            tickets.mint(ticket("a", now_unix() + 60)).unwrap();
+        }
+        assert!(matches!(
+            tickets.mint(ticket("a", now_unix() + 60)),
+            Err(ToolError::TooManyTickets(_))
+        ));
+    }
+
+    /// A finished transfer gives its token's slot back, and only that one: the per-token
+    /// cap still holds afterwards, and a token with nothing running leaves no entry behind.
+    #[test]
+    fn a_dropped_permit_frees_one_slot_of_its_token() {
+        let slots = TransferSlots::default();
+        let mut held: Vec<_> = (0..MAX_TRANSFERS_PER_TOKEN)
+            .map(|_| slots.try_acquire("a").unwrap())
+            .collect();
+        assert_eq!(slots.try_acquire("a").err().map(|r| r.0), Some(503));
+        let other = slots.try_acquire("b").unwrap();
+        held.pop();
+        held.push(slots.try_acquire("a").unwrap());
+        assert_eq!(slots.try_acquire("a").err().map(|r| r.0), Some(503));
+        drop(held);
+        drop(other);
+        assert!(slots.per_token.lock().unwrap().is_empty());
+    }
+}

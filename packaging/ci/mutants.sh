@@ -24,8 +24,8 @@ export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
 # (module-name filters) and the integration areas that attack or use them.
 # MUTANTS_FILES narrows the set (e.g. "src/guard.rs src/tokens.rs"), MUTANTS_TESTS the test
 # filters. The integration tests mostly wait on the server, so they run 8 at a time.
-SECURITY_FILES=${MUTANTS_FILES:-"src/guard.rs src/tokens.rs src/http/auth.rs src/hosts.rs src/tickets.rs src/tls.rs"}
-SECURITY_TESTS=${MUTANTS_TESTS:-"guard:: tokens:: auth:: hosts:: tickets:: tls:: security:: files:: read_file:: evidence:: search:: transfer:: operator:: server:: observability::"}
+SECURITY_FILES=${MUTANTS_FILES:-"src/guard.rs src/tokens.rs src/http/auth.rs src/hosts.rs src/tickets.rs src/tls.rs src/oauth.rs"}
+SECURITY_TESTS=${MUTANTS_TESTS:-"guard:: tokens:: auth:: oauth:: hosts:: tickets:: tls:: security:: files:: read_file:: evidence:: search:: transfer:: operator:: server:: observability::"}
 
 mode=${1:-diff}
 [ $# -gt 0 ] && shift

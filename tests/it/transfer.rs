@@ -113,13 +113,12 @@ async fn large_upload_and_download_are_byte_identical_in_bounded_memory() {
         .find(|x| x["tool"] == "transfer_upload")
         .unwrap();
     assert_eq!(up["params"]["bytes"], 200 << 20);
+    assert_eq!(up["params"]["op"], "upload");
     assert_eq!(up["token_name"], "mover");
     assert_eq!(up["result"], "ok");
-    assert!(
-        lines
-            .iter()
-            .any(|x| x["tool"] == "transfer_download" && x["result"] == "ok")
-    );
+    assert!(lines.iter().any(|x| x["tool"] == "transfer_download"
+        && x["result"] == "ok"
+        && x["params"]["op"] == "download"));
 }
 
 #[tokio::test]
@@ -156,6 +155,7 @@ async fn redeem_errors_use_the_reference_codes() {
     let url = v["url"].as_str().unwrap().to_string();
     let (code, body) = curl_status(&[&url]);
     assert_eq!((code, body.contains("wrong_method")), (405, true), "{body}");
+    assert!(body.contains("requires PUT"), "{body}");
     let (code, _) = curl_status(&["-T", pl, &url]);
     assert_eq!(code, 200);
     let (code, body) = curl_status(&["-T", pl, &url]);
@@ -443,4 +443,46 @@ async fn mint_errors_and_ticket_cap() {
         .call(&other, "prepare_download", json!({"src_path": f}))
         .await;
     assert!(!err);
+}
+
+/// prepare_upload with these forwarding headers; the ticket URL it answers.
+async fn ticket_url_behind_proxy(s: &Server, token: &str, dest: &Path, proto: &str) -> String {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "prepare_upload", "arguments": {"dest_path": dest}}});
+    let v: Value = s
+        .mcp_request(Some(token))
+        .header("X-Forwarded-Proto", proto)
+        .header("X-Forwarded-Host", "files.example:8443")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = v["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    let r: Value = serde_json::from_str(text).unwrap_or_else(|_| panic!("{v}"));
+    r["url"].as_str().unwrap_or_default().to_string()
+}
+
+/// Behind a proxy the ticket URL names the address clients use, taken from
+/// X-Forwarded-Proto/-Host only when the operator trusts them, and only an http or https
+/// scheme is believed.
+#[tokio::test]
+async fn ticket_urls_follow_forwarded_headers_only_when_trusted() {
+    let (l, s, rw) = setup("MYMCP_TRUST_FORWARDED=true\n").await;
+    let dest = l.data().join("f.bin");
+    for (proto, scheme) in [("https", "https"), ("http", "http"), ("gopher", "http")] {
+        let url = ticket_url_behind_proxy(&s, &rw, &dest, proto).await;
+        assert!(
+            url.starts_with(&format!("{scheme}://files.example:8443/files/raw/")),
+            "{proto}: {url}"
+        );
+    }
+    // Control: the same headers are ignored when not trusted.
+    let (l, s, rw) = setup("").await;
+    let url = ticket_url_behind_proxy(&s, &rw, &l.data().join("f.bin"), "https").await;
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 }
