@@ -392,6 +392,12 @@ pub(crate) async fn run(
         );
         o.spawn_discovery();
     }
+    if !crate::http::DURABLE_UPLOADS {
+        eprintln!(
+            "[mymcp] WARNING: bench build (feature bench-no-durability): uploads are not fsynced or hashed"
+        );
+        tracing::warn!("bench build: uploads are not fsynced or hashed");
+    }
     eprintln!("[mymcp] serving on {local}");
     spawn_background(state.clone(), env, prepared.env_stamp, shutdown.clone()).map_err(
         |source| ServeError::Bind {

@@ -1106,7 +1106,14 @@ pub(crate) fn discard_temp(t: &WriteTarget, tmp: TempFile) {
 /// Give the temp file the replaced file's mode and owner (0644 for a new file), fsync it,
 /// rename it over the target (refusing to replace an existing file when `no_replace`), and
 /// fsync the directory. On failure the temp file is removed and the target untouched.
-pub(crate) fn commit_temp(t: &WriteTarget, tmp: TempFile, no_replace: bool) -> std::io::Result<()> {
+/// `durable: false` skips both fsyncs; only the bench build of uploads asks for that
+/// (feature `bench-no-durability`, see `http/transfer.rs`).
+pub(crate) fn commit_temp(
+    t: &WriteTarget,
+    tmp: TempFile,
+    no_replace: bool,
+    durable: bool,
+) -> std::io::Result<()> {
     let result = (|| {
         match &t.existing {
             Some(st) => {
@@ -1122,14 +1129,18 @@ pub(crate) fn commit_temp(t: &WriteTarget, tmp: TempFile, no_replace: bool) -> s
             }
             None => rustix::fs::fchmod(&tmp.file, Mode::from_raw_mode(0o644))?,
         }
-        rustix::fs::fsync(&tmp.file)?;
+        if durable {
+            rustix::fs::fsync(&tmp.file)?;
+        }
         let flags = if no_replace {
             rustix::fs::RenameFlags::NOREPLACE
         } else {
             rustix::fs::RenameFlags::empty()
         };
         rustix::fs::renameat_with(&t.dir, tmp.name.as_str(), &t.dir, t.name.as_os_str(), flags)?;
-        rustix::fs::fsync(&t.dir)?;
+        if durable {
+            rustix::fs::fsync(&t.dir)?;
+        }
         Ok(())
     })();
     if result.is_err() {
@@ -1148,7 +1159,7 @@ pub(crate) fn replace_file(t: &WriteTarget, data: &[u8]) -> std::io::Result<()> 
         discard_temp(t, tmp);
         return Err(e);
     }
-    commit_temp(t, tmp, false)
+    commit_temp(t, tmp, false, true)
 }
 
 /// Open the existing target for reading, checking it is still the file that was resolved.

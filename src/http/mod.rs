@@ -11,6 +11,8 @@ mod reply;
 mod rmcp_shim;
 mod transfer;
 
+pub(crate) use transfer::DURABLE_UPLOADS;
+
 use std::sync::Arc;
 use std::time::Duration;
 

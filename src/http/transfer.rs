@@ -33,6 +33,13 @@ const CHUNK: usize = 1 << 20;
 /// How far behind the newest write the upload waits for the disk (see [`WriteBehind`]).
 const WRITE_BEHIND: u64 = 8 << 20;
 
+/// Whether uploads are fsynced and hashed: always, except in the build `benches/transfer.sh`
+/// makes with the feature `bench-no-durability` to show what those two cost next to a
+/// reference that does neither. That build says so at start and answers `"sha256": ""`; it
+/// is never packaged. Write-behind stays on in it: it is how the upload keeps pace with the
+/// disk, not part of the durability contract.
+pub(crate) const DURABLE_UPLOADS: bool = !cfg!(feature = "bench-no-durability");
+
 /// Body bytes handed to the writer and the hasher together.
 type Batch = Arc<PoolBuf>;
 
@@ -369,7 +376,9 @@ async fn put_inner(
             rest = &rest[n..];
             if pending.len() == CHUNK {
                 let batch = Arc::new(pool.wrap(std::mem::replace(&mut pending, pool.get())));
-                if htx.send(batch.clone()).await.is_err() || tx.send(batch).await.is_err() {
+                if (DURABLE_UPLOADS && htx.send(batch.clone()).await.is_err())
+                    || tx.send(batch).await.is_err()
+                {
                     break 'body; // the writer failed; its error is reported below
                 }
             }
@@ -391,7 +400,9 @@ async fn put_inner(
     }
     if err.is_none() && !pending.is_empty() {
         let batch = Arc::new(pool.wrap(pending));
-        let _ = htx.send(batch.clone()).await;
+        if DURABLE_UPLOADS {
+            let _ = htx.send(batch.clone()).await;
+        }
         let _ = tx.send(batch).await;
     }
     drop(tx);
@@ -414,7 +425,7 @@ async fn put_inner(
     }
     let no_replace = !t.overwrite;
     let res = tokio::task::spawn_blocking(move || {
-        let r = commit_temp(&target, tmp, no_replace);
+        let r = commit_temp(&target, tmp, no_replace, DURABLE_UPLOADS);
         (r, target)
     })
     .await;
@@ -435,7 +446,7 @@ async fn put_inner(
         "bytes_written": total,
         "ok": true,
         "path": path,
-        "sha256": hex::encode(hasher.finalize()),
+        "sha256": if DURABLE_UPLOADS { hex::encode(hasher.finalize()) } else { String::new() },
     }))
     .into_response()
 }
