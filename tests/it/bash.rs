@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::common::{Layout, Server};
+use crate::common::{Layout, Server, tool_result};
 use serde_json::{Value, json};
 
 async fn setup(extra: &str) -> (Layout, Server, String) {
@@ -349,8 +349,7 @@ async fn progress_notifications_stream_when_asked() {
     );
     let last = events.last().unwrap();
     assert_eq!(last["id"], 9);
-    let result: Value =
-        serde_json::from_str(last["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+    let result: Value = tool_result(last).1;
     assert_eq!(result["stdout"], "line1\nline2\nline3\n");
     // Without a token the reply is plain JSON.
     let (_, v) = s
@@ -386,8 +385,7 @@ async fn a_progress_token_never_forces_sse_on_a_client_that_did_not_accept_it() 
         );
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["id"], 4, "{accept:?}");
-        let result: Value =
-            serde_json::from_str(v["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+        let result: Value = tool_result(&v).1;
         assert_eq!(result["stdout"], "line1\nline2\nline3\n", "{accept:?}");
     }
     // Control: the same call from a client that accepts an event stream gets its progress.

@@ -265,12 +265,7 @@ impl Client {
                 json!({"name": tool, "arguments": args}),
             )
             .await;
-        let result = &v["result"];
-        let text = result["content"][0]["text"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{v}"));
-        let is_error = result["isError"].as_bool().unwrap_or(false);
-        (is_error, serde_json::from_str(text).unwrap())
+        tool_result(&v)
     }
 
     pub async fn tool_names(&self, token: &str) -> Vec<String> {
@@ -562,4 +557,16 @@ impl Doctor {
             .unwrap_or_else(|| panic!("no {name} in {:?}", self.checks))
             .clone()
     }
+}
+
+/// A `tools/call` JSON-RPC reply taken apart: whether it is an error, and its text content
+/// parsed as JSON. Panics with the whole reply when it has no text content.
+pub fn tool_result(v: &Value) -> (bool, Value) {
+    let result = &v["result"];
+    let text = result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"));
+    let is_error = result["isError"].as_bool().unwrap_or(false);
+    let parsed = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {v}"));
+    (is_error, parsed)
 }

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use crate::common::{ADMIN, Layout, Server};
+use crate::common::{ADMIN, Layout, Server, tool_result};
 use serde_json::{Value, json};
 
 async fn with_tokens(extra: &str) -> (Layout, Server, String, String) {
@@ -591,8 +591,7 @@ async fn read_file_reply_is_budgeted_after_escaping() {
     let bytes = resp.bytes().await.unwrap();
     assert!(bytes.len() <= 17 << 20, "reply of {} bytes", bytes.len());
     let v: Value = serde_json::from_slice(&bytes).unwrap();
-    let inner: Value =
-        serde_json::from_str(v["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+    let inner: Value = tool_result(&v).1;
     assert_eq!(inner["truncated"], true);
     assert_eq!(inner["total_lines"], 120);
     assert!(

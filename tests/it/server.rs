@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::common::{ADMIN, Layout, Server};
+use crate::common::{ADMIN, Layout, Server, tool_result};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -732,9 +732,7 @@ async fn batches_are_answered_under_2025_03_26_only() {
             "{v}"
         );
         assert_eq!(replies[0]["result"]["serverInfo"]["name"], "linux-server");
-        let text = |r: &Value| -> Value {
-            serde_json::from_str(r["result"]["content"][0]["text"].as_str().unwrap()).unwrap()
-        };
+        let text = |r: &Value| -> Value { tool_result(r).1 };
         assert!(
             text(&replies[1])["content"]
                 .as_str()

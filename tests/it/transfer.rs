@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{Layout, Server};
+use crate::common::{Layout, Server, tool_result};
 use serde_json::{Value, json};
 
 async fn setup(extra: &str) -> (Layout, Server, String) {
@@ -460,10 +460,8 @@ async fn ticket_url_behind_proxy(s: &Server, token: &str, dest: &Path, proto: &s
         .json()
         .await
         .unwrap();
-    let text = v["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_default();
-    let r: Value = serde_json::from_str(text).unwrap_or_else(|_| panic!("{v}"));
+    let (is_error, r) = tool_result(&v);
+    assert!(!is_error, "{r}");
     r["url"].as_str().unwrap_or_default().to_string()
 }
 
