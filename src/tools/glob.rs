@@ -1,15 +1,17 @@
 //! `glob`: files and directories matching a pattern under a root, newest first.
 //!
-//! The walk is lazy (walkdir), never follows symlinked directories (a link to a parent would loop until memory
-//! runs out), starts at
+//! The walk spreads over every core once it outgrows a few directories, never follows
+//! symlinked directories (a link to a parent would loop until memory runs out), starts at
 //! the pattern's literal prefix, stops descending where the pattern cannot match deeper,
 //! prunes protected and hidden directories instead of filtering output, and keeps only the
 //! newest `max` matches in a heap while counting all of them.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use globset::{GlobBuilder, GlobMatcher};
@@ -111,6 +113,235 @@ pub(crate) fn entry_id(m: Option<std::fs::Metadata>) -> Option<(u64, u64)> {
     m.map(|m| (m.dev(), m.ino()))
 }
 
+/// The newest matches seen (at most `max`, by mtime then path) and how many matched in all.
+#[derive(Default)]
+struct Newest {
+    heap: BinaryHeap<Reverse<(i128, PathBuf)>>,
+    count: u64,
+}
+
+impl Newest {
+    fn push(&mut self, mtime: i128, path: PathBuf, max: u64) {
+        self.count += 1;
+        self.heap.push(Reverse((mtime, path)));
+        if self.heap.len() as u64 > max {
+            self.heap.pop();
+        }
+    }
+
+    /// Take in another walker's matches: the newest `max` of both, whichever came first.
+    fn merge(&mut self, other: Newest, max: u64) {
+        self.count += other.count;
+        for Reverse((mtime, path)) in other.heap {
+            self.heap.push(Reverse((mtime, path)));
+            if self.heap.len() as u64 > max {
+                self.heap.pop();
+            }
+        }
+    }
+}
+
+/// A directory still to be read, with its depth below the walk's start (the start is 0).
+struct Dir {
+    path: PathBuf,
+    depth: usize,
+}
+
+/// Directories read on the calling thread before the walk spreads over every core: a small
+/// walk (one project directory) ends within them and starts no thread at all.
+const SERIAL_DIRS: usize = 16;
+
+/// What every directory of one glob walk is read against.
+struct Walk<'a> {
+    start: &'a Path,
+    rest_glob: &'a GlobMatcher,
+    dot_globs: &'a [GlobMatcher],
+    guard: &'a Guard,
+    root_is_slash: bool,
+    max_depth: usize,
+    max: u64,
+    budget: &'a Budget<'a>,
+}
+
+impl Walk<'_> {
+    /// Read one directory: its matching entries go to `out`, the subdirectories to walk on to
+    /// `subdirs`. Hidden entries are skipped unless the pattern names them with a leading dot;
+    /// protected (by path or identity) and virtual directories are neither listed nor entered;
+    /// symlinks are never followed (the entry's own type is used). An unreadable directory
+    /// or entry is passed over, like `find` does.
+    fn read(&self, dir: &Dir, out: &mut Newest, subdirs: &mut Vec<Dir>) {
+        let Ok(entries) = std::fs::read_dir(&dir.path) else {
+            return;
+        };
+        let depth = dir.depth + 1;
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let name = entry.file_name();
+            if name.as_bytes().first() == Some(&b'.')
+                && !self.dot_globs.iter().any(|g| g.is_match(&name))
+            {
+                continue;
+            }
+            let path = entry.path();
+            // A directory's metadata is needed for its identity anyway; a file's only if it
+            // matches (for its mtime). Both are `fstatat` relative to the open directory.
+            let meta = if kind.is_dir() {
+                let meta = entry.metadata().ok();
+                if skip_dir(
+                    self.guard,
+                    self.root_is_slash,
+                    &path,
+                    entry_id(meta.clone()),
+                ) {
+                    continue;
+                }
+                meta
+            } else {
+                None
+            };
+            let matched = path
+                .strip_prefix(self.start)
+                .is_ok_and(|rel| self.rest_glob.is_match(rel))
+                && (kind.is_dir() || self.guard.check_real(&path, Access::Read).is_ok());
+            if matched {
+                let mtime = meta.or_else(|| entry.metadata().ok()).map_or(0, |m| {
+                    m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128
+                });
+                if kind.is_dir() && depth < self.max_depth {
+                    subdirs.push(Dir {
+                        path: path.clone(),
+                        depth,
+                    });
+                }
+                out.push(mtime, path, self.max);
+            } else if kind.is_dir() && depth < self.max_depth {
+                subdirs.push(Dir { path, depth });
+            }
+        }
+    }
+
+    /// Walk from `start`; returns the matches and whether the deadline or a cancel cut the
+    /// walk short. The first [`SERIAL_DIRS`] directories are read here; what is left is then
+    /// shared by a worker per core. Order does not matter: each worker keeps its own newest
+    /// `max`, and the newest `max` of their union is the same whatever the order.
+    fn run(&self, start: PathBuf) -> (Newest, bool) {
+        let mut newest = Newest::default();
+        let mut stack = vec![Dir {
+            path: start,
+            depth: 0,
+        }];
+        for _ in 0..SERIAL_DIRS {
+            let Some(dir) = stack.pop() else {
+                return (newest, false);
+            };
+            if self.budget.spent() {
+                return (newest, true);
+            }
+            self.read(&dir, &mut newest, &mut stack);
+        }
+        if stack.is_empty() {
+            return (newest, false);
+        }
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let queue = Queue {
+            state: Mutex::new(QueueState {
+                dirs: stack,
+                busy: 0,
+                stop: false,
+            }),
+            changed: Condvar::new(),
+        };
+        let stopped = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| scope.spawn(|| self.worker(&queue)))
+                .collect();
+            for handle in handles {
+                // A worker's panic goes on up, where a tool's panic becomes an error reply;
+                // the other workers are not left waiting for it (see `Busy`).
+                let found = handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                newest.merge(found, self.max);
+            }
+            queue.lock().stop
+        });
+        (newest, stopped)
+    }
+
+    /// One worker: takes directories from the queue until none is left and no other worker
+    /// can add more, or the walk is stopped.
+    fn worker(&self, queue: &Queue) -> Newest {
+        let mut newest = Newest::default();
+        let mut found = Vec::new();
+        loop {
+            let dir = {
+                let mut state = queue.lock();
+                loop {
+                    if state.stop {
+                        return newest;
+                    }
+                    if let Some(dir) = state.dirs.pop() {
+                        state.busy += 1;
+                        break dir;
+                    }
+                    if state.busy == 0 {
+                        return newest;
+                    }
+                    state = queue.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            let _busy = Busy(queue);
+            if self.budget.spent() {
+                queue.lock().stop = true;
+                queue.changed.notify_all();
+                continue;
+            }
+            self.read(&dir, &mut newest, &mut found);
+            if !found.is_empty() {
+                queue.lock().dirs.append(&mut found);
+                queue.changed.notify_all();
+            }
+        }
+    }
+}
+
+/// The directories a parallel walk has still to read.
+struct Queue {
+    state: Mutex<QueueState>,
+    /// Signalled when directories are added, when the last busy worker finishes, and on stop.
+    changed: Condvar,
+}
+
+struct QueueState {
+    dirs: Vec<Dir>,
+    /// Workers reading a directory now (each may add more).
+    busy: usize,
+    /// The deadline passed or the call was cancelled.
+    stop: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A worker reading a directory. Dropped when it is done, even by a panic, so the others
+/// always learn when no work can come any more.
+struct Busy<'a>(&'a Queue);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.busy -= 1;
+        if state.busy == 0 && state.dirs.is_empty() {
+            self.0.changed.notify_all();
+        }
+    }
+}
+
 /// Run the tool (blocking).
 pub(crate) fn run(
     guard: &Guard,
@@ -163,7 +394,9 @@ pub(crate) fn run(
     let Ok(start) = std::fs::canonicalize(&start) else {
         return Ok(empty);
     };
-    if guard.check_real(&start, Access::Read).is_err() {
+    // By identity too: the start may be a bind mount of a protected directory.
+    let start_id = entry_id(std::fs::symlink_metadata(&start).ok());
+    if skip_dir(guard, false, &start, start_id) {
         return Ok(empty);
     }
     let rest = &comps[lit..];
@@ -175,47 +408,17 @@ pub(crate) fn run(
     };
     let root_is_slash = root == Path::new("/");
     let budget = Budget::new(deadline, cancel);
-    let mut heap: BinaryHeap<Reverse<(i128, PathBuf)>> = BinaryHeap::new();
-    let mut count: u64 = 0;
-    let mut incomplete = false;
-    let walker = walkdir::WalkDir::new(&start)
-        .follow_links(false)
-        .min_depth(1)
-        .max_depth(max_depth)
-        .into_iter()
-        .filter_entry(|e| {
-            let hidden = e.file_name().to_str().is_some_and(|n| n.starts_with('.'));
-            if hidden && !dot_globs.iter().any(|g| g.is_match(e.file_name())) {
-                return false;
-            }
-            !(e.file_type().is_dir()
-                && skip_dir(guard, root_is_slash, e.path(), entry_id(e.metadata().ok())))
-        });
-    for (i, entry) in walker.enumerate() {
-        if i % 256 == 0 && budget.spent() {
-            incomplete = true;
-            break;
-        }
-        let Ok(entry) = entry else { continue };
-        let Ok(rel) = entry.path().strip_prefix(&start) else {
-            continue;
-        };
-        if !rest_glob.is_match(rel) {
-            continue;
-        }
-        if !entry.file_type().is_dir() && guard.check_real(entry.path(), Access::Read).is_err() {
-            continue;
-        }
-        count += 1;
-        let mtime = entry
-            .metadata()
-            .map(|m| m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128)
-            .unwrap_or(0);
-        heap.push(Reverse((mtime, entry.into_path())));
-        if heap.len() as u64 > max {
-            heap.pop();
-        }
-    }
+    let walk = Walk {
+        start: &start,
+        rest_glob: &rest_glob,
+        dot_globs: &dot_globs,
+        guard,
+        root_is_slash,
+        max_depth,
+        max,
+        budget: &budget,
+    };
+    let (Newest { heap, count }, incomplete) = walk.run(start.clone());
     budget.check_cancelled()?;
     let mut kept: Vec<(i128, PathBuf)> = heap.into_iter().map(|Reverse(x)| x).collect();
     kept.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
@@ -239,4 +442,65 @@ pub(crate) fn run(
         );
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    /// The walk runs on several threads, so the newest `max` must come out the same whatever
+    /// order the threads reach the files in: exact count, exactly the newest, newest first,
+    /// equal mtimes by path; a protected directory in the middle of the tree and hidden
+    /// entries are left out.
+    #[test]
+    fn parallel_walk_keeps_the_exact_newest_and_count_in_a_fixed_order() {
+        let d = tempfile::tempdir().unwrap();
+        let base = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut expected: Vec<(SystemTime, PathBuf)> = Vec::new();
+        for a in 0..20 {
+            for b in 0..10 {
+                let dir = d.path().join(format!("d{a:02}")).join(format!("e{b}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                for c in 0..5 {
+                    let n = a * 50 + b * 5 + c;
+                    let f = dir.join(format!("f{c}.conf"));
+                    // Pairs of files share an mtime, so ties are broken by path.
+                    let t = base + Duration::from_secs(n / 2);
+                    let file = std::fs::File::create(&f).unwrap();
+                    file.set_modified(t).unwrap();
+                    std::fs::write(dir.join(format!("f{c}.txt")), "").unwrap();
+                    if a != 7 {
+                        expected.push((t, f));
+                    }
+                }
+            }
+        }
+        // Protected (d07) and hidden (.h) entries match the pattern but must not show.
+        let mut guard = Guard::default();
+        guard.add("d07", &d.path().join("d07"), true);
+        std::fs::create_dir(d.path().join(".h")).unwrap();
+        std::fs::write(d.path().join(".h/new.conf"), "").unwrap();
+        std::fs::write(d.path().join(".top.conf"), "").unwrap();
+
+        expected.sort_by(|x, y| y.0.cmp(&x.0).then_with(|| y.1.cmp(&x.1)));
+        let mut newest: Vec<(SystemTime, PathBuf)> = expected[..7].to_vec();
+        newest.sort_by(|x, y| y.0.cmp(&x.0).then_with(|| x.1.cmp(&y.1)));
+        let want: Vec<String> = newest
+            .iter()
+            .map(|(_, p)| p.display().to_string())
+            .collect();
+        let live = tokio_util::sync::CancellationToken::new();
+        for _ in 0..5 {
+            let args = Args {
+                pattern: "**/*.conf".into(),
+                path: Some(d.path().display().to_string()),
+            };
+            let v = run(&guard, 7, DEADLINE, &live, args).unwrap();
+            assert_eq!(v["count"], 950, "{v}");
+            assert_eq!(v["truncated"], true, "{v}");
+            assert_eq!(v["files"], json!(want), "{v}");
+            assert!(v.get("incomplete").is_none(), "{v}");
+        }
+    }
 }
