@@ -15,6 +15,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use globset::{GlobBuilder, GlobMatcher};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -141,7 +142,39 @@ impl Newest {
     }
 }
 
-/// A directory still to be read, with its depth below the walk's start (the start is 0).
+/// A walked entry's mtime in nanoseconds since the epoch (the sort key of the result).
+fn mtime_of(st: &rustix::fs::Stat) -> i128 {
+    st.st_mtime as i128 * 1_000_000_000 + st.st_mtime_nsec as i128
+}
+
+/// Open a directory of the walk for reading, or only for `fstat` (`O_PATH`) when it may not be
+/// read; the bool says which. No symlink is followed anywhere in `path`; where the kernel has
+/// no `openat2` (before 5.6), only the last component is held to that.
+fn open_dir(path: &Path) -> Option<(rustix::fd::OwnedFd, bool)> {
+    let open = |flags: OFlags| {
+        let flags = flags | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match rustix::fs::openat2(
+            rustix::fs::CWD,
+            path,
+            flags,
+            Mode::empty(),
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Err(rustix::io::Errno::NOSYS) => {
+                rustix::fs::openat(rustix::fs::CWD, path, flags, Mode::empty())
+            }
+            r => r,
+        }
+    };
+    match open(OFlags::RDONLY) {
+        Ok(fd) => Some((fd, true)),
+        Err(rustix::io::Errno::ACCESS) => open(OFlags::PATH).ok().map(|fd| (fd, false)),
+        Err(_) => None,
+    }
+}
+
+/// A directory still to be listed or read, with its depth below the walk's start (the start
+/// is 0).
 struct Dir {
     path: PathBuf,
     depth: usize,
@@ -164,60 +197,87 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    /// Read one directory: its matching entries go to `out`, the subdirectories to walk on to
-    /// `subdirs`. Hidden entries are skipped unless the pattern names them with a leading dot;
-    /// protected (by path or identity) and virtual directories are neither listed nor entered;
-    /// symlinks are never followed (the entry's own type is used). An unreadable directory
-    /// or entry is passed over, like `find` does.
+    /// Whether a walked path matches the pattern (relative to the walk's start).
+    fn matches(&self, path: &Path) -> bool {
+        path.strip_prefix(self.start)
+            .is_ok_and(|rel| self.rest_glob.is_match(rel))
+    }
+
+    /// Take one directory of the walk: open it, check what was really opened, list it if it
+    /// matches, and if it is shallow enough read it. Its matching files go to `out`, its
+    /// subdirectories (to be listed or read) to `subdirs`.
+    ///
+    /// The directory is opened without following any symlink anywhere in its path
+    /// (`openat2(RESOLVE_NO_SYMLINKS)`; the start is a real path), and the protected-path and
+    /// identity checks run on the descriptor's own `fstat`: a directory swapped for a link to
+    /// a protected one between its listing and its opening is neither listed nor read. Hidden
+    /// entries are skipped unless the pattern names them with a leading dot. An unreadable
+    /// directory is still listed (through an `O_PATH` descriptor), like `find` does; an
+    /// unreadable entry is passed over.
     fn read(&self, dir: &Dir, out: &mut Newest, subdirs: &mut Vec<Dir>) {
-        let Ok(entries) = std::fs::read_dir(&dir.path) else {
+        let Some((fd, readable)) = open_dir(&dir.path) else {
+            return;
+        };
+        let Ok(st) = rustix::fs::fstat(&fd) else {
+            return;
+        };
+        // The start itself may be a virtual root asked for by name (path "/", pattern "proc/*").
+        let virtual_pruned = self.root_is_slash && dir.depth > 0;
+        if skip_dir(
+            self.guard,
+            virtual_pruned,
+            &dir.path,
+            Some((st.st_dev, st.st_ino)),
+        ) {
+            return;
+        }
+        if dir.depth > 0 && self.matches(&dir.path) {
+            out.push(mtime_of(&st), dir.path.clone(), self.max);
+        }
+        if dir.depth >= self.max_depth || !readable {
+            return;
+        }
+        let Ok(mut entries) = rustix::fs::Dir::new(fd) else {
             return;
         };
         let depth = dir.depth + 1;
-        for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else {
-                continue;
+        while let Some(entry) = entries.read() {
+            let Ok(entry) = entry else {
+                break;
             };
-            let name = entry.file_name();
+            let name = std::ffi::OsStr::from_bytes(entry.file_name().to_bytes());
+            if name == "." || name == ".." {
+                continue;
+            }
             if name.as_bytes().first() == Some(&b'.')
-                && !self.dot_globs.iter().any(|g| g.is_match(&name))
+                && !self.dot_globs.iter().any(|g| g.is_match(name))
             {
                 continue;
             }
-            let path = entry.path();
-            // A directory's metadata is needed for its identity anyway; a file's only if it
-            // matches (for its mtime). Both are `fstatat` relative to the open directory.
-            let meta = if kind.is_dir() {
-                let meta = entry.metadata().ok();
-                if skip_dir(
-                    self.guard,
-                    self.root_is_slash,
-                    &path,
-                    entry_id(meta.clone()),
-                ) {
-                    continue;
-                }
-                meta
-            } else {
-                None
+            let Ok(dirfd) = entries.fd() else {
+                break;
             };
-            let matched = path
-                .strip_prefix(self.start)
-                .is_ok_and(|rel| self.rest_glob.is_match(rel))
-                && (kind.is_dir() || self.guard.check_real(&path, Access::Read).is_ok());
-            if matched {
-                let mtime = meta.or_else(|| entry.metadata().ok()).map_or(0, |m| {
-                    m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128
-                });
-                if kind.is_dir() && depth < self.max_depth {
-                    subdirs.push(Dir {
-                        path: path.clone(),
-                        depth,
-                    });
+            let stat = || rustix::fs::statat(dirfd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW);
+            // Some file systems do not say an entry's type in the listing.
+            let (kind, known) = match entry.file_type() {
+                FileType::Unknown => match stat() {
+                    Ok(st) => (FileType::from_raw_mode(st.st_mode), Some(st)),
+                    Err(_) => continue,
+                },
+                kind => (kind, None),
+            };
+            let path = dir.path.join(name);
+            if kind == FileType::Directory {
+                // Listed or read when its turn comes, after the checks above on what is
+                // opened then.
+                if depth < self.max_depth || self.matches(&path) {
+                    subdirs.push(Dir { path, depth });
                 }
+                continue;
+            }
+            if self.matches(&path) && self.guard.check_real(&path, Access::Read).is_ok() {
+                let mtime = known.or_else(|| stat().ok()).map_or(0, |st| mtime_of(&st));
                 out.push(mtime, path, self.max);
-            } else if kind.is_dir() && depth < self.max_depth {
-                subdirs.push(Dir { path, depth });
             }
         }
     }
@@ -394,11 +454,6 @@ pub(crate) fn run(
     let Ok(start) = std::fs::canonicalize(&start) else {
         return Ok(empty);
     };
-    // By identity too: the start may be a bind mount of a protected directory.
-    let start_id = entry_id(std::fs::symlink_metadata(&start).ok());
-    if skip_dir(guard, false, &start, start_id) {
-        return Ok(empty);
-    }
     let rest = &comps[lit..];
     let rest_glob = compile(&rest.join("/"))?;
     let max_depth = if rest.iter().any(|c| c.contains("**")) {
@@ -502,5 +557,63 @@ mod tests {
             assert_eq!(v["files"], json!(want), "{v}");
             assert!(v.get("incomplete").is_none(), "{v}");
         }
+    }
+
+    /// A directory listed as a real directory and replaced by a symlink to a protected one
+    /// before its turn to be read (the race an attacker with a writable directory would try)
+    /// yields nothing: the walk opens it without following links and checks what it opened.
+    /// The control shows that opening the same path the ordinary way reaches the protected
+    /// names.
+    #[test]
+    fn a_directory_swapped_for_a_link_to_a_protected_one_is_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let secret = d.path().join("secret");
+        std::fs::create_dir(&secret).unwrap();
+        std::fs::write(secret.join("key.conf"), "").unwrap();
+        let tree = d.path().join("tree");
+        std::fs::create_dir(&tree).unwrap();
+        // The state after the swap: "tree/sub" was a directory when its parent was listed.
+        std::os::unix::fs::symlink(&secret, tree.join("sub")).unwrap();
+        let mut guard = Guard::default();
+        guard.add("secret", &secret, true);
+
+        // Control: an ordinary open of the path lists the protected directory's names.
+        let names: Vec<_> = std::fs::read_dir(tree.join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["key.conf"]);
+
+        let glob = compile("**/*.conf").unwrap();
+        let live = tokio_util::sync::CancellationToken::new();
+        let budget = Budget::new(DEADLINE, &live);
+        let walk = Walk {
+            start: &tree,
+            rest_glob: &glob,
+            dot_globs: &[],
+            guard: &guard,
+            root_is_slash: false,
+            max_depth: usize::MAX,
+            max: 10,
+            budget: &budget,
+        };
+        let (mut out, mut subdirs) = (Newest::default(), Vec::new());
+        let swapped = Dir {
+            path: tree.join("sub"),
+            depth: 1,
+        };
+        walk.read(&swapped, &mut out, &mut subdirs);
+        assert_eq!((out.count, subdirs.len()), (0, 0));
+        // And the whole walk lists the link itself (not followed), nothing behind it.
+        let (out, incomplete) = walk.run(tree.clone());
+        assert!(!incomplete);
+        assert_eq!(out.count, 0);
+        // The same directory, really there, is read: the walk is not refusing everything.
+        std::fs::remove_file(tree.join("sub")).unwrap();
+        std::fs::create_dir(tree.join("sub")).unwrap();
+        std::fs::write(tree.join("sub/app.conf"), "").unwrap();
+        let (out, _) = walk.run(tree.clone());
+        let found: Vec<_> = out.heap.into_iter().map(|Reverse((_, p))| p).collect();
+        assert_eq!(found, [tree.join("sub/app.conf")]);
     }
 }
