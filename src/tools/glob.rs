@@ -305,9 +305,18 @@ impl Walk<'_> {
             return (newest, false);
         }
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let (found, stopped) = self.parallel(stack, workers);
+        newest.merge(found, self.max);
+        (newest, stopped)
+    }
+
+    /// Walk `dirs` and everything under them on `workers` threads sharing one queue; returns
+    /// the matches and whether the walk was stopped (deadline or cancel).
+    fn parallel(&self, dirs: Vec<Dir>, workers: usize) -> (Newest, bool) {
+        let mut newest = Newest::default();
         let queue = Queue {
             state: Mutex::new(QueueState {
-                dirs: stack,
+                dirs,
                 busy: 0,
                 stop: false,
             }),
@@ -615,5 +624,45 @@ mod tests {
         let (out, _) = walk.run(tree.clone());
         let found: Vec<_> = out.heap.into_iter().map(|Reverse((_, p))| p).collect();
         assert_eq!(found, [tree.join("sub/app.conf")]);
+    }
+
+    /// The shared queue on its own, with more workers than this machine may have cores: the
+    /// walk finds everything and ends; with the call cancelled, every worker stops at once and
+    /// the walk says it was stopped (no worker is left waiting for work that never comes).
+    #[test]
+    fn the_parallel_walk_ends_and_stops_when_cancelled() {
+        let d = tempfile::tempdir().unwrap();
+        for a in 0..30 {
+            for b in 0..3 {
+                let dir = d.path().join(format!("a{a}/b{b}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(dir.join("x.log"), "").unwrap();
+            }
+        }
+        let glob = compile("**/*.log").unwrap();
+        let guard = Guard::default();
+        let start = d.path().to_path_buf();
+        let live = tokio_util::sync::CancellationToken::new();
+        let cancelled = tokio_util::sync::CancellationToken::new();
+        cancelled.cancel();
+        for (token, want) in [(&live, (90, false)), (&cancelled, (0, true))] {
+            let budget = Budget::new(DEADLINE, token);
+            let walk = Walk {
+                start: &start,
+                rest_glob: &glob,
+                dot_globs: &[],
+                guard: &guard,
+                root_is_slash: false,
+                max_depth: usize::MAX,
+                max: 1000,
+                budget: &budget,
+            };
+            let root = vec![Dir {
+                path: start.clone(),
+                depth: 0,
+            }];
+            let (out, stopped) = walk.parallel(root, 6);
+            assert_eq!((out.count, stopped), want);
+        }
     }
 }
