@@ -306,9 +306,22 @@ impl Search<'_> {
     }
 }
 
-/// Files handed to a worker at a time: one hand-off (and one wake-up of the merge) per batch
-/// instead of per file, which on small files cost more than the search.
-const BATCH: usize = 32;
+/// Files handed to a worker at a time, at most: one hand-off (and one wake-up of the merge
+/// and of the walk) per batch instead of per file, which on small files cost more than the
+/// search. Batches start at [`FIRST_BATCH`] and double up to this, so a search of a few dozen
+/// files still spreads over the workers. 128 against 32: 680 context switches per search of
+/// 20,000 files instead of 2,700, 10 % less CPU, 9 % less wall time (docs/decisions.md, grep).
+const BATCH: usize = 128;
+
+/// The first batch's size (see [`BATCH`]).
+const FIRST_BATCH: usize = 16;
+
+/// Size of batch number `i`: [`FIRST_BATCH`] doubling up to [`BATCH`].
+fn batch_size(i: u64) -> usize {
+    FIRST_BATCH
+        .checked_shl(i.min(16) as u32)
+        .map_or(BATCH, |n| n.min(BATCH))
+}
 
 /// Batches searched ahead of the one the results have reached, per worker, at most: what
 /// bounds the memory held by finished searches that wait for a slower file before them.
@@ -347,7 +360,7 @@ fn search_in_order(
                     timed_out_ref.store(true, Ordering::Relaxed);
                     break;
                 }
-                let batch: Vec<String> = files.by_ref().take(BATCH).collect();
+                let batch: Vec<String> = files.by_ref().take(batch_size(i)).collect();
                 {
                     let (lock, cv) = merged_ref;
                     let mut done = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -570,4 +583,19 @@ pub(crate) fn run(
         );
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batches double from the first size to the largest and stay there, for any batch count.
+    #[test]
+    fn batches_grow_from_the_first_size_to_the_largest() {
+        let sizes: Vec<usize> = [0, 1, 2, 3, 4, 40, u64::MAX]
+            .into_iter()
+            .map(batch_size)
+            .collect();
+        assert_eq!(sizes, [16, 32, 64, 128, 128, 128, 128]);
+    }
 }
