@@ -9,7 +9,6 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
@@ -107,11 +106,6 @@ pub(crate) fn skip_dir(
     (root_is_slash && VIRTUAL_ROOTS.iter().any(|v| path == Path::new(v)))
         || guard.check_real(path, Access::Read).is_err()
         || id.is_some_and(|(d, i)| guard.is_protected_id(d, i, Access::Read))
-}
-
-/// (device, inode) of a walked directory entry.
-pub(crate) fn entry_id(m: Option<std::fs::Metadata>) -> Option<(u64, u64)> {
-    m.map(|m| (m.dev(), m.ino()))
 }
 
 /// The newest matches seen (at most `max`, by mtime then path) and how many matched in all.

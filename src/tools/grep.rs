@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use crate::error::ToolError;
 use crate::guard::{Access, Guard, require_absolute};
 use crate::tools::Budget;
-use crate::tools::glob::{entry_id, skip_dir};
+use crate::tools::glob::skip_dir;
 
 /// The description `tools/list` shows for `grep`.
 pub(crate) const DESCRIPTION: &str = "Search file contents for a regular expression (Rust regex syntax, in-process; the pattern is never an option). path is an absolute file or directory (default /). Directory searches skip hidden, .gitignored and binary files and walk in path order; a file named directly is always searched. output_mode: content (default) gives 'path:line:text' with context lines as 'path-line-text' and '--' between groups; files gives paths; count gives 'path:N'. glob filters file names (e.g. '*.log'). max_results defaults to 500 (at most 5000); past it a '[TRUNCATED: N more matches not shown]' line ends the results, and match_count counts every matching line (files in files/count mode). Long lines are cut at 2000 characters.";
@@ -279,6 +279,13 @@ fn flush(c: &mut Collector, path: &str, sink_buf: Vec<String>, matches: u64, sto
             }
         }
     }
+}
+
+/// (device, inode) of a walked directory entry (glob reads it from the directory's own
+/// descriptor instead).
+fn entry_id(m: Option<std::fs::Metadata>) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    m.map(|m| (m.dev(), m.ino()))
 }
 
 /// What every file's search shares.
