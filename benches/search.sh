@@ -62,6 +62,15 @@ for p in 18791 18792; do
 done
 echo "rg: $(rg --sort path -c 'FATAL disk' "$TREE" | wc -l) files"
 
+# What every row pays before any searching: a server row starts curl (its start-up is most of
+# a small call), an rg row starts rg. Subtract these to compare the searches themselves.
+echo "== start-up alone: curl and rg, on nothing / one small file" >&2
+ONE=$(find "$TREE" -type f -name 'f00.*' | sort | head -1)
+hyperfine -N --warmup 5 --runs 30 --style basic \
+  -n "curl --version" "curl --version" \
+  -n "mymcp grep, one small file" "$(call 18791 grep "{\"pattern\":\"x\",\"path\":\"$ONE\"}")" \
+  -n "rg, one small file" "rg -n x $ONE" 2>&1 | grep -E "^Benchmark|Time|±" || true
+
 echo "== grep" >&2
 hyperfine -N --warmup 2 --runs 10 --style basic \
   -n "rg --sort path" "rg --sort path -n 'FATAL disk' $TREE" \
@@ -69,17 +78,23 @@ hyperfine -N --warmup 2 --runs 10 --style basic \
   -n "mymcp grep" "$(call 18791 grep "$GREP_ARGS")" \
   -n "reference grep" "$(call 18792 grep "$GREP_ARGS")" 2>&1 | grep -E "^Benchmark|Time|±" || true
 
-for case in "regex|(error|timeout) [a-z]+ retry\$|false" "case-insensitive|fatal DISK|true" "many matches (500 shown)|error|false"; do
-  name=${case%%|*}; rest=${case#*|}; pat=${rest%|*}; ci=${rest##*|}
-  args="{\"pattern\":\"$pat\",\"path\":\"$TREE\",\"max_results\":500,\"case_insensitive\":$ci}"
-  flag=$([ "$ci" = true ] && echo "-i" || echo "")
-  echo "== grep $name: $pat" >&2
+# grep_case NAME PATTERN RG_FLAGS EXTRA_ARGS_JSON: one grep case, the same search four ways.
+# EXTRA_ARGS_JSON is spliced into the tool's arguments (`"key":value,...`).
+grep_case() {
+  local args="{\"pattern\":\"$2\",\"path\":\"$TREE\",$4}"
+  echo "== grep $1: $2" >&2
   hyperfine -N --warmup 2 --runs 10 --style basic \
-    -n "rg --sort path" "rg --sort path -n $flag '$pat' $TREE" \
-    -n "rg (parallel)" "rg -n $flag '$pat' $TREE" \
+    -n "rg --sort path" "rg --sort path -n $3 '$2' $TREE" \
+    -n "rg (parallel)" "rg -n $3 '$2' $TREE" \
     -n "mymcp grep" "$(call 18791 grep "$args")" \
     -n "reference grep" "$(call 18792 grep "$args")" 2>&1 | grep -E "^Benchmark|Time|±" || true
-done
+}
+grep_case "regex" '(error|timeout) [a-z]+ retry$' "" '"max_results":500'
+grep_case "case-insensitive" "fatal DISK" "-i" '"max_results":500,"case_insensitive":true'
+grep_case "many matches (500 shown)" "error" "" '"max_results":500'
+grep_case "glob filter *.conf" "FATAL disk" "-g '*.conf'" '"max_results":5000,"glob":"*.conf"'
+grep_case "files mode" "FATAL disk" "-l" '"output_mode":"files","max_results":5000'
+grep_case "count mode" "FATAL disk" "-c" '"output_mode":"count","max_results":5000'
 
 echo "== glob" >&2
 hyperfine -N --warmup 2 --runs 10 --style basic \
