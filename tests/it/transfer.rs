@@ -37,9 +37,17 @@ fn curl_status(args: &[&str]) -> (u16, String) {
 
 fn sha256_file(p: &Path) -> String {
     use sha2::Digest;
+    use std::io::Read;
     let mut h = sha2::Sha256::new();
     let mut f = std::fs::File::open(p).unwrap();
-    std::io::copy(&mut f, &mut h).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
     hex::encode(h.finalize())
 }
 
