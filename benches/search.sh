@@ -32,39 +32,35 @@ python3 - "$TREE" "$CORPUS" <<'EOF'
 import os, random, sys
 root, corpus = sys.argv[1], sys.argv[2]
 words = "alpha beta gamma delta error warning info debug request response timeout retry".split()
-n = 0
 if corpus == "small":
     random.seed(7)
-    for a in range(20):
-        for b in range(50):
-            d = os.path.join(root, f"svc{a:02d}", f"mod{b:02d}")
-            os.makedirs(d, exist_ok=True)
-            for c in range(20):
-                ext = random.choice(["log", "conf", "txt", "py"])
-                with open(os.path.join(d, f"f{c:02d}.{ext}"), "w") as f:
-                    for _ in range(40):
-                        f.write(" ".join(random.choice(words) for _ in range(8)) + "\n")
-                    if random.random() < 0.05:
-                        f.write("FATAL disk quota exceeded on /var/lib/thing\n")
-                n += 1
+    top, fatal = 20, 0.05
+
+    def body():
+        return "".join(" ".join(random.choice(words) for _ in range(8)) + "\n" for _ in range(40))
 else:
     # Slices of one pool of lines: 1.2 GB in seconds instead of minutes of random.choice.
     random.seed(11)
+    top, fatal = 50, 0.004
     pool = "".join(" ".join(random.choice(words) for _ in range(8)) + "\n" for _ in range(20000))
-    for a in range(50):
-        for b in range(50):
-            d = os.path.join(root, f"svc{a:02d}", f"mod{b:02d}")
-            os.makedirs(d, exist_ok=True)
-            for c in range(20):
-                ext = random.choice(["log", "conf", "txt", "py"])
-                size = random.randint(8000, 36000)
-                start = pool.index("\n", random.randint(0, len(pool) - size - 1)) + 1
-                body = pool[start:start + size]
-                with open(os.path.join(d, f"f{c:02d}.{ext}"), "w") as f:
-                    f.write(body[:body.rindex("\n") + 1])
-                    if random.random() < 0.004:
-                        f.write("FATAL disk quota exceeded on /var/lib/thing\n")
-                n += 1
+
+    def body():
+        size = random.randint(8000, 36000)
+        start = pool.index("\n", random.randint(0, len(pool) - size - 1)) + 1
+        text = pool[start:start + size]
+        return text[:text.rindex("\n") + 1]
+n = 0
+for a in range(top):
+    for b in range(50):
+        d = os.path.join(root, f"svc{a:02d}", f"mod{b:02d}")
+        os.makedirs(d, exist_ok=True)
+        for c in range(20):
+            ext = random.choice(["log", "conf", "txt", "py"])
+            with open(os.path.join(d, f"f{c:02d}.{ext}"), "w") as f:
+                f.write(body())
+                if random.random() < fatal:
+                    f.write("FATAL disk quota exceeded on /var/lib/thing\n")
+            n += 1
 print(n, "files", file=sys.stderr)
 EOF
 # Warm the page cache: every row reads from memory.
