@@ -298,8 +298,7 @@ impl Walk<'_> {
         if stack.is_empty() {
             return (newest, false);
         }
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        let (found, stopped) = self.parallel(stack, workers);
+        let (found, stopped) = self.parallel(stack, crate::tools::walk_workers());
         newest.merge(found, self.max);
         (newest, stopped)
     }

@@ -90,6 +90,17 @@ struct Collector {
 }
 
 impl Collector {
+    fn new(mode: Mode, cap: u64, context: bool) -> Collector {
+        Collector {
+            mode,
+            cap,
+            context,
+            out: String::new(),
+            shown: 0,
+            total: 0,
+        }
+    }
+
     fn push_line(&mut self, line: &str) {
         if !self.out.is_empty() {
             self.out.push('\n');
@@ -568,14 +579,7 @@ pub(crate) fn run(
         .before_context(if mode == Mode::Content { ctx } else { 0 })
         .after_context(if mode == Mode::Content { ctx } else { 0 })
         .binary_detection(BinaryDetection::quit(0));
-    let mut c = Collector {
-        mode,
-        cap,
-        context: ctx > 0,
-        out: String::new(),
-        shown: 0,
-        total: 0,
-    };
+    let mut c = Collector::new(mode, cap, ctx > 0);
     let meta = std::fs::metadata(root).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ToolError::FileNotFound {
             message: format!("Path not found: {root_s}"),
@@ -638,8 +642,14 @@ pub(crate) fn run(
             }
             entry.path().to_str().map(str::to_string)
         });
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        incomplete = search_in_order(guard, &search, files, &mut c, &budget, workers);
+        incomplete = search_in_order(
+            guard,
+            &search,
+            files,
+            &mut c,
+            &budget,
+            crate::tools::walk_workers(),
+        );
     }
     budget.check_cancelled()?;
     let mut results = c.out;
@@ -678,17 +688,6 @@ mod tests {
         assert_eq!(sizes, [16, 32, 64, 128, 128, 128, 128]);
     }
 
-    fn collector(cap: u64) -> Collector {
-        Collector {
-            mode: Mode::Content,
-            cap,
-            context: false,
-            out: String::new(),
-            shown: 0,
-            total: 0,
-        }
-    }
-
     /// Any number of workers gives the one-worker output byte for byte: path order across
     /// batches finished out of order (file sizes differ a hundredfold, so batches do), the
     /// cap applied across files, every match counted. A cancelled search searches nothing
@@ -716,7 +715,7 @@ mod tests {
         let cancel = tokio_util::sync::CancellationToken::new();
         let budget = Budget::new(DEADLINE, &cancel);
         let run = |workers| {
-            let mut c = collector(1000);
+            let mut c = Collector::new(Mode::Content, 1000, false);
             let cut = search_in_order(
                 &guard,
                 &search,
@@ -742,7 +741,7 @@ mod tests {
         }
 
         cancel.cancel();
-        let mut c = collector(1000);
+        let mut c = Collector::new(Mode::Content, 1000, false);
         let cut = search_in_order(&guard, &search, paths.iter().cloned(), &mut c, &budget, 3);
         assert!(cut, "a cancelled search must say it was cut short");
         assert_eq!((c.total, c.out.as_str()), (0, ""));

@@ -578,6 +578,12 @@ pub(crate) struct Context {
     pub(crate) cancel: tokio_util::sync::CancellationToken,
 }
 
+/// Threads a walk (glob, grep) runs on: one per core, at most 8 (past that a search waits on
+/// the disk and the walk's lock, not on the CPU).
+pub(crate) fn walk_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
 /// When a walk (glob, grep) must stop: its time limit passed, or its call was cancelled.
 /// Checked between files, from any of the walk's threads.
 pub(crate) struct Budget<'a> {
